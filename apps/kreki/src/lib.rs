@@ -1,0 +1,249 @@
+//! Wiring of the `kreki` binary: which adapters each run mode picks, and how services are
+//! started and stopped. The same service code runs in both modes.
+//!
+//! - [`up`]: every service in one process, SQLite file per service under the data
+//!   directory, the embedded durable bus, one HTTP port.
+//! - [`serve_one`]: one service in its own process on PostgreSQL and NATS JetStream.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use kreki_platform::{
+    auth::{Authenticator, HttpJwks},
+    bus::{Bus, local::LocalBus, nats::NatsBus, outbox::Relay},
+    config::Config,
+    http::{
+        middleware::{KitConfig, outer},
+        server::{TlsFiles, serve},
+    },
+    metrics::Metrics,
+    service::{DemoSettings, Probe, ServiceContext, ServiceDescriptor, drain_tasks, mount, root_router},
+    storage::{
+        Db,
+        ratelimit::{MemoryRateLimiter, RateLimiter, SqlRateLimiter},
+    },
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+/// Every service of the platform, in start order.
+pub fn services() -> Vec<ServiceDescriptor> {
+    vec![
+        kreki_identity::descriptor(),
+        kreki_notify::descriptor(),
+        kreki_volunteers::descriptor(),
+        kreki_lms::descriptor(),
+        kreki_bridge::descriptor(),
+        kreki_emergency::descriptor(),
+    ]
+}
+
+pub fn service(name: &str) -> anyhow::Result<ServiceDescriptor> {
+    services().into_iter().find(|s| s.name == name).with_context(|| {
+        let names: Vec<&str> = services().iter().map(|s| s.name).collect();
+        format!("unknown service `{name}`; one of: {}", names.join(", "))
+    })
+}
+
+/// Check the whole configuration, including every service's section.
+pub fn check_config(cfg: &Config) -> anyhow::Result<()> {
+    cfg.validate()?;
+    for s in services() {
+        (s.check_config)(cfg)?;
+    }
+    Ok(())
+}
+
+/// A started platform (or service).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub shutdown: CancellationToken,
+    pub join: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Request shutdown and wait until everything stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.join.await?
+    }
+}
+
+async fn bind(cfg: &Config, default_port: u16) -> anyhow::Result<TcpListener> {
+    let port = cfg.http.port.unwrap_or(default_port);
+    let addr = SocketAddr::new(cfg.http.bind, port);
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another process using the port? set --port)"))
+}
+
+struct Unit {
+    desc: ServiceDescriptor,
+    db: Db,
+    limiter: Arc<dyn RateLimiter>,
+}
+
+/// Open every service's SQLite database and migrate it (`kreki up`, `kreki migrate`).
+pub async fn open_embedded(cfg: &Config, only: Option<&str>) -> anyhow::Result<Vec<(ServiceDescriptor, Db)>> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+    let mut out = Vec::new();
+    for desc in services() {
+        if only.is_some_and(|o| o != desc.name) {
+            continue;
+        }
+        let path = cfg.data_dir.join(format!("{}.db", desc.name));
+        let db = Db::open_sqlite(&path, desc.name)
+            .await
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        db.migrate(desc.name, desc.migrations)
+            .await
+            .with_context(|| format!("migrating {}", desc.name))?;
+        out.push((desc, db));
+    }
+    Ok(out)
+}
+
+/// Connect one service to its PostgreSQL database and migrate it.
+pub async fn open_postgres(cfg: &Config, desc: &ServiceDescriptor) -> anyhow::Result<Db> {
+    let Some(url) = &cfg.database_url else {
+        bail!("`kreki serve {}` needs a PostgreSQL URL: --database-url or KREKI_DATABASE_URL", desc.name);
+    };
+    let db = Db::connect_postgres(url.expose(), desc.name)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL for {}", desc.name))?;
+    db.migrate(desc.name, desc.migrations)
+        .await
+        .with_context(|| format!("migrating {}", desc.name))?;
+    Ok(db)
+}
+
+/// `kreki up`: every service in this process.
+pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Running> {
+    let listener = bind(&cfg, 8119).await?;
+    let bus_db = Db::open_sqlite(&cfg.data_dir.join("bus.db"), "bus")
+        .await
+        .with_context(|| format!("cannot open the embedded bus in {}", cfg.data_dir.display()))?;
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::open(bus_db, Duration::from_millis(cfg.bus.ack_wait_ms)).await?);
+    let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new());
+    let units = open_embedded(&cfg, None)
+        .await?
+        .into_iter()
+        .map(|(desc, db)| Unit {
+            desc,
+            db,
+            limiter: limiter.clone(),
+        })
+        .collect();
+    start(cfg, listener, units, bus, demo).await
+}
+
+/// `kreki serve <name>`: one service on PostgreSQL and NATS.
+pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
+    let desc = service(name)?;
+    let Some(bus_url) = cfg.bus.url.clone() else {
+        bail!("`kreki serve {name}` needs a NATS URL: --bus-url or KREKI_BUS__URL");
+    };
+    let db = open_postgres(&cfg, &desc).await?;
+    let bus: Arc<dyn Bus> = Arc::new(
+        NatsBus::connect(
+            &bus_url,
+            &format!("kreki-{name}"),
+            &cfg.bus.stream,
+            &cfg.bus.subject_prefix,
+            Duration::from_millis(cfg.bus.ack_wait_ms),
+        )
+        .await
+        .context("cannot start the event bus")?,
+    );
+    let listener = bind(&cfg, desc.default_port).await?;
+    let limiter: Arc<dyn RateLimiter> = Arc::new(SqlRateLimiter::new(db.clone()));
+    start(cfg, listener, vec![Unit { desc, db, limiter }], bus, None).await
+}
+
+async fn start(
+    cfg: Config,
+    listener: TcpListener,
+    units: Vec<Unit>,
+    bus: Arc<dyn Bus>,
+    demo: Option<DemoSettings>,
+) -> anyhow::Result<Running> {
+    check_config(&cfg)?;
+    let addr = listener.local_addr()?;
+    let base_url = cfg.base_url(addr.port());
+    let cfg = Arc::new(cfg);
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let metrics = Arc::new(Metrics::new());
+    let issuer = cfg.auth.issuer.clone().unwrap_or_else(|| base_url.clone());
+    let jwks = cfg
+        .auth
+        .jwks_url
+        .clone()
+        .unwrap_or_else(|| format!("{base_url}/.well-known/jwks.json"));
+    let auth = Arc::new(Authenticator::new(issuer, cfg.auth.audience.clone(), Arc::new(HttpJwks::new(jwks))));
+    let mut app = Router::new();
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut dbs = Vec::new();
+    for unit in units {
+        let relay = Relay::new(unit.db.clone(), bus.clone());
+        let relay_state = relay.state.clone();
+        tasks.spawn(relay.run(shutdown.clone()));
+        metrics.watch(unit.desc.name, relay_state.clone(), bus.clone());
+        let ctx = ServiceContext {
+            name: unit.desc.name,
+            config: cfg.clone(),
+            base_url: base_url.clone(),
+            db: unit.db.clone(),
+            bus: bus.clone(),
+            relay: relay_state,
+            metrics: metrics.clone(),
+            auth: auth.clone(),
+            limiter: unit.limiter.clone(),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+            demo,
+        };
+        probes.push(ctx.probe());
+        let built = (unit.desc.build)(ctx.clone())
+            .await
+            .with_context(|| format!("starting {}", unit.desc.name))?;
+        app = app.merge(mount(&unit.desc, &ctx, built, cfg.http.rate_limit_per_minute));
+        dbs.push(unit.db);
+    }
+    let app = outer(
+        app.merge(root_router(probes, metrics.clone())),
+        KitConfig {
+            body_limit_bytes: cfg.http.body_limit_bytes,
+            request_timeout: Duration::from_millis(cfg.http.request_timeout_ms),
+            trust_proxy: cfg.http.trust_proxy,
+            hsts: base_url.starts_with("https://"),
+        },
+    );
+    let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    let grace = Duration::from_millis(cfg.http.shutdown_grace_ms);
+    let sd = shutdown.clone();
+    let join = tokio::spawn(async move {
+        let served = serve(listener, app, sd.clone(), grace, tls).await;
+        sd.cancel();
+        drain_tasks(&tasks, grace).await;
+        for db in dbs {
+            db.close().await;
+        }
+        served
+    });
+    Ok(Running {
+        addr,
+        base_url,
+        shutdown,
+        join,
+    })
+}

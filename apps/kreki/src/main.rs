@@ -1,0 +1,236 @@
+//! `kreki`: the KREKI HELP 119 platform.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use figment::providers::Serialized;
+use kreki_platform::{
+    config::Config,
+    http::server::cancel_on_signal,
+    service::{DemoSettings, DemoSim},
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "kreki", version, about = "KREKI HELP 119: emergency dispatch, identity, training and health-system bridge")]
+struct Cli {
+    /// Configuration file (TOML). Also KREKI_CONFIG. Environment variables KREKI_* override it.
+    #[arg(long, global = true, env = "KREKI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SimArg {
+    /// Simulated volunteers stay still and never answer offers.
+    Off,
+    /// They move around but never answer offers.
+    Move,
+    /// They move and accept offers.
+    AutoAccept,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process on embedded storage (one SQLite file per service).
+    Up {
+        /// Load demo data (accounts for every role, volunteers around Jakarta, courses, AEDs).
+        #[arg(long)]
+        demo: bool,
+        /// What the demo's simulated volunteers do.
+        #[arg(long, value_enum, default_value = "auto-accept")]
+        demo_sim: SimArg,
+        /// Folder of the databases [default: ./kreki-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// HTTP port [default: 8119]; 0 picks a free one.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on [default: 127.0.0.1].
+        #[arg(long)]
+        bind: Option<std::net::IpAddr>,
+        /// TLS certificate (PEM), for phones on a network (geolocation needs HTTPS).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Run one service as its own process on PostgreSQL and NATS JetStream.
+    Serve {
+        /// identity, emergency, volunteers, lms, bridge or notify.
+        service: String,
+        /// PostgreSQL URL of the service's own database (or KREKI_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// NATS URL (or KREKI_BUS__URL).
+        #[arg(long)]
+        bus_url: Option<String>,
+        /// HTTP port [default: the service's port, 8201-8206]; 0 picks a free one.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on [default: 127.0.0.1].
+        #[arg(long)]
+        bind: Option<std::net::IpAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// Only this service (default: all).
+        #[arg(long)]
+        service: Option<String>,
+        /// Embedded databases in this folder (default mode).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// PostgreSQL URL instead (requires --service).
+        #[arg(long, requires = "service")]
+        database_url: Option<String>,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration and print the effective values (secrets hidden).
+    Check,
+}
+
+fn load(cli_config: Option<&PathBuf>, overrides: Vec<(&'static str, figment::value::Value)>) -> anyhow::Result<Config> {
+    let mut fig = Config::figment(cli_config.map(PathBuf::as_path));
+    for (k, v) in overrides {
+        fig = fig.merge(Serialized::default(k, v));
+    }
+    Ok(Config::from_figment(fig)?)
+}
+
+fn set<T: serde::Serialize>(out: &mut Vec<(&'static str, figment::value::Value)>, key: &'static str, v: Option<T>) {
+    if let Some(v) = v
+        && let Ok(value) = figment::value::Value::serialize(v)
+    {
+        out.push((key, value));
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up {
+            demo,
+            demo_sim,
+            data_dir,
+            port,
+            bind,
+            tls_cert,
+            tls_key,
+        } => {
+            let mut o = Vec::new();
+            set(&mut o, "data_dir", data_dir);
+            set(&mut o, "http.port", port);
+            set(&mut o, "http.bind", bind);
+            set(&mut o, "http.tls_cert", tls_cert);
+            set(&mut o, "http.tls_key", tls_key);
+            let cfg = load(cli.config.as_ref(), o)?;
+            telemetry::init(&cfg.log);
+            let started = std::time::Instant::now();
+            let demo = demo.then_some(DemoSettings {
+                sim: match demo_sim {
+                    SimArg::Off => DemoSim::Off,
+                    SimArg::Move => DemoSim::Move,
+                    SimArg::AutoAccept => DemoSim::AutoAccept,
+                },
+            });
+            let data_dir = cfg.data_dir.clone();
+            let running = kreki::up(cfg, demo).await?;
+            println!(
+                "KREKI HELP 119 siap / ready in {} ms — listening on {} (data: {}){}",
+                started.elapsed().as_millis(),
+                running.base_url,
+                data_dir.display(),
+                if demo.is_some() { " [demo]" } else { "" }
+            );
+            wait(running).await
+        }
+        Command::Serve {
+            service,
+            database_url,
+            bus_url,
+            port,
+            bind,
+        } => {
+            let mut o = Vec::new();
+            set(&mut o, "database_url", database_url);
+            set(&mut o, "bus.url", bus_url);
+            set(&mut o, "http.port", port);
+            set(&mut o, "http.bind", bind);
+            let cfg = load(cli.config.as_ref(), o)?;
+            telemetry::init(&cfg.log);
+            let running = kreki::serve_one(cfg, &service).await?;
+            println!("KREKI {service} — listening on http://{}", running.addr);
+            wait(running).await
+        }
+        Command::Migrate {
+            service,
+            data_dir,
+            database_url,
+        } => {
+            let mut o = Vec::new();
+            set(&mut o, "data_dir", data_dir);
+            set(&mut o, "database_url", database_url);
+            let cfg = load(cli.config.as_ref(), o)?;
+            telemetry::init(&cfg.log);
+            match (&cfg.database_url, service.as_deref()) {
+                (Some(_), Some(name)) => {
+                    let desc = kreki::service(name)?;
+                    kreki::open_postgres(&cfg, &desc).await?.close().await;
+                    println!("migrated {name} (PostgreSQL)");
+                }
+                _ => {
+                    if let Some(name) = service.as_deref() {
+                        kreki::service(name)?;
+                    }
+                    for (desc, db) in kreki::open_embedded(&cfg, service.as_deref()).await? {
+                        db.close().await;
+                        println!("migrated {} ({})", desc.name, cfg.data_dir.join(format!("{}.db", desc.name)).display());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            let cfg = load(cli.config.as_ref(), Vec::new())?;
+            kreki::check_config(&cfg)?;
+            println!("# configuration is valid; effective values (secrets hidden):");
+            print!("{}", cfg.to_toml_redacted());
+            Ok(())
+        }
+    }
+}
+
+async fn wait(running: kreki::Running) -> anyhow::Result<()> {
+    let token = running.shutdown.clone();
+    tokio::spawn(cancel_on_signal(token));
+    running.join.await?
+}

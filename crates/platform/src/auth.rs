@@ -1,0 +1,306 @@
+//! Bearer-token authentication for every service: access tokens are JWTs signed by KREKI ID
+//! with an asymmetric key (ES256 or EdDSA; RS256 accepted for partner-issued keys), checked
+//! against the issuer's JWKS, which is fetched, cached and re-fetched when a token names an
+//! unknown key id (key rotation). `alg=none` and HMAC algorithms are never accepted.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use axum::{extract::FromRequestParts, http::request::Parts};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation, decode, decode_header,
+    jwk::{Jwk, JwkSet},
+};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+use crate::error::ApiError;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// KREKI ID subject (account id), or the client id for client-credentials tokens.
+    pub subject: String,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub client_id: Option<String>,
+    pub token_id: Option<String>,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+    /// 403 unless the principal has one of `roles`.
+    pub fn require_any_role(&self, roles: &[&str]) -> Result<(), ApiError> {
+        if roles.iter().any(|r| self.has_role(r)) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    #[allow(dead_code)]
+    iss: String,
+    exp: i64,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+}
+
+/// Where the verification keys come from.
+#[async_trait]
+pub trait KeySource: Send + Sync + 'static {
+    async fn fetch(&self) -> anyhow::Result<JwkSet>;
+}
+
+/// A JWKS over HTTP(S).
+pub struct HttpJwks {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl HttpJwks {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[async_trait]
+impl KeySource for HttpJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        Ok(self
+            .client
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<JwkSet>()
+            .await?)
+    }
+}
+
+/// A fixed key set (tests; an in-process issuer can implement [`KeySource`] directly).
+pub struct StaticJwks(pub JwkSet);
+
+#[async_trait]
+impl KeySource for StaticJwks {
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Why a token was refused (the code shown to the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Missing,
+    Malformed,
+    Expired,
+    Invalid,
+    /// Keys could not be fetched: the caller gets 503, not 401.
+    KeysUnavailable,
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Missing => ApiError::unauthorized("AUTH_TOKEN_MISSING"),
+            TokenError::Malformed => ApiError::unauthorized("AUTH_TOKEN_MALFORMED"),
+            TokenError::Expired => ApiError::unauthorized("AUTH_TOKEN_EXPIRED"),
+            TokenError::Invalid => ApiError::unauthorized("AUTH_TOKEN_INVALID"),
+            TokenError::KeysUnavailable => ApiError::from_status(axum::http::StatusCode::SERVICE_UNAVAILABLE),
+        }
+    }
+}
+
+struct Cache {
+    keys: Option<JwkSet>,
+    fetched: Option<Instant>,
+}
+
+/// Verifies access tokens.
+pub struct Authenticator {
+    issuer: String,
+    audience: Option<String>,
+    source: Arc<dyn KeySource>,
+    cache: RwLock<Cache>,
+    ttl: Duration,
+    min_refetch: Duration,
+}
+
+const ALLOWED: &[Algorithm] = &[Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
+
+impl Authenticator {
+    pub fn new(issuer: impl Into<String>, audience: Option<String>, source: Arc<dyn KeySource>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience,
+            source,
+            cache: RwLock::new(Cache {
+                keys: None,
+                fetched: None,
+            }),
+            ttl: Duration::from_secs(300),
+            min_refetch: Duration::from_secs(10),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    async fn key_for(&self, kid: Option<&str>) -> Result<Jwk, TokenError> {
+        let find = |set: &JwkSet| -> Option<Jwk> {
+            match kid {
+                Some(k) => set.find(k).cloned(),
+                None if set.keys.len() == 1 => set.keys.first().cloned(),
+                None => None,
+            }
+        };
+        {
+            let c = self.cache.read().await;
+            if let (Some(keys), Some(at)) = (&c.keys, c.fetched)
+                && at.elapsed() < self.ttl
+                && let Some(k) = find(keys)
+            {
+                return Ok(k);
+            }
+        }
+        let mut c = self.cache.write().await;
+        // Someone else may have refreshed meanwhile.
+        if let Some(keys) = &c.keys
+            && let Some(k) = find(keys)
+            && c.fetched.is_some_and(|at| at.elapsed() < self.ttl)
+        {
+            return Ok(k);
+        }
+        let may_fetch = c.fetched.is_none_or(|at| at.elapsed() >= self.min_refetch);
+        if may_fetch {
+            match self.source.fetch().await {
+                Ok(set) => {
+                    c.keys = Some(set);
+                    c.fetched = Some(Instant::now());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fetch the JWKS");
+                    if c.keys.is_none() {
+                        return Err(TokenError::KeysUnavailable);
+                    }
+                }
+            }
+        }
+        c.keys.as_ref().and_then(find).ok_or(TokenError::Invalid)
+    }
+
+    /// Verify a compact JWS access token.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if !ALLOWED.contains(&header.alg) {
+            return Err(TokenError::Invalid);
+        }
+        let jwk = self.key_for(header.kid.as_deref()).await?;
+        if let Some(key_alg) = jwk.common.key_algorithm {
+            // The key says which algorithm it is for; the token may not choose another.
+            if format!("{key_alg:?}") != format!("{:?}", header.alg) {
+                return Err(TokenError::Invalid);
+            }
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::Invalid)?;
+        let mut v = Validation::new(header.alg);
+        v.set_issuer(&[&self.issuer]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        v.leeway = 30;
+        match &self.audience {
+            Some(a) => v.set_audience(&[a]),
+            None => v.validate_aud = false,
+        }
+        let data = decode::<Claims>(token, &key, &v).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        let c = data.claims;
+        Ok(Principal {
+            subject: c.sub,
+            roles: c.roles,
+            scopes: c
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            client_id: c.client_id,
+            token_id: c.jti,
+            expires_at: c.exp,
+        })
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Result<Option<&str>, TokenError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| TokenError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(TokenError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    Ok(Some(token.trim()))
+}
+
+fn authenticator(parts: &Parts) -> Result<Arc<Authenticator>, ApiError> {
+    parts
+        .extensions
+        .get::<Arc<Authenticator>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no authenticator installed on this router")))
+}
+
+/// Extractor: a verified caller, or 401.
+pub struct Auth(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?.ok_or(TokenError::Missing)?;
+        let auth = authenticator(parts)?;
+        Ok(Auth(auth.verify(token).await?))
+    }
+}
+
+/// Extractor: a verified caller if a token was sent (an invalid token is still a 401).
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts)? else {
+            return Ok(MaybeAuth(None));
+        };
+        let auth = authenticator(parts)?;
+        Ok(MaybeAuth(Some(auth.verify(token).await?)))
+    }
+}

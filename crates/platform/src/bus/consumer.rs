@@ -1,0 +1,157 @@
+//! The consumer runner: subscribe as a durable group, and for each delivery run the handler
+//! inside a transaction that also records the event id in the inbox. A redelivered event is
+//! acknowledged without running the handler again.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::{Bus, Delivery, Event, outbox::RelayState};
+use crate::{
+    metrics::Metrics,
+    storage::{Db, Tx, inbox},
+};
+
+/// What went wrong handling an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Try again later (storage away, a dependency down).
+    #[error("transient: {0}")]
+    Retry(anyhow::Error),
+    /// The event can never be handled (malformed payload): recorded and acknowledged.
+    #[error("rejected: {0}")]
+    Reject(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandleError {
+    fn from(e: sqlx::Error) -> Self {
+        HandleError::Retry(e.into())
+    }
+}
+
+impl From<serde_json::Error> for HandleError {
+    fn from(e: serde_json::Error) -> Self {
+        HandleError::Reject(e.into())
+    }
+}
+
+/// A service's reaction to an event, in the given transaction.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError>;
+}
+
+/// Everything a consumer needs.
+pub struct Consumer {
+    pub service: &'static str,
+    /// Durable group name, unique per consumer (e.g. `notify-requests`).
+    pub group: String,
+    pub subjects: Vec<String>,
+    pub db: Db,
+    pub bus: Arc<dyn Bus>,
+    /// Poked after a handler committed (it may have written outbox events).
+    pub relay: Option<Arc<RelayState>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Consumer {
+    /// Run until cancelled, resubscribing after bus failures.
+    pub async fn run(self, handler: Arc<dyn Handler>, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let subjects: Vec<&str> = self.subjects.iter().map(String::as_str).collect();
+            let sub = tokio::select! {
+                _ = cancel.cancelled() => return,
+                s = self.bus.subscribe(&self.group, &subjects) => s,
+            };
+            let mut sub = match sub {
+                Ok(s) => {
+                    backoff = Duration::from_millis(200);
+                    s
+                }
+                Err(e) => {
+                    tracing::warn!(group = %self.group, error = %e, "cannot subscribe; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    n = sub.next() => n,
+                };
+                match next {
+                    Some(Ok(delivery)) => self.process(&*handler, delivery).await,
+                    Some(Err(e)) => {
+                        tracing::warn!(group = %self.group, error = %e, "bus delivery failed; resubscribing");
+                        tokio::time::sleep(backoff).await;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    async fn process(&self, handler: &dyn Handler, d: Delivery) {
+        let outcome = self.handle_once(handler, &d).await;
+        let label = match &outcome {
+            Ok(true) => "handled",
+            Ok(false) => "duplicate",
+            Err(HandleError::Reject(_)) => "rejected",
+            Err(HandleError::Retry(_)) => "retry",
+        };
+        self.metrics
+            .event_consumed(self.service, &self.group, &d.event.subject, label);
+        match outcome {
+            Ok(_) => {
+                if let Some(r) = &self.relay {
+                    r.poke();
+                }
+                if let Err(e) = d.acker.ack().await {
+                    tracing::warn!(group = %self.group, event_id = %d.event.id, error = %e, "ack failed; the event will be redelivered and deduplicated");
+                }
+            }
+            Err(HandleError::Reject(e)) => {
+                tracing::error!(group = %self.group, event_id = %d.event.id, subject = %d.event.subject, error = %e, "event rejected");
+                let recorded = async {
+                    let mut tx = self.db.begin().await?;
+                    inbox::claim(&mut tx, &self.group, &d.event.id, &d.event.subject, &format!("rejected: {e}")).await?;
+                    tx.commit().await
+                }
+                .await;
+                match recorded {
+                    Ok(()) => {
+                        let _ = d.acker.ack().await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot record rejection; will retry");
+                        let _ = d.acker.nak(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            Err(HandleError::Retry(e)) => {
+                let delay = Duration::from_millis(200 * 2u64.saturating_pow(d.attempt.min(6) as u32)).min(Duration::from_secs(30));
+                tracing::warn!(group = %self.group, event_id = %d.event.id, attempt = d.attempt, error = %e, "handler failed; redelivery in {delay:?}");
+                let _ = d.acker.nak(delay).await;
+            }
+        }
+    }
+
+    /// `Ok(true)` handled now, `Ok(false)` handled before.
+    async fn handle_once(&self, handler: &dyn Handler, d: &Delivery) -> Result<bool, HandleError> {
+        let mut tx = self.db.begin().await?;
+        if !inbox::claim(&mut tx, &self.group, &d.event.id, &d.event.subject, "handled").await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        handler.handle(&d.event, &mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

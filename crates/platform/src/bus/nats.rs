@@ -1,0 +1,185 @@
+//! NATS JetStream adapter, for `kreki serve`.
+//!
+//! One stream (`bus.stream`) holds `<prefix>.>`; every event is published with
+//! `Nats-Msg-Id` = event id, so a re-publish within the duplicate window is stored once.
+//! Each consumer group is a durable pull consumer with explicit acks; JetStream redelivers
+//! what is not acknowledged within `ack_wait`.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{self, AckKind, consumer::pull, stream},
+};
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use super::{Acker, Bus, BusError, Delivery, Event, Subscription};
+
+/// The JetStream bus.
+#[derive(Clone)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream: String,
+    prefix: String,
+    ack_wait: Duration,
+}
+
+fn other(e: impl std::fmt::Display) -> BusError {
+    BusError::Other(e.to_string())
+}
+
+impl NatsBus {
+    /// Connect and make sure the stream exists. Fails at once if the server is unreachable;
+    /// after a successful start the client reconnects by itself.
+    pub async fn connect(
+        url: &str,
+        client_name: &str,
+        stream_name: &str,
+        prefix: &str,
+        ack_wait: Duration,
+    ) -> Result<NatsBus, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name(client_name)
+            .connection_timeout(Duration::from_secs(3))
+            .request_timeout(Some(Duration::from_secs(5)))
+            .max_reconnects(None)
+            .connect(url)
+            .await
+            .map_err(|e| BusError::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(Duration::from_secs(5));
+        js.get_or_create_stream(stream::Config {
+            name: stream_name.to_string(),
+            subjects: vec![format!("{prefix}.>")],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| BusError::Unavailable(format!("cannot create JetStream stream {stream_name}: {e}")))?;
+        Ok(NatsBus {
+            client,
+            js,
+            stream: stream_name.to_string(),
+            prefix: prefix.to_string(),
+            ack_wait,
+        })
+    }
+
+    fn full_subject(&self, subject: &str) -> String {
+        format!("{}.{subject}", self.prefix)
+    }
+
+    /// Delete the stream (tests clean up after themselves).
+    pub async fn delete_stream(&self) -> Result<(), BusError> {
+        self.js.delete_stream(&self.stream).await.map_err(other)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, event: &Event) -> Result<(), BusError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.id.as_str());
+        let ack = self
+            .js
+            .publish_with_headers(self.full_subject(&event.subject), headers, event.to_bytes().into())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        ack.await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, group: &str, subjects: &[&str]) -> Result<Box<dyn Subscription>, BusError> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let consumer = stream
+            .get_or_create_consumer(
+                group,
+                pull::Config {
+                    durable_name: Some(group.to_string()),
+                    filter_subjects: subjects.iter().map(|s| self.full_subject(s)).collect(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                    max_ack_pending: 1_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(Box::new(NatsSubscription {
+            messages: Box::pin(messages),
+            prefix_len: self.prefix.len() + 1,
+        }))
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+}
+
+struct NatsSubscription {
+    messages: std::pin::Pin<Box<pull::Stream>>,
+    prefix_len: usize,
+}
+
+#[async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Option<Result<Delivery, BusError>> {
+        loop {
+            let msg = match self.messages.next().await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(BusError::Unavailable(e.to_string()))),
+            };
+            let attempt = msg.info().map(|i| u64::try_from(i.delivered).unwrap_or(1)).unwrap_or(1);
+            match Event::from_bytes(&msg.payload) {
+                Ok(event) => {
+                    let _ = self.prefix_len;
+                    return Some(Ok(Delivery {
+                        event,
+                        attempt,
+                        acker: Box::new(NatsAcker { msg: Arc::new(msg) }),
+                    }));
+                }
+                Err(e) => {
+                    tracing::error!(subject = %msg.subject, error = %e, "undecodable event on NATS; terminating it");
+                    let _ = msg.ack_with(AckKind::Term).await;
+                }
+            }
+        }
+    }
+}
+
+struct NatsAcker {
+    msg: Arc<jetstream::Message>,
+}
+
+#[async_trait]
+impl Acker for NatsAcker {
+    async fn ack(&self) -> Result<(), BusError> {
+        self.msg.double_ack().await.map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+    async fn nak(&self, delay: Duration) -> Result<(), BusError> {
+        self.msg
+            .ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+}

@@ -1,0 +1,298 @@
+//! Test helpers shared by every crate's tests (feature `testkit`): a private PostgreSQL
+//! database and NATS stream per test, a TCP proxy that a test can cut to simulate an outage,
+//! signing keys and tokens, and JSON snapshots.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use jsonwebtoken::{
+    Algorithm, EncodingKey, Header,
+    jwk::{Jwk, JwkSet},
+};
+use p256::pkcs8::EncodePrivateKey;
+use sqlx::{ConnectOptions, Connection, Executor};
+use tokio::{
+    io::copy_bidirectional,
+    net::{TcpListener, TcpStream},
+    sync::Mutex,
+    task::JoinHandle,
+};
+
+/// PostgreSQL server of the tests.
+pub fn pg_url() -> String {
+    std::env::var("KREKI_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// NATS server of the tests.
+pub fn nats_url() -> String {
+    std::env::var("KREKI_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// In CI a missing server is a failure; elsewhere the test says loudly that it is skipped.
+pub fn server_missing(what: &str, err: &dyn std::fmt::Display) -> Option<()> {
+    if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
+        panic!("{what} is required in CI but unavailable: {err}");
+    }
+    eprintln!("SKIPPED: {what} unavailable ({err}); set up the server or run in CI");
+    None
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A database of its own for one test, dropped afterwards.
+pub struct TestPg {
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestPg {
+    /// `None` (with a loud skip) only outside CI when the server is missing.
+    pub async fn create() -> Option<TestPg> {
+        let admin_url = pg_url();
+        let mut conn = match sqlx::postgres::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => return server_missing("PostgreSQL", &e).map(|_| unreachable!()),
+        };
+        let name = unique("kreki_test");
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let opts: sqlx::postgres::PgConnectOptions = admin_url.parse().expect("url");
+        let url = opts.database(&name).to_url_lossy().to_string();
+        Some(TestPg { url, name, admin_url })
+    }
+}
+
+impl Drop for TestPg {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut c) = sqlx::postgres::PgConnection::connect(&admin).await {
+                        let _ = c
+                            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A stream name and subject prefix of its own for one test.
+pub struct TestNats {
+    pub url: String,
+    pub stream: String,
+    pub prefix: String,
+}
+
+impl TestNats {
+    pub async fn create() -> Option<TestNats> {
+        let url = nats_url();
+        match async_nats::connect(&url).await {
+            Ok(c) => drop(c),
+            Err(e) => return server_missing("NATS", &e).map(|_| unreachable!()),
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Some(TestNats {
+            url,
+            stream: format!("KREKI_TEST_{id}"),
+            prefix: format!("t{id}"),
+        })
+    }
+
+    /// Remove the stream (call at the end of the test).
+    pub async fn cleanup(&self) {
+        if let Ok(c) = async_nats::connect(&self.url).await {
+            let js = async_nats::jetstream::new(c);
+            let _ = js.delete_stream(&self.stream).await;
+        }
+    }
+}
+
+/// A TCP proxy between a service and a server, which the test can cut and restore.
+pub struct CutProxy {
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl CutProxy {
+    pub async fn start(upstream: SocketAddr) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let cut = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (c2, k2) = (cut.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                if c2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let h = tokio::spawn(async move {
+                    if let Ok(mut out) = TcpStream::connect(upstream).await {
+                        let _ = copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                k2.lock().await.push(h);
+            }
+        });
+        CutProxy {
+            addr,
+            cut,
+            conns,
+            accept,
+        }
+    }
+
+    /// Drop every open connection and refuse new ones.
+    pub async fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for h in self.conns.lock().await.drain(..) {
+            h.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Resolve `host:port` of a URL like `postgres://user@127.0.0.1:5432/db`.
+pub fn url_addr(url: &str) -> SocketAddr {
+    let after = url.split("://").nth(1).expect("scheme");
+    let hostport = after.split('/').next().expect("host");
+    let hostport = hostport.rsplit('@').next().expect("host");
+    std::net::ToSocketAddrs::to_socket_addrs(hostport)
+        .expect("resolve")
+        .next()
+        .expect("address")
+}
+
+/// Replace `host:port` of a URL with `addr`.
+pub fn url_via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, after) = url.split_once("://").expect("scheme");
+    let (hostpart, rest) = after.split_once('/').map_or((after, ""), |(h, r)| (h, r));
+    let userinfo = hostpart.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    let rest = if rest.is_empty() { String::new() } else { format!("/{rest}") };
+    format!("{scheme}://{userinfo}{addr}{rest}")
+}
+
+/// An ES256 signing key for tests, with its public JWK.
+pub struct TestSigner {
+    pub kid: String,
+    key: EncodingKey,
+    pub jwk: Jwk,
+}
+
+impl TestSigner {
+    pub fn new(kid: &str) -> TestSigner {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let pem = secret.to_pkcs8_pem(Default::default()).expect("pem");
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).expect("key");
+        let mut jwk: Jwk = serde_json::from_str(&secret.public_key().to_jwk_string()).expect("jwk");
+        jwk.common.key_id = Some(kid.to_string());
+        jwk.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::ES256);
+        TestSigner {
+            kid: kid.to_string(),
+            key,
+            jwk,
+        }
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: vec![self.jwk.clone()] }
+    }
+
+    /// Sign arbitrary claims.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&h, claims, &self.key).expect("sign")
+    }
+
+    /// A valid access token for `sub` with `roles`, issued by `issuer`, valid 10 minutes.
+    pub fn token(&self, issuer: &str, sub: &str, roles: &[&str]) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.sign(&serde_json::json!({
+            "iss": issuer, "sub": sub, "roles": roles, "iat": now, "exp": now + 600,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        }))
+    }
+}
+
+/// Serve a JWKS on an ephemeral port; returns its URL.
+pub async fn serve_jwks(set: JwkSet) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let set = set.clone();
+            async move { axum::Json(set) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/.well-known/jwks.json")
+}
+
+/// Compare `actual` with the committed snapshot at `path`; with `KREKI_UPDATE_SNAPSHOTS=1`
+/// write it instead. The failure message says how to accept an intended change.
+pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
+    let rendered = format!("{}\n", serde_json::to_string_pretty(actual).expect("json"));
+    if std::env::var("KREKI_UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        std::fs::write(path, &rendered).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        expected == rendered,
+        "snapshot {} differs from the code's contract.\nIf the change is intended, run with KREKI_UPDATE_SNAPSHOTS=1 and commit the file.\n--- expected\n{expected}\n--- actual\n{rendered}",
+        path.display()
+    );
+}
+
+/// Wait until `f` returns true, or panic after `timeout`.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
