@@ -168,6 +168,12 @@ impl Authenticator {
         }
     }
 
+    /// Shortest time between two JWKS fetches triggered by unknown key ids (default 10 s).
+    pub fn with_refetch_interval(mut self, d: Duration) -> Self {
+        self.min_refetch = d;
+        self
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }

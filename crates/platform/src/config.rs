@@ -330,10 +330,10 @@ fn figment_error(e: figment::Error) -> ConfigError {
     let key = e.path.join(".");
     let reason = match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
-            let key = if key.is_empty() {
-                field.clone()
+            let key = if key.is_empty() || !key.ends_with(field.as_str()) {
+                [key.as_str(), field.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(".")
             } else {
-                format!("{key}.{field}")
+                key
             };
             return ConfigError::new(key, "unknown key");
         }

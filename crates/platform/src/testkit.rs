@@ -296,3 +296,78 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A temporary folder removed at drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!("kreki-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What keeps a test database alive.
+pub enum DbGuard {
+    Sqlite(TempDir),
+    Postgres(TestPg),
+}
+
+/// A migrated SQLite database of its own for one test.
+pub async fn sqlite_db(component: &str, migrations: &[crate::storage::Migration]) -> (crate::storage::Db, DbGuard) {
+    let dir = TempDir::new();
+    let db = crate::storage::Db::open_sqlite(&dir.path().join("test.db"), component)
+        .await
+        .expect("open sqlite");
+    db.migrate(component, migrations).await.expect("migrate");
+    (db, DbGuard::Sqlite(dir))
+}
+
+/// A migrated PostgreSQL database of its own for one test (`None`: loud skip outside CI).
+pub async fn pg_db(component: &str, migrations: &[crate::storage::Migration]) -> Option<(crate::storage::Db, DbGuard)> {
+    let pg = TestPg::create().await?;
+    let db = crate::storage::Db::connect_postgres(&pg.url, component)
+        .await
+        .expect("connect postgres");
+    db.migrate(component, migrations).await.expect("migrate");
+    Some((db, DbGuard::Postgres(pg)))
+}
+
+/// Define a test module running `$body(db)` against SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! storage_conformance {
+    ($name:ident, $component:expr, $migrations:expr, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (db, _guard) = $crate::testkit::sqlite_db($component, $migrations).await;
+                $body(db.clone()).await;
+                db.close().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some((db, _guard)) = $crate::testkit::pg_db($component, $migrations).await else {
+                    return;
+                };
+                $body(db.clone()).await;
+                db.close().await;
+            }
+        }
+    };
+}

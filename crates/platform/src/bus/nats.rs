@@ -101,28 +101,47 @@ impl Bus for NatsBus {
             .get_stream(&self.stream)
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        let consumer = stream
-            .get_or_create_consumer(
-                group,
-                pull::Config {
-                    durable_name: Some(group.to_string()),
-                    filter_subjects: subjects.iter().map(|s| self.full_subject(s)).collect(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.ack_wait,
-                    deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                    max_ack_pending: 1_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        let messages = consumer
-            .messages()
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        // One durable consumer per subject filter (servers before 2.10 take one filter per
+        // consumer); a group with one filter keeps the group's own name.
+        let mut streams = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            let name = if subjects.len() == 1 {
+                group.to_string()
+            } else {
+                let tag: String = subject
+                    .chars()
+                    .map(|c| match c {
+                        '.' => '_',
+                        '*' => 'S',
+                        '>' => 'R',
+                        c => c,
+                    })
+                    .collect();
+                format!("{group}--{tag}")
+            };
+            let consumer = stream
+                .get_or_create_consumer(
+                    &name,
+                    pull::Config {
+                        durable_name: Some(name.clone()),
+                        filter_subject: self.full_subject(subject),
+                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        ack_wait: self.ack_wait,
+                        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                        max_ack_pending: 1_000,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            let messages = consumer
+                .messages()
+                .await
+                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            streams.push(Box::pin(messages));
+        }
         Ok(Box::new(NatsSubscription {
-            messages: Box::pin(messages),
-            prefix_len: self.prefix.len() + 1,
+            messages: futures::stream::select_all(streams),
         }))
     }
 
@@ -136,8 +155,7 @@ impl Bus for NatsBus {
 }
 
 struct NatsSubscription {
-    messages: std::pin::Pin<Box<pull::Stream>>,
-    prefix_len: usize,
+    messages: futures::stream::SelectAll<std::pin::Pin<Box<pull::Stream>>>,
 }
 
 #[async_trait]
@@ -151,7 +169,6 @@ impl Subscription for NatsSubscription {
             let attempt = msg.info().map(|i| u64::try_from(i.delivered).unwrap_or(1)).unwrap_or(1);
             match Event::from_bytes(&msg.payload) {
                 Ok(event) => {
-                    let _ = self.prefix_len;
                     return Some(Ok(Delivery {
                         event,
                         attempt,
