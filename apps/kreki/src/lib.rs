@@ -18,7 +18,9 @@ use kreki_platform::{
         server::{TlsFiles, serve},
     },
     metrics::Metrics,
-    service::{DemoSettings, Probe, ServiceContext, ServiceDescriptor, drain_tasks, mount, root_router},
+    service::{
+        DemoSettings, Probe, ServiceContext, ServiceDescriptor, drain_tasks, mount, root_router,
+    },
     storage::{
         Db,
         ratelimit::{MemoryRateLimiter, RateLimiter, SqlRateLimiter},
@@ -40,10 +42,13 @@ pub fn services() -> Vec<ServiceDescriptor> {
 }
 
 pub fn service(name: &str) -> anyhow::Result<ServiceDescriptor> {
-    services().into_iter().find(|s| s.name == name).with_context(|| {
-        let names: Vec<&str> = services().iter().map(|s| s.name).collect();
-        format!("unknown service `{name}`; one of: {}", names.join(", "))
-    })
+    services()
+        .into_iter()
+        .find(|s| s.name == name)
+        .with_context(|| {
+            let names: Vec<&str> = services().iter().map(|s| s.name).collect();
+            format!("unknown service `{name}`; one of: {}", names.join(", "))
+        })
 }
 
 /// Check the whole configuration, including every service's section.
@@ -74,9 +79,9 @@ impl Running {
 async fn bind(cfg: &Config, default_port: u16) -> anyhow::Result<TcpListener> {
     let port = cfg.http.port.unwrap_or(default_port);
     let addr = SocketAddr::new(cfg.http.bind, port);
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (is another process using the port? set --port)"))
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another process using the port? set --port)")
+    })
 }
 
 struct Unit {
@@ -86,9 +91,16 @@ struct Unit {
 }
 
 /// Open every service's SQLite database and migrate it (`kreki up`, `kreki migrate`).
-pub async fn open_embedded(cfg: &Config, only: Option<&str>) -> anyhow::Result<Vec<(ServiceDescriptor, Db)>> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+pub async fn open_embedded(
+    cfg: &Config,
+    only: Option<&str>,
+) -> anyhow::Result<Vec<(ServiceDescriptor, Db)>> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            cfg.data_dir.display()
+        )
+    })?;
     let mut out = Vec::new();
     for desc in services() {
         if only.is_some_and(|o| o != desc.name) {
@@ -109,7 +121,10 @@ pub async fn open_embedded(cfg: &Config, only: Option<&str>) -> anyhow::Result<V
 /// Connect one service to its PostgreSQL database and migrate it.
 pub async fn open_postgres(cfg: &Config, desc: &ServiceDescriptor) -> anyhow::Result<Db> {
     let Some(url) = &cfg.database_url else {
-        bail!("`kreki serve {}` needs a PostgreSQL URL: --database-url or KREKI_DATABASE_URL", desc.name);
+        bail!(
+            "`kreki serve {}` needs a PostgreSQL URL: --database-url or KREKI_DATABASE_URL",
+            desc.name
+        );
     };
     let db = Db::connect_postgres(url.expose(), desc.name)
         .await
@@ -126,7 +141,8 @@ pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Runni
     let bus_db = Db::open_sqlite(&cfg.data_dir.join("bus.db"), "bus")
         .await
         .with_context(|| format!("cannot open the embedded bus in {}", cfg.data_dir.display()))?;
-    let bus: Arc<dyn Bus> = Arc::new(LocalBus::open(bus_db, Duration::from_millis(cfg.bus.ack_wait_ms)).await?);
+    let bus: Arc<dyn Bus> =
+        Arc::new(LocalBus::open(bus_db, Duration::from_millis(cfg.bus.ack_wait_ms)).await?);
     let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new());
     let units = open_embedded(&cfg, None)
         .await?
@@ -183,7 +199,11 @@ async fn start(
         .jwks_url
         .clone()
         .unwrap_or_else(|| format!("{base_url}/.well-known/jwks.json"));
-    let auth = Arc::new(Authenticator::new(issuer, cfg.auth.audience.clone(), Arc::new(HttpJwks::new(jwks))));
+    let auth = Arc::new(Authenticator::new(
+        issuer,
+        cfg.auth.audience.clone(),
+        Arc::new(HttpJwks::new(jwks)),
+    ));
     let mut app = Router::new();
     let mut probes: Vec<Probe> = Vec::new();
     let mut dbs = Vec::new();
@@ -210,7 +230,12 @@ async fn start(
         let built = (unit.desc.build)(ctx.clone())
             .await
             .with_context(|| format!("starting {}", unit.desc.name))?;
-        app = app.merge(mount(&unit.desc, &ctx, built, cfg.http.rate_limit_per_minute));
+        app = app.merge(mount(
+            &unit.desc,
+            &ctx,
+            built,
+            cfg.http.rate_limit_per_minute,
+        ));
         dbs.push(unit.db);
     }
     let app = outer(

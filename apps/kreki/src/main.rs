@@ -12,7 +12,11 @@ use kreki_platform::{
 };
 
 #[derive(Parser)]
-#[command(name = "kreki", version, about = "KREKI HELP 119: emergency dispatch, identity, training and health-system bridge")]
+#[command(
+    name = "kreki",
+    version,
+    about = "KREKI HELP 119: emergency dispatch, identity, training and health-system bridge"
+)]
 struct Cli {
     /// Configuration file (TOML). Also KREKI_CONFIG. Environment variables KREKI_* override it.
     #[arg(long, global = true, env = "KREKI_CONFIG")]
@@ -99,7 +103,10 @@ enum ConfigAction {
     Check,
 }
 
-fn load(cli_config: Option<&PathBuf>, overrides: Vec<(&'static str, figment::value::Value)>) -> anyhow::Result<Config> {
+fn load(
+    cli_config: Option<&PathBuf>,
+    overrides: Vec<(&'static str, figment::value::Value)>,
+) -> anyhow::Result<Config> {
     let mut fig = Config::figment(cli_config.map(PathBuf::as_path));
     for (k, v) in overrides {
         fig = fig.merge(Serialized::default(k, v));
@@ -107,7 +114,11 @@ fn load(cli_config: Option<&PathBuf>, overrides: Vec<(&'static str, figment::val
     Ok(Config::from_figment(fig)?)
 }
 
-fn set<T: serde::Serialize>(out: &mut Vec<(&'static str, figment::value::Value)>, key: &'static str, v: Option<T>) {
+fn set<T: serde::Serialize>(
+    out: &mut Vec<(&'static str, figment::value::Value)>,
+    key: &'static str,
+    v: Option<T>,
+) {
     if let Some(v) = v
         && let Ok(value) = figment::value::Value::serialize(v)
     {
@@ -117,7 +128,10 @@ fn set<T: serde::Serialize>(out: &mut Vec<(&'static str, figment::value::Value)>
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -211,7 +225,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     for (desc, db) in kreki::open_embedded(&cfg, service.as_deref()).await? {
                         db.close().await;
-                        println!("migrated {} ({})", desc.name, cfg.data_dir.join(format!("{}.db", desc.name)).display());
+                        println!(
+                            "migrated {} ({})",
+                            desc.name,
+                            cfg.data_dir.join(format!("{}.db", desc.name)).display()
+                        );
                     }
                 }
             }

@@ -131,7 +131,9 @@ impl From<TokenError> for ApiError {
             TokenError::Malformed => ApiError::unauthorized("AUTH_TOKEN_MALFORMED"),
             TokenError::Expired => ApiError::unauthorized("AUTH_TOKEN_EXPIRED"),
             TokenError::Invalid => ApiError::unauthorized("AUTH_TOKEN_INVALID"),
-            TokenError::KeysUnavailable => ApiError::from_status(axum::http::StatusCode::SERVICE_UNAVAILABLE),
+            TokenError::KeysUnavailable => {
+                ApiError::from_status(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+            }
         }
     }
 }
@@ -154,7 +156,11 @@ pub struct Authenticator {
 const ALLOWED: &[Algorithm] = &[Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
 
 impl Authenticator {
-    pub fn new(issuer: impl Into<String>, audience: Option<String>, source: Arc<dyn KeySource>) -> Self {
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: Option<String>,
+        source: Arc<dyn KeySource>,
+    ) -> Self {
         Self {
             issuer: issuer.into(),
             audience,
@@ -280,7 +286,9 @@ fn authenticator(parts: &Parts) -> Result<Arc<Authenticator>, ApiError> {
         .extensions
         .get::<Arc<Authenticator>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no authenticator installed on this router")))
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("no authenticator installed on this router"))
+        })
 }
 
 /// Extractor: a verified caller, or 401.

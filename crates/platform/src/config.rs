@@ -205,7 +205,12 @@ impl ConfigError {
 }
 
 /// Environment variables with the `KREKI_` prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["CONFIG", "TEST_DATABASE_URL", "TEST_NATS_URL", "BIN", "LOG"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "CONFIG",
+    "TEST_DATABASE_URL",
+    "TEST_NATS_URL",
+    "UPDATE_SNAPSHOTS",
+];
 
 impl Config {
     /// Build the layered figment: defaults < file (if given) < environment < overrides.
@@ -242,13 +247,22 @@ impl Config {
             }
         }
         if self.http.body_limit_bytes < 1024 {
-            return Err(ConfigError::new("http.body_limit_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "http.body_limit_bytes",
+                "must be at least 1024",
+            ));
         }
         if self.http.request_timeout_ms == 0 {
-            return Err(ConfigError::new("http.request_timeout_ms", "must be positive"));
+            return Err(ConfigError::new(
+                "http.request_timeout_ms",
+                "must be positive",
+            ));
         }
         if self.http.rate_limit_per_minute == 0 {
-            return Err(ConfigError::new("http.rate_limit_per_minute", "must be positive"));
+            return Err(ConfigError::new(
+                "http.rate_limit_per_minute",
+                "must be positive",
+            ));
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(ConfigError::new(
@@ -259,12 +273,19 @@ impl Config {
         if let Some(url) = &self.bus.url
             && !(url.starts_with("nats://") || url.starts_with("tls://"))
         {
-            return Err(ConfigError::new("bus.url", "must start with nats:// or tls://"));
+            return Err(ConfigError::new(
+                "bus.url",
+                "must start with nats:// or tls://",
+            ));
         }
         if let Some(url) = &self.database_url
-            && !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://"))
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
         {
-            return Err(ConfigError::new("database_url", "must be a postgres:// URL"));
+            return Err(ConfigError::new(
+                "database_url",
+                "must be a postgres:// URL",
+            ));
         }
         let subject_ok = |s: &str| {
             !s.is_empty()
@@ -278,7 +299,10 @@ impl Config {
             ));
         }
         if !subject_ok(&self.bus.stream) {
-            return Err(ConfigError::new("bus.stream", "letters, digits, '-' and '_' only"));
+            return Err(ConfigError::new(
+                "bus.stream",
+                "letters, digits, '-' and '_' only",
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
@@ -331,7 +355,12 @@ fn figment_error(e: figment::Error) -> ConfigError {
     let reason = match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
             let key = if key.is_empty() || !key.ends_with(field.as_str()) {
-                [key.as_str(), field.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(".")
+                [key.as_str(), field.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(".")
             } else {
                 key
             };

@@ -31,7 +31,12 @@ impl Lang {
     pub fn from_accept_language(value: Option<&str>) -> Lang {
         let Some(v) = value else { return Lang::Id };
         for part in v.split(',') {
-            let tag = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if tag.starts_with("id") || tag.starts_with("in") {
                 return Lang::Id;
             }
@@ -108,7 +113,11 @@ impl<T: Serialize> Envelope<T> {
         Self::with_status(StatusCode::OK, OK_MSG, data)
     }
     pub fn created(data: T) -> Self {
-        Self::with_status(StatusCode::CREATED, Msg::new("Berhasil dibuat", "Created"), data)
+        Self::with_status(
+            StatusCode::CREATED,
+            Msg::new("Berhasil dibuat", "Created"),
+            data,
+        )
     }
     pub fn accepted(data: T) -> Self {
         Self::with_status(StatusCode::ACCEPTED, Msg::new("Diterima", "Accepted"), data)
@@ -155,8 +164,12 @@ pub struct ErrorBody {
 pub const ENVELOPE_MARKER: &str = "x-kreki-envelope";
 
 /// A failure with a stable code, an HTTP status, a bilingual message and optional details.
+/// (Boxed: it travels in every `Result` of every handler.)
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorInner>);
+
+#[derive(Debug)]
+pub struct ApiErrorInner {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub msg: Msg,
@@ -169,9 +182,22 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorInner;
+    fn deref(&self) -> &ApiErrorInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorInner {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, msg: Msg) -> Self {
-        Self {
+        Self(Box::new(ApiErrorInner {
             status,
             code: Cow::Borrowed(code),
             msg,
@@ -179,7 +205,7 @@ impl ApiError {
             retry_after_s: None,
             source: None,
             www_authenticate: None,
-        }
+        }))
     }
     pub fn details(mut self, details: Value) -> Self {
         self.details = Some(details);
@@ -267,7 +293,10 @@ impl ApiError {
     /// handler: unknown route, wrong method, timeouts, limits).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, msg) = match status.as_u16() {
-            400 => ("BAD_REQUEST", Msg::new("Permintaan tidak valid", "Bad request")),
+            400 => (
+                "BAD_REQUEST",
+                Msg::new("Permintaan tidak valid", "Bad request"),
+            ),
             401 => return Self::unauthorized("AUTH_TOKEN_MISSING"),
             403 => return Self::forbidden(),
             404 => ("NOT_FOUND", Msg::new("Tidak ditemukan", "Not found")),
@@ -293,7 +322,10 @@ impl ApiError {
             429 => return Self::rate_limited(60),
             503 => (
                 "SERVICE_UNAVAILABLE",
-                Msg::new("Layanan sementara tidak tersedia", "Service temporarily unavailable"),
+                Msg::new(
+                    "Layanan sementara tidak tersedia",
+                    "Service temporarily unavailable",
+                ),
             ),
             504 => (
                 "REQUEST_TIMEOUT",
@@ -301,9 +333,15 @@ impl ApiError {
             ),
             s if s >= 500 => (
                 "INTERNAL_ERROR",
-                Msg::new("Terjadi kesalahan pada server", "Something went wrong on the server"),
+                Msg::new(
+                    "Terjadi kesalahan pada server",
+                    "Something went wrong on the server",
+                ),
             ),
-            _ => ("BAD_REQUEST", Msg::new("Permintaan tidak valid", "Bad request")),
+            _ => (
+                "BAD_REQUEST",
+                Msg::new("Permintaan tidak valid", "Bad request"),
+            ),
         };
         Self::new(status, code, msg)
     }
@@ -321,29 +359,30 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(code = %self.code, status = self.status.as_u16(), error = ?self.source, "request failed");
-        } else if let Some(src) = &self.source {
-            tracing::debug!(code = %self.code, error = %src, "request rejected");
+        let this = *self.0;
+        if this.status.is_server_error() {
+            tracing::error!(code = %this.code, status = this.status.as_u16(), error = ?this.source, "request failed");
+        } else if let Some(src) = &this.source {
+            tracing::debug!(code = %this.code, error = %src, "request rejected");
         }
         let lang = Lang::current();
         let body = ErrorEnvelope {
             success: false,
-            message: self.msg.get(lang).to_string(),
+            message: this.msg.get(lang).to_string(),
             error: ErrorBody {
-                code: self.code.into_owned(),
-                details: self.details,
+                code: this.code.into_owned(),
+                details: this.details,
             },
         };
-        let mut res = (self.status, Json(body)).into_response();
+        let mut res = (this.status, Json(body)).into_response();
         let headers = res.headers_mut();
         headers.insert(ENVELOPE_MARKER, HeaderValue::from_static("1"));
-        if let Some(s) = self.retry_after_s
+        if let Some(s) = this.retry_after_s
             && let Ok(v) = HeaderValue::from_str(&s.to_string())
         {
             headers.insert(header::RETRY_AFTER, v);
         }
-        if let Some(w) = self.www_authenticate {
+        if let Some(w) = this.www_authenticate {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(w));
         }
         res

@@ -77,20 +77,37 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_latency =
-            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let http_latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let consumed = Family::<ConsumeLabels, Counter>::default();
         let outbox_pending = Family::<ServiceLabel, Gauge>::default();
         let bus_up = Family::<ServiceLabel, Gauge>::default();
-        registry.register("kreki_http_requests", "HTTP requests by route and status", http_requests.clone());
+        registry.register(
+            "kreki_http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
         registry.register(
             "kreki_http_request_duration_seconds",
             "HTTP request latency by route",
             http_latency.clone(),
         );
-        registry.register("kreki_bus_events_consumed", "Events consumed by outcome", consumed.clone());
-        registry.register("kreki_outbox_pending", "Events waiting in the outbox", outbox_pending.clone());
-        registry.register("kreki_bus_up", "1 when the event bus is reachable", bus_up.clone());
+        registry.register(
+            "kreki_bus_events_consumed",
+            "Events consumed by outcome",
+            consumed.clone(),
+        );
+        registry.register(
+            "kreki_outbox_pending",
+            "Events waiting in the outbox",
+            outbox_pending.clone(),
+        );
+        registry.register(
+            "kreki_bus_up",
+            "1 when the event bus is reachable",
+            bus_up.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -103,7 +120,12 @@ impl Metrics {
     }
 
     /// Register a service's own metric.
-    pub fn register<M: prometheus_client::registry::Metric>(&self, name: &str, help: &str, metric: M) {
+    pub fn register<M: prometheus_client::registry::Metric>(
+        &self,
+        name: &str,
+        help: &str,
+        metric: M,
+    ) {
         self.registry
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -153,7 +175,10 @@ impl Metrics {
         }
         let mut out = String::new();
         {
-            let reg = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let reg = self
+                .registry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if encode(&mut out, &reg).is_err() {
                 return String::new();
             }

@@ -80,7 +80,8 @@ impl ServiceContext {
             relay: Some(self.relay.clone()),
             metrics: self.metrics.clone(),
         };
-        self.tasks.spawn(consumer.run(handler, self.shutdown.clone()));
+        self.tasks
+            .spawn(consumer.run(handler, self.shutdown.clone()));
     }
 
     /// Run a background task until shutdown.
@@ -175,7 +176,10 @@ impl Probe {
     pub async fn check(&self) -> Readiness {
         let storage_ok = self.db.ping().await.is_ok();
         let bus_ok = self.bus.is_connected()
-            && !self.relay.degraded.load(std::sync::atomic::Ordering::Relaxed);
+            && !self
+                .relay
+                .degraded
+                .load(std::sync::atomic::Ordering::Relaxed);
         let status = match (storage_ok, bus_ok) {
             (false, _) => "unavailable",
             (true, false) => "degraded",
@@ -186,7 +190,10 @@ impl Probe {
             status: status.into(),
             storage: if storage_ok { "ok" } else { "unavailable" }.into(),
             bus: if bus_ok { "ok" } else { "degraded" }.into(),
-            outbox_pending: self.relay.pending.load(std::sync::atomic::Ordering::Relaxed),
+            outbox_pending: self
+                .relay
+                .pending
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
@@ -221,7 +228,12 @@ fn metrics_response(metrics: &Metrics, service: Option<&str>) -> Response {
 
 /// Assemble a service's router: its API and pages, its health, readiness, metrics,
 /// OpenAPI document and docs UI under each of its segments, its per-service layers.
-pub fn mount(desc: &ServiceDescriptor, ctx: &ServiceContext, built: Built, per_minute: u32) -> Router {
+pub fn mount(
+    desc: &ServiceDescriptor,
+    ctx: &ServiceContext,
+    built: Built,
+    per_minute: u32,
+) -> Router {
     let mut openapi = built.openapi;
     openapi.info.title = format!("KREKI {} API", desc.name);
     openapi.info.version = env!("CARGO_PKG_VERSION").to_string();
@@ -249,10 +261,15 @@ pub fn mount(desc: &ServiceDescriptor, ctx: &ServiceContext, built: Built, per_m
         let base = format!("/api/{seg}/v1");
         let m = metrics.clone();
         let own = Router::new()
-            .route(&format!("{base}/healthz"), get(move || async move { health_response(&[name]) }))
+            .route(
+                &format!("{base}/healthz"),
+                get(move || async move { health_response(&[name]) }),
+            )
             .route(
                 &format!("{base}/readyz"),
-                get(|State(p): State<Arc<Probe>>| async move { readiness_response(vec![p.check().await]) }),
+                get(|State(p): State<Arc<Probe>>| async move {
+                    readiness_response(vec![p.check().await])
+                }),
             )
             .route(
                 &format!("{base}/metrics"),
@@ -274,7 +291,13 @@ pub fn mount(desc: &ServiceDescriptor, ctx: &ServiceContext, built: Built, per_m
         router = router.merge(own).merge(docs);
     }
     let router = router.layer(Extension(ctx.auth.clone()));
-    service_layers(router, name, ctx.metrics.clone(), ctx.limiter.clone(), per_minute)
+    service_layers(
+        router,
+        name,
+        ctx.metrics.clone(),
+        ctx.limiter.clone(),
+        per_minute,
+    )
 }
 
 /// The root endpoints of a process: `/healthz`, `/readyz`, `/metrics` over all its services.
@@ -282,7 +305,10 @@ pub fn root_router(probes: Vec<Probe>, metrics: Arc<Metrics>) -> Router {
     let names: Vec<&'static str> = probes.iter().map(|p| p.name).collect();
     let probes = Arc::new(probes);
     Router::new()
-        .route("/healthz", get(move || async move { health_response(&names) }))
+        .route(
+            "/healthz",
+            get(move || async move { health_response(&names) }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -293,7 +319,10 @@ pub fn root_router(probes: Vec<Probe>, metrics: Arc<Metrics>) -> Router {
                 }
             }),
         )
-        .route("/metrics", get(move || async move { metrics_response(&metrics, None) }))
+        .route(
+            "/metrics",
+            get(move || async move { metrics_response(&metrics, None) }),
+        )
 }
 
 /// Wait for a service's background tasks after shutdown was requested.
@@ -317,20 +346,38 @@ fn add_operational_paths(openapi: &mut OpenApi, base: &str) {
             .build()
     };
     let ready = OperationBuilder::new()
-        .summary(Some("Readiness: own storage answers (bus outage shows as degraded, still ready)"))
+        .summary(Some(
+            "Readiness: own storage answers (bus outage shows as degraded, still ready)",
+        ))
         .tag("operations")
-        .response("200", ResponseBuilder::new().description("Ready or degraded").build())
-        .response("503", ResponseBuilder::new().description("Storage unavailable (NOT_READY)").build())
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Ready or degraded")
+                .build(),
+        )
+        .response(
+            "503",
+            ResponseBuilder::new()
+                .description("Storage unavailable (NOT_READY)")
+                .build(),
+        )
         .build();
-    openapi
-        .paths
-        .add_path_operation(format!("{base}/healthz"), vec![HttpMethod::Get], op("Liveness", "Alive", "operations"));
+    openapi.paths.add_path_operation(
+        format!("{base}/healthz"),
+        vec![HttpMethod::Get],
+        op("Liveness", "Alive", "operations"),
+    );
     openapi
         .paths
         .add_path_operation(format!("{base}/readyz"), vec![HttpMethod::Get], ready);
     openapi.paths.add_path_operation(
         format!("{base}/metrics"),
         vec![HttpMethod::Get],
-        op("Prometheus metrics of this service", "OpenMetrics text", "operations"),
+        op(
+            "Prometheus metrics of this service",
+            "OpenMetrics text",
+            "operations",
+        ),
     );
 }

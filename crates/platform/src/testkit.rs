@@ -28,7 +28,8 @@ use tokio::{
 
 /// PostgreSQL server of the tests.
 pub fn pg_url() -> String {
-    std::env::var("KREKI_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("KREKI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// NATS server of the tests.
@@ -38,7 +39,10 @@ pub fn nats_url() -> String {
 
 /// In CI a missing server is a failure; elsewhere the test says loudly that it is skipped.
 pub fn server_missing(what: &str, err: &dyn std::fmt::Display) -> Option<()> {
-    if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
+    if std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+    {
         panic!("{what} is required in CI but unavailable: {err}");
     }
     eprintln!("SKIPPED: {what} unavailable ({err}); set up the server or run in CI");
@@ -71,7 +75,11 @@ impl TestPg {
         let _ = conn.close().await;
         let opts: sqlx::postgres::PgConnectOptions = admin_url.parse().expect("url");
         let url = opts.database(&name).to_url_lossy().to_string();
-        Some(TestPg { url, name, admin_url })
+        Some(TestPg {
+            url,
+            name,
+            admin_url,
+        })
     }
 }
 
@@ -80,12 +88,16 @@ impl Drop for TestPg {
         let admin = self.admin_url.clone();
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async {
                     if let Ok(mut c) = sqlx::postgres::PgConnection::connect(&admin).await {
                         let _ = c
-                            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                            )
                             .await;
                     }
                 });
@@ -143,7 +155,9 @@ impl CutProxy {
         let (c2, k2) = (cut.clone(), conns.clone());
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
                 if c2.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -198,8 +212,15 @@ pub fn url_addr(url: &str) -> SocketAddr {
 pub fn url_via(url: &str, addr: SocketAddr) -> String {
     let (scheme, after) = url.split_once("://").expect("scheme");
     let (hostpart, rest) = after.split_once('/').map_or((after, ""), |(h, r)| (h, r));
-    let userinfo = hostpart.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
-    let rest = if rest.is_empty() { String::new() } else { format!("/{rest}") };
+    let userinfo = hostpart
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("/{rest}")
+    };
     format!("{scheme}://{userinfo}{addr}{rest}")
 }
 
@@ -226,7 +247,9 @@ impl TestSigner {
     }
 
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.jwk.clone()] }
+        JwkSet {
+            keys: vec![self.jwk.clone()],
+        }
     }
 
     /// Sign arbitrary claims.
@@ -330,7 +353,10 @@ pub enum DbGuard {
 }
 
 /// A migrated SQLite database of its own for one test.
-pub async fn sqlite_db(component: &str, migrations: &[crate::storage::Migration]) -> (crate::storage::Db, DbGuard) {
+pub async fn sqlite_db(
+    component: &str,
+    migrations: &[crate::storage::Migration],
+) -> (crate::storage::Db, DbGuard) {
     let dir = TempDir::new();
     let db = crate::storage::Db::open_sqlite(&dir.path().join("test.db"), component)
         .await
@@ -340,7 +366,10 @@ pub async fn sqlite_db(component: &str, migrations: &[crate::storage::Migration]
 }
 
 /// A migrated PostgreSQL database of its own for one test (`None`: loud skip outside CI).
-pub async fn pg_db(component: &str, migrations: &[crate::storage::Migration]) -> Option<(crate::storage::Db, DbGuard)> {
+pub async fn pg_db(
+    component: &str,
+    migrations: &[crate::storage::Migration],
+) -> Option<(crate::storage::Db, DbGuard)> {
     let pg = TestPg::create().await?;
     let db = crate::storage::Db::connect_postgres(&pg.url, component)
         .await
@@ -362,7 +391,8 @@ macro_rules! storage_conformance {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some((db, _guard)) = $crate::testkit::pg_db($component, $migrations).await else {
+                let Some((db, _guard)) = $crate::testkit::pg_db($component, $migrations).await
+                else {
                     return;
                 };
                 $body(db.clone()).await;

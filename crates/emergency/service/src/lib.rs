@@ -15,7 +15,7 @@ use kreki_platform::{
     auth::Auth,
     bus::{Event, outbox},
     error::ErrorEnvelope,
-    service::{Built, BuildFuture, ServiceContext, ServiceDescriptor},
+    service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::{Db, Migration, ratelimit::RateLimiter},
 };
 use serde::Serialize;
@@ -38,7 +38,9 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
-fn check_config(cfg: &kreki_platform::config::Config) -> Result<(), kreki_platform::config::ConfigError> {
+fn check_config(
+    cfg: &kreki_platform::config::Config,
+) -> Result<(), kreki_platform::config::ConfigError> {
     kreki_platform::service::no_config_section(cfg, "emergency")
 }
 
@@ -67,7 +69,10 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             limiter: ctx.limiter.clone(),
         };
         let (api, openapi): (Router, _) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-            .nest("/api/emergency/v1", OpenApiRouter::new().routes(routes!(test_alert)))
+            .nest(
+                "/api/emergency/v1",
+                OpenApiRouter::new().routes(routes!(test_alert)),
+            )
             .with_state(state)
             .split_for_parts();
         Ok(Built {
@@ -86,10 +91,17 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         (status = 429, description = "Too many self-tests (RATE_LIMITED)", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
-async fn test_alert(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<TestAlertQueued>> {
+async fn test_alert(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Envelope<TestAlertQueued>> {
     let d = st
         .limiter
-        .hit(&format!("test-alert:{}", p.subject), TEST_ALERTS_PER_HOUR, Duration::from_secs(3600))
+        .hit(
+            &format!("test-alert:{}", p.subject),
+            TEST_ALERTS_PER_HOUR,
+            Duration::from_secs(3600),
+        )
         .await?;
     if !d.allowed {
         return Err(ApiError::rate_limited(d.reset_after_s));

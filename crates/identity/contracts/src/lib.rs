@@ -46,7 +46,10 @@ impl Role {
 
     /// MFA is mandatory for these roles.
     pub fn requires_mfa(self) -> bool {
-        matches!(self, Role::TrainingAdmin | Role::OpsAdmin | Role::SystemAdmin)
+        matches!(
+            self,
+            Role::TrainingAdmin | Role::OpsAdmin | Role::SystemAdmin
+        )
     }
 }
 
@@ -79,7 +82,10 @@ mod tests {
     #[test]
     fn role_names_match_serde() {
         for r in Role::ALL {
-            assert_eq!(serde_json::to_value(r).ok(), Some(serde_json::json!(r.as_str())));
+            assert_eq!(
+                serde_json::to_value(r).ok(),
+                Some(serde_json::json!(r.as_str()))
+            );
         }
     }
 }

@@ -11,7 +11,9 @@ pub const MESSAGE_REQUESTED: &str = "notify.message.requested";
 pub const MESSAGE_STATUS: &str = "notify.message.status";
 
 /// Priority: `critical` overtakes everything (dispatch offers) and ignores quiet hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Critical,

@@ -79,14 +79,18 @@ impl Channel for ConsoleChannel {
                 f.write_all(line.as_bytes())
                     .await
                     .map_err(|e| SendError::Transient(e.to_string()))?;
-                f.sync_data().await.map_err(|e| SendError::Transient(e.to_string()))?;
+                f.sync_data()
+                    .await
+                    .map_err(|e| SendError::Transient(e.to_string()))?;
             }
             None => {
                 let mut out = tokio::io::stdout();
                 out.write_all(line.as_bytes())
                     .await
                     .map_err(|e| SendError::Transient(e.to_string()))?;
-                out.flush().await.map_err(|e| SendError::Transient(e.to_string()))?;
+                out.flush()
+                    .await
+                    .map_err(|e| SendError::Transient(e.to_string()))?;
             }
         }
         Ok(None)

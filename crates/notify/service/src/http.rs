@@ -8,10 +8,7 @@ use axum::{
 };
 use kreki_notify_contracts::MessageRequested;
 use kreki_platform::{
-    ApiError, ApiResult, Envelope, Msg,
-    auth::Auth,
-    bus::outbox::RelayState,
-    error::ErrorEnvelope,
+    ApiError, ApiResult, Envelope, Msg, auth::Auth, bus::outbox::RelayState, error::ErrorEnvelope,
     http::ApiJson,
 };
 use serde::Serialize;
@@ -70,11 +67,13 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 async fn request_message(
     State(st): State<AppState>,
     Auth(p): Auth,
-    ApiJson(req): ApiJson<MessageRequested>,
+    body: Result<ApiJson<MessageRequested>, ApiError>,
 ) -> ApiResult<Envelope<Accepted>> {
+    // Who may send is decided before the body is looked at.
     if !(OPERATORS.iter().any(|r| p.has_role(r)) || p.has_scope(SEND_SCOPE)) {
         return Err(ApiError::forbidden());
     }
+    let ApiJson(req) = body?;
     let expires = crate::validate(&req)?;
     let mut tx = st.store.db().begin().await?;
     let outcome = Store::enqueue(&mut tx, &req, expires).await?;
@@ -98,7 +97,11 @@ async fn request_message(
         (status = 404, description = "Unknown id (NOTIFY_MESSAGE_NOT_FOUND)", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
-async fn get_message(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Envelope<MessageView>> {
+async fn get_message(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<MessageView>> {
     p.require_any_role(OPERATORS)?;
     match st.store.get(&id).await? {
         Some(m) => Ok(Envelope::ok(m)),

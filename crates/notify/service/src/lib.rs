@@ -21,7 +21,7 @@ use kreki_platform::{
         Event,
         consumer::{HandleError, Handler},
     },
-    service::{Built, BuildFuture, ServiceContext, ServiceDescriptor},
+    service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::{Migration, Tx},
 };
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,9 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
-fn check_config(cfg: &kreki_platform::config::Config) -> Result<(), kreki_platform::config::ConfigError> {
+fn check_config(
+    cfg: &kreki_platform::config::Config,
+) -> Result<(), kreki_platform::config::ConfigError> {
     cfg.service_section::<NotifyConfig>("notify").map(|_| ())
 }
 
@@ -74,7 +76,11 @@ pub fn validate(req: &MessageRequested) -> Result<Option<i64>, ApiError> {
             ),
         ));
     }
-    if req.id.is_empty() || req.id.len() > 64 || req.dedup_key.is_empty() || req.dedup_key.len() > 200 {
+    if req.id.is_empty()
+        || req.id.len() > 64
+        || req.dedup_key.is_empty()
+        || req.dedup_key.len() > 200
+    {
         return Err(ApiError::validation(
             "VALIDATION_FAILED",
             Msg::new("id atau dedup_key tidak valid", "Invalid id or dedup_key"),
@@ -84,7 +90,10 @@ pub fn validate(req: &MessageRequested) -> Result<Option<i64>, ApiError> {
     if !missing.is_empty() {
         return Err(ApiError::validation(
             "NOTIFY_TEMPLATE_VARS_MISSING",
-            Msg::new("Variabel templat tidak lengkap", "Template variables are missing"),
+            Msg::new(
+                "Variabel templat tidak lengkap",
+                "Template variables are missing",
+            ),
         )
         .details(serde_json::json!({ "missing": missing })));
     }
@@ -107,7 +116,8 @@ struct RequestedHandler {
 impl Handler for RequestedHandler {
     async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
         let req: MessageRequested = event.decode()?;
-        let expires = validate(&req).map_err(|e| HandleError::Reject(anyhow::anyhow!("{}", e.code)))?;
+        let expires =
+            validate(&req).map_err(|e| HandleError::Reject(anyhow::anyhow!("{}", e.code)))?;
         if let Enqueued::Duplicate { existing_id } = Store::enqueue(tx, &req, expires).await? {
             tracing::info!(message_id = %req.id, existing_id, "duplicate message request ignored");
         }
@@ -134,7 +144,11 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         };
         let cancel = ctx.shutdown.clone();
         ctx.tasks.spawn(worker.run(cancel));
-        let (api, openapi) = http::router(http::AppState { store, wake, relay: ctx.relay.clone() });
+        let (api, openapi) = http::router(http::AppState {
+            store,
+            wake,
+            relay: ctx.relay.clone(),
+        });
         Ok(Built {
             api,
             openapi,

@@ -2,7 +2,10 @@
 //! One adapter over the platform's [`Db`] serves SQLite and PostgreSQL; the conformance
 //! suite in `tests/` runs the same cases on both.
 
-use kreki_notify_contracts::{Channel, DeliveryState, Language, MessageRequested, MessageStatus, Priority, Recipient, Template};
+use kreki_notify_contracts::{
+    Channel, DeliveryState, Language, MessageRequested, MessageStatus, Priority, Recipient,
+    Template,
+};
 use kreki_platform::{
     bus::{Event, outbox},
     storage::{Backend, Db},
@@ -21,7 +24,9 @@ pub const LEASE_MICROS: i64 = 60_000_000;
 pub enum Enqueued {
     New,
     /// A message with the same dedup key exists; nothing was added.
-    Duplicate { existing_id: String },
+    Duplicate {
+        existing_id: String,
+    },
 }
 
 /// A message taken from the queue for sending.
@@ -72,7 +77,8 @@ fn enum_text<T: Serialize>(v: &T) -> String {
 }
 
 fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 #[derive(Clone)]
@@ -91,11 +97,19 @@ impl Store {
 
     /// Add a request to the queue inside the caller's transaction (idempotent by dedup key).
     /// `expires_at` must already be validated.
-    pub async fn enqueue(conn: &mut AnyConnection, req: &MessageRequested, expires_at: Option<i64>) -> Result<Enqueued, sqlx::Error> {
+    pub async fn enqueue(
+        conn: &mut AnyConnection,
+        req: &MessageRequested,
+        expires_at: Option<i64>,
+    ) -> Result<Enqueued, sqlx::Error> {
         let (kind, to) = match req.recipient() {
             Some(Recipient::Account(a)) => ("account", a),
             Some(Recipient::Address(a)) => ("address", a),
-            None => return Err(sqlx::Error::Protocol("message without exactly one recipient".into())),
+            None => {
+                return Err(sqlx::Error::Protocol(
+                    "message without exactly one recipient".into(),
+                ));
+            }
         };
         let now = now_micros();
         let inserted = sqlx::query(
@@ -120,13 +134,16 @@ impl Store {
         .await?
         .rows_affected();
         if inserted == 0 {
-            let existing: String = sqlx::query("SELECT id FROM messages WHERE dedup_key = $1 OR id = $2")
-                .bind(&req.dedup_key)
-                .bind(&req.id)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
-            return Ok(Enqueued::Duplicate { existing_id: existing });
+            let existing: String =
+                sqlx::query("SELECT id FROM messages WHERE dedup_key = $1 OR id = $2")
+                    .bind(&req.dedup_key)
+                    .bind(&req.id)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+            return Ok(Enqueued::Duplicate {
+                existing_id: existing,
+            });
         }
         history(conn, &req.id, now, "queued", None, None).await?;
         Ok(Enqueued::New)
@@ -196,8 +213,20 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let channel_text = channel.map(|c| enum_text(&c));
-        let hist_status = if retry_at.is_some() { "retry".to_string() } else { status.clone() };
-        history(&mut tx, &m.id, now, &hist_status, channel_text.as_deref(), detail.as_deref()).await?;
+        let hist_status = if retry_at.is_some() {
+            "retry".to_string()
+        } else {
+            status.clone()
+        };
+        history(
+            &mut tx,
+            &m.id,
+            now,
+            &hist_status,
+            channel_text.as_deref(),
+            detail.as_deref(),
+        )
+        .await?;
         if retry_at.is_none() {
             let ev = MessageStatus {
                 id: m.id.clone(),
@@ -208,7 +237,8 @@ impl Store {
                 detail,
                 correlation_id: m.correlation_id.clone(),
             };
-            let mut event = Event::new(SOURCE, kreki_notify_contracts::MESSAGE_STATUS, &ev).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let mut event = Event::new(SOURCE, kreki_notify_contracts::MESSAGE_STATUS, &ev)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
             if let Some(c) = &m.correlation_id {
                 event = event.correlated(c.clone());
             }
@@ -294,10 +324,18 @@ fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
     Ok(Queued {
         id: row.try_get(0)?,
         dedup_key: row.try_get(1)?,
-        recipient: if kind == "account" { Recipient::Account(to) } else { Recipient::Address(to) },
+        recipient: if kind == "account" {
+            Recipient::Account(to)
+        } else {
+            Recipient::Address(to)
+        },
         template: enum_parse(&template)?,
         vars: serde_json::from_str(&vars).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        language: language.as_deref().map(enum_parse).transpose()?.unwrap_or_default(),
+        language: language
+            .as_deref()
+            .map(enum_parse)
+            .transpose()?
+            .unwrap_or_default(),
         priority: Priority::from_rank(rank),
         channels: serde_json::from_str(&channels).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         correlation_id: row.try_get(9)?,

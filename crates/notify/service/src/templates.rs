@@ -15,30 +15,96 @@ pub struct Rendered {
 fn texts(t: Template, lang: Language) -> (&'static str, &'static str) {
     use Language::{En, Id};
     match (t, lang) {
-        (Template::TestAlert, Id) => ("Tes peringatan KREKI", "Tes berhasil: peringatan darurat KREKI sampai ke perangkat Anda."),
-        (Template::TestAlert, En) => ("KREKI alert test", "Test passed: KREKI emergency alerts reach your device."),
-        (Template::DispatchOffer, Id) => ("DARURAT: {case_type}", "KREKI DARURAT {case_type} {distance_m} m dari Anda. Terima/tolak: {link}"),
-        (Template::DispatchOffer, En) => ("EMERGENCY: {case_type}", "KREKI EMERGENCY {case_type} {distance_m} m from you. Accept/decline: {link}"),
-        (Template::OfferWithdrawn, Id) => ("Tawaran dibatalkan", "Kasus {case_type} sudah tertangani. Terima kasih."),
-        (Template::OfferWithdrawn, En) => ("Offer withdrawn", "The {case_type} case is covered. Thank you."),
+        (Template::TestAlert, Id) => (
+            "Tes peringatan KREKI",
+            "Tes berhasil: peringatan darurat KREKI sampai ke perangkat Anda.",
+        ),
+        (Template::TestAlert, En) => (
+            "KREKI alert test",
+            "Test passed: KREKI emergency alerts reach your device.",
+        ),
+        (Template::DispatchOffer, Id) => (
+            "DARURAT: {case_type}",
+            "KREKI DARURAT {case_type} {distance_m} m dari Anda. Terima/tolak: {link}",
+        ),
+        (Template::DispatchOffer, En) => (
+            "EMERGENCY: {case_type}",
+            "KREKI EMERGENCY {case_type} {distance_m} m from you. Accept/decline: {link}",
+        ),
+        (Template::OfferWithdrawn, Id) => (
+            "Tawaran dibatalkan",
+            "Kasus {case_type} sudah tertangani. Terima kasih.",
+        ),
+        (Template::OfferWithdrawn, En) => (
+            "Offer withdrawn",
+            "The {case_type} case is covered. Thank you.",
+        ),
         (Template::CaseUpdate, Id) => ("Kabar kasus Anda", "KREKI: {status_text}"),
         (Template::CaseUpdate, En) => ("Your case update", "KREKI: {status_text}"),
-        (Template::EscalationNotice, Id) => ("Eskalasi ke PSC 119", "Kasus {case_id} ({severity}) dieskalasi ke PSC 119."),
-        (Template::EscalationNotice, En) => ("Escalated to PSC 119", "Case {case_id} ({severity}) escalated to PSC 119."),
-        (Template::OtpCode, Id) => ("Kode KREKI", "Kode KREKI Anda: {code}. Berlaku {minutes} menit. Jangan berikan kepada siapa pun."),
-        (Template::OtpCode, En) => ("KREKI code", "Your KREKI code: {code}. Valid {minutes} minutes. Never share it."),
-        (Template::EmailVerification, Id) => ("Verifikasi e-mail KREKI ID", "Halo {name}, buka tautan ini untuk memverifikasi e-mail Anda: {link}"),
-        (Template::EmailVerification, En) => ("Verify your KREKI ID e-mail", "Hello {name}, open this link to verify your e-mail: {link}"),
-        (Template::PasswordReset, Id) => ("Atur ulang kata sandi", "Halo {name}, atur ulang kata sandi Anda di: {link}. Abaikan jika bukan Anda."),
-        (Template::PasswordReset, En) => ("Reset your password", "Hello {name}, reset your password at: {link}. Ignore this if it was not you."),
-        (Template::CertificateIssued, Id) => ("Sertifikat BHD terbit", "Selamat {name}! Sertifikat {certificate_id} telah terbit: {link}"),
-        (Template::CertificateIssued, En) => ("BHD certificate issued", "Congratulations {name}! Certificate {certificate_id} is issued: {link}"),
-        (Template::RecertificationReminder, Id) => ("Saatnya sertifikasi ulang", "Halo {name}, sertifikat {certificate_id} berakhir {expires_on}. Daftar sertifikasi ulang sekarang."),
-        (Template::RecertificationReminder, En) => ("Time to recertify", "Hello {name}, certificate {certificate_id} expires {expires_on}. Enrol for recertification now."),
-        (Template::WellbeingCheckin, Id) => ("Apa kabar?", "Halo {name}, terima kasih atas bantuan Anda. Bagaimana keadaan Anda setelah kasus tadi?"),
-        (Template::WellbeingCheckin, En) => ("How are you?", "Hello {name}, thank you for helping. How are you feeling after that case?"),
-        (Template::SmsHelpReply, Id) => ("Format SMS", "Format: DARURAT <ID> <LAT,LONG> <JENIS> <KETERANGAN>. Contoh: DARURAT 0 -6.2,106.8 PINGSAN pria 50th. Darurat: 119"),
-        (Template::SmsHelpReply, En) => ("SMS format", "Format: DARURAT <ID> <LAT,LONG> <TYPE> <DETAILS>. Example: DARURAT 0 -6.2,106.8 PINGSAN man 50y. Emergency: 119"),
+        (Template::EscalationNotice, Id) => (
+            "Eskalasi ke PSC 119",
+            "Kasus {case_id} ({severity}) dieskalasi ke PSC 119.",
+        ),
+        (Template::EscalationNotice, En) => (
+            "Escalated to PSC 119",
+            "Case {case_id} ({severity}) escalated to PSC 119.",
+        ),
+        (Template::OtpCode, Id) => (
+            "Kode KREKI",
+            "Kode KREKI Anda: {code}. Berlaku {minutes} menit. Jangan berikan kepada siapa pun.",
+        ),
+        (Template::OtpCode, En) => (
+            "KREKI code",
+            "Your KREKI code: {code}. Valid {minutes} minutes. Never share it.",
+        ),
+        (Template::EmailVerification, Id) => (
+            "Verifikasi e-mail KREKI ID",
+            "Halo {name}, buka tautan ini untuk memverifikasi e-mail Anda: {link}",
+        ),
+        (Template::EmailVerification, En) => (
+            "Verify your KREKI ID e-mail",
+            "Hello {name}, open this link to verify your e-mail: {link}",
+        ),
+        (Template::PasswordReset, Id) => (
+            "Atur ulang kata sandi",
+            "Halo {name}, atur ulang kata sandi Anda di: {link}. Abaikan jika bukan Anda.",
+        ),
+        (Template::PasswordReset, En) => (
+            "Reset your password",
+            "Hello {name}, reset your password at: {link}. Ignore this if it was not you.",
+        ),
+        (Template::CertificateIssued, Id) => (
+            "Sertifikat BHD terbit",
+            "Selamat {name}! Sertifikat {certificate_id} telah terbit: {link}",
+        ),
+        (Template::CertificateIssued, En) => (
+            "BHD certificate issued",
+            "Congratulations {name}! Certificate {certificate_id} is issued: {link}",
+        ),
+        (Template::RecertificationReminder, Id) => (
+            "Saatnya sertifikasi ulang",
+            "Halo {name}, sertifikat {certificate_id} berakhir {expires_on}. Daftar sertifikasi ulang sekarang.",
+        ),
+        (Template::RecertificationReminder, En) => (
+            "Time to recertify",
+            "Hello {name}, certificate {certificate_id} expires {expires_on}. Enrol for recertification now.",
+        ),
+        (Template::WellbeingCheckin, Id) => (
+            "Apa kabar?",
+            "Halo {name}, terima kasih atas bantuan Anda. Bagaimana keadaan Anda setelah kasus tadi?",
+        ),
+        (Template::WellbeingCheckin, En) => (
+            "How are you?",
+            "Hello {name}, thank you for helping. How are you feeling after that case?",
+        ),
+        (Template::SmsHelpReply, Id) => (
+            "Format SMS",
+            "Format: DARURAT <ID> <LAT,LONG> <JENIS> <KETERANGAN>. Contoh: DARURAT 0 -6.2,106.8 PINGSAN pria 50th. Darurat: 119",
+        ),
+        (Template::SmsHelpReply, En) => (
+            "SMS format",
+            "Format: DARURAT <ID> <LAT,LONG> <TYPE> <DETAILS>. Example: DARURAT 0 -6.2,106.8 PINGSAN man 50y. Emergency: 119",
+        ),
     }
 }
 
@@ -93,7 +159,11 @@ mod tests {
             }
             for lang in [Language::Id, Language::En] {
                 let r = render(*t, lang, &vars);
-                assert!(!r.body.contains('{') || *t == Template::SmsHelpReply, "{t:?} {lang:?}: {}", r.body);
+                assert!(
+                    !r.body.contains('{') || *t == Template::SmsHelpReply,
+                    "{t:?} {lang:?}: {}",
+                    r.body
+                );
                 assert!(!r.title.is_empty());
             }
         }
@@ -105,6 +175,9 @@ mod tests {
         vars.insert("code".into(), Value::String("123456".into()));
         vars.insert("minutes".into(), Value::from(5));
         let r = render(Template::OtpCode, Language::En, &vars);
-        assert_eq!(r.body, "Your KREKI code: 123456. Valid 5 minutes. Never share it.");
+        assert_eq!(
+            r.body,
+            "Your KREKI code: 123456. Valid 5 minutes. Never share it."
+        );
     }
 }

@@ -56,7 +56,12 @@ impl Worker {
     async fn deliver(&self, m: Queued) {
         let now = now_micros();
         let outcome = if m.expires_at.is_some_and(|e| e <= now) {
-            (DeliveryState::Expired, None, Some("expired before sending".to_string()), None)
+            (
+                DeliveryState::Expired,
+                None,
+                Some("expired before sending".to_string()),
+                None,
+            )
         } else {
             let r = render(m.template, m.language, &m.vars);
             let to = match &m.recipient {
@@ -75,9 +80,12 @@ impl Worker {
             match self.channel.send(&out).await {
                 Ok(reference) => (DeliveryState::Sent, Some(kind), reference, None),
                 Err(SendError::Permanent(e)) => (DeliveryState::Failed, Some(kind), Some(e), None),
-                Err(SendError::Transient(e)) if m.attempts >= MAX_ATTEMPTS => {
-                    (DeliveryState::Failed, Some(kind), Some(format!("gave up: {e}")), None)
-                }
+                Err(SendError::Transient(e)) if m.attempts >= MAX_ATTEMPTS => (
+                    DeliveryState::Failed,
+                    Some(kind),
+                    Some(format!("gave up: {e}")),
+                    None,
+                ),
                 Err(SendError::Transient(e)) => {
                     let base = 500u64.saturating_mul(1 << m.attempts.clamp(0, 10));
                     let delay_ms = base.min(60_000) + rand::thread_rng().gen_range(0..250u64);

@@ -121,7 +121,14 @@ impl Consumer {
                 tracing::error!(group = %self.group, event_id = %d.event.id, subject = %d.event.subject, error = %e, "event rejected");
                 let recorded = async {
                     let mut tx = self.db.begin().await?;
-                    inbox::claim(&mut tx, &self.group, &d.event.id, &d.event.subject, &format!("rejected: {e}")).await?;
+                    inbox::claim(
+                        &mut tx,
+                        &self.group,
+                        &d.event.id,
+                        &d.event.subject,
+                        &format!("rejected: {e}"),
+                    )
+                    .await?;
                     tx.commit().await
                 }
                 .await;
@@ -136,7 +143,9 @@ impl Consumer {
                 }
             }
             Err(HandleError::Retry(e)) => {
-                let delay = Duration::from_millis(200 * 2u64.saturating_pow(d.attempt.min(6) as u32)).min(Duration::from_secs(30));
+                let delay =
+                    Duration::from_millis(200 * 2u64.saturating_pow(d.attempt.min(6) as u32))
+                        .min(Duration::from_secs(30));
                 tracing::warn!(group = %self.group, event_id = %d.event.id, attempt = d.attempt, error = %e, "handler failed; redelivery in {delay:?}");
                 let _ = d.acker.nak(delay).await;
             }
@@ -146,7 +155,15 @@ impl Consumer {
     /// `Ok(true)` handled now, `Ok(false)` handled before.
     async fn handle_once(&self, handler: &dyn Handler, d: &Delivery) -> Result<bool, HandleError> {
         let mut tx = self.db.begin().await?;
-        if !inbox::claim(&mut tx, &self.group, &d.event.id, &d.event.subject, "handled").await? {
+        if !inbox::claim(
+            &mut tx,
+            &self.group,
+            &d.event.id,
+            &d.event.subject,
+            "handled",
+        )
+        .await?
+        {
             tx.rollback().await?;
             return Ok(false);
         }

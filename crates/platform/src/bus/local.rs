@@ -71,7 +71,8 @@ impl LocalBus {
     /// Delete messages older than the retention time that every group has passed and none
     /// has pending.
     pub async fn prune(&self) -> Result<u64, sqlx::Error> {
-        let horizon = now_micros() - i64::try_from(self.inner.retention.as_micros()).unwrap_or(i64::MAX);
+        let horizon =
+            now_micros() - i64::try_from(self.inner.retention.as_micros()).unwrap_or(i64::MAX);
         Ok(sqlx::query(
             "DELETE FROM bus_messages WHERE published_at < $1 \
              AND seq <= (SELECT COALESCE(MIN(cursor), 0) FROM bus_consumers) \
@@ -111,7 +112,11 @@ impl Bus for LocalBus {
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, subjects: &[&str]) -> Result<Box<dyn Subscription>, BusError> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        subjects: &[&str],
+    ) -> Result<Box<dyn Subscription>, BusError> {
         sqlx::query("INSERT INTO bus_consumers (group_name, cursor) VALUES ($1, 0) ON CONFLICT (group_name) DO NOTHING")
             .bind(group)
             .execute(self.inner.db.pool())
@@ -175,10 +180,12 @@ impl LocalSubscription {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
-        let fresh = sqlx::query("SELECT seq, subject, body FROM bus_messages WHERE seq > $1 ORDER BY seq LIMIT 256")
-            .bind(cursor)
-            .fetch_all(&mut *tx)
-            .await?;
+        let fresh = sqlx::query(
+            "SELECT seq, subject, body FROM bus_messages WHERE seq > $1 ORDER BY seq LIMIT 256",
+        )
+        .bind(cursor)
+        .fetch_all(&mut *tx)
+        .await?;
         let mut new_cursor = cursor;
         for row in fresh {
             let seq: i64 = row.try_get(0)?;

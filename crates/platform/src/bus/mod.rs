@@ -43,7 +43,11 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new<T: Serialize>(source: &str, subject: &str, data: &T) -> Result<Event, serde_json::Error> {
+    pub fn new<T: Serialize>(
+        source: &str,
+        subject: &str,
+        data: &T,
+    ) -> Result<Event, serde_json::Error> {
         Ok(Event {
             id: Uuid::now_v7().to_string(),
             subject: subject.to_string(),
@@ -123,7 +127,11 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> Result<(), BusError>;
     /// A durable consumer group: each event matching `subjects` (filters) is delivered to one
     /// member of the group, and again until acknowledged.
-    async fn subscribe(&self, group: &str, subjects: &[&str]) -> Result<Box<dyn Subscription>, BusError>;
+    async fn subscribe(
+        &self,
+        group: &str,
+        subjects: &[&str],
+    ) -> Result<Box<dyn Subscription>, BusError>;
     /// Is the connection up right now?
     fn is_connected(&self) -> bool;
     fn kind(&self) -> &'static str;

@@ -60,7 +60,9 @@ impl NatsBus {
             ..Default::default()
         })
         .await
-        .map_err(|e| BusError::Unavailable(format!("cannot create JetStream stream {stream_name}: {e}")))?;
+        .map_err(|e| {
+            BusError::Unavailable(format!("cannot create JetStream stream {stream_name}: {e}"))
+        })?;
         Ok(NatsBus {
             client,
             js,
@@ -88,14 +90,23 @@ impl Bus for NatsBus {
         headers.insert("Nats-Msg-Id", event.id.as_str());
         let ack = self
             .js
-            .publish_with_headers(self.full_subject(&event.subject), headers, event.to_bytes().into())
+            .publish_with_headers(
+                self.full_subject(&event.subject),
+                headers,
+                event.to_bytes().into(),
+            )
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        ack.await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+        ack.await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, subjects: &[&str]) -> Result<Box<dyn Subscription>, BusError> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        subjects: &[&str],
+    ) -> Result<Box<dyn Subscription>, BusError> {
         let stream = self
             .js
             .get_stream(&self.stream)
@@ -166,7 +177,10 @@ impl Subscription for NatsSubscription {
                 Ok(m) => m,
                 Err(e) => return Some(Err(BusError::Unavailable(e.to_string()))),
             };
-            let attempt = msg.info().map(|i| u64::try_from(i.delivered).unwrap_or(1)).unwrap_or(1);
+            let attempt = msg
+                .info()
+                .map(|i| u64::try_from(i.delivered).unwrap_or(1))
+                .unwrap_or(1);
             match Event::from_bytes(&msg.payload) {
                 Ok(event) => {
                     return Some(Ok(Delivery {
@@ -191,7 +205,10 @@ struct NatsAcker {
 #[async_trait]
 impl Acker for NatsAcker {
     async fn ack(&self) -> Result<(), BusError> {
-        self.msg.double_ack().await.map_err(|e| BusError::Unavailable(e.to_string()))
+        self.msg
+            .double_ack()
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))
     }
     async fn nak(&self, delay: Duration) -> Result<(), BusError> {
         self.msg

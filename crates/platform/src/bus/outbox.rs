@@ -147,19 +147,25 @@ impl Relay {
                     done += 1;
                 }
                 Err(e) => {
-                    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2")
-                        .bind(e.to_string())
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2",
+                    )
+                    .bind(e.to_string())
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
                     failure = Some(e);
                     break;
                 }
             }
         }
         tx.commit().await?;
-        self.state.relayed.fetch_add(i64::try_from(done).unwrap_or(0), Ordering::Relaxed);
-        self.state.pending.fetch_sub(i64::try_from(done).unwrap_or(0), Ordering::Relaxed);
+        self.state
+            .relayed
+            .fetch_add(i64::try_from(done).unwrap_or(0), Ordering::Relaxed);
+        self.state
+            .pending
+            .fetch_sub(i64::try_from(done).unwrap_or(0), Ordering::Relaxed);
         match failure {
             Some(e) => {
                 self.state.degraded.store(true, Ordering::Relaxed);

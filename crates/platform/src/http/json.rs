@@ -16,10 +16,15 @@ pub struct ApiJson<T>(pub T);
 
 fn json_error(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        }
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
             "MALFORMED_JSON",
-            Msg::new("Isi permintaan bukan JSON yang valid", "The request body is not valid JSON"),
+            Msg::new(
+                "Isi permintaan bukan JSON yang valid",
+                "The request body is not valid JSON",
+            ),
         )
         .details(json!({ "reason": e.body_text() })),
         JsonRejection::JsonDataError(e) => {
@@ -27,7 +32,10 @@ fn json_error(rejection: JsonRejection) -> ApiError {
             if text.contains("unknown field") {
                 ApiError::validation(
                     "VALIDATION_UNKNOWN_FIELD",
-                    Msg::new("Permintaan berisi kolom yang tidak dikenal", "The request has an unknown field"),
+                    Msg::new(
+                        "Permintaan berisi kolom yang tidak dikenal",
+                        "The request has an unknown field",
+                    ),
                 )
                 .details(json!({ "reason": text }))
             } else {
@@ -45,7 +53,10 @@ fn json_error(rejection: JsonRejection) -> ApiError {
             } else {
                 ApiError::bad_request(
                     "BAD_REQUEST_BODY",
-                    Msg::new("Isi permintaan tidak dapat dibaca", "The request body could not be read"),
+                    Msg::new(
+                        "Isi permintaan tidak dapat dibaca",
+                        "The request body could not be read",
+                    ),
                 )
             }
         }

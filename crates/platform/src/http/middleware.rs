@@ -34,7 +34,10 @@ pub struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(parts
             .extensions
             .get::<ClientIp>()
@@ -56,7 +59,8 @@ pub struct KitConfig {
 fn valid_request_id(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// Wrap the whole application in the outer stack (once per process).
@@ -64,7 +68,10 @@ pub fn outer(app: Router, cfg: KitConfig) -> Router {
     let cfg = Arc::new(cfg);
     app.layer(middleware::from_fn_with_state(cfg.clone(), timeout))
         .layer(axum::extract::DefaultBodyLimit::max(cfg.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(cfg.clone(), envelope_and_headers))
+        .layer(middleware::from_fn_with_state(
+            cfg.clone(),
+            envelope_and_headers,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(middleware::from_fn_with_state(cfg, context))
 }
@@ -133,7 +140,11 @@ async fn context(State(cfg): State<Arc<KitConfig>>, mut req: Request, next: Next
 
 /// Security headers on every response, and the error envelope on every error response that
 /// does not carry it yet (unknown route, wrong method, limits, timeouts).
-async fn envelope_and_headers(State(cfg): State<Arc<KitConfig>>, req: Request, next: Next) -> Response {
+async fn envelope_and_headers(
+    State(cfg): State<Arc<KitConfig>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let lang = Lang::current();
     let mut res = next.run(req).await;
     let status = res.status();
@@ -141,10 +152,11 @@ async fn envelope_and_headers(State(cfg): State<Arc<KitConfig>>, req: Request, n
         && !res.headers().contains_key(ENVELOPE_MARKER)
         && status != StatusCode::SWITCHING_PROTOCOLS
     {
-        let keep: Vec<(HeaderName, HeaderValue)> = [header::RETRY_AFTER, header::ALLOW, header::WWW_AUTHENTICATE]
-            .into_iter()
-            .filter_map(|h| res.headers().get(&h).map(|v| (h, v.clone())))
-            .collect();
+        let keep: Vec<(HeaderName, HeaderValue)> =
+            [header::RETRY_AFTER, header::ALLOW, header::WWW_AUTHENTICATE]
+                .into_iter()
+                .filter_map(|h| res.headers().get(&h).map(|v| (h, v.clone())))
+                .collect();
         res = REQUEST_LANG.sync_scope(lang, || ApiError::from_status(status).into_response());
         for (h, v) in keep {
             res.headers_mut().insert(h, v);
@@ -152,14 +164,20 @@ async fn envelope_and_headers(State(cfg): State<Arc<KitConfig>>, req: Request, n
     }
     let h = res.headers_mut();
     h.remove(ENVELOPE_MARKER);
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("geolocation=(self), camera=(), microphone=(), payment=()"),
     );
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -222,7 +240,11 @@ pub fn service_layers(
         .layer(middleware::from_fn_with_state(st, service_stack))
 }
 
-async fn service_stack(State(st): State<Arc<ServiceLayerState>>, req: Request, next: Next) -> Response {
+async fn service_stack(
+    State(st): State<Arc<ServiceLayerState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let ip = req.extensions().get::<ClientIp>().map(|c| c.0);

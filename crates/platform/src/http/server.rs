@@ -50,7 +50,8 @@ pub async fn serve(
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
-            let server = axum::serve(listener, make).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            let server = axum::serve(listener, make)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
             let run = tokio::spawn(async move { server.await });
             shutdown.cancelled().await;
             match tokio::time::timeout(grace, run).await {
@@ -61,9 +62,16 @@ pub async fn serve(
         }
         Some(files) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .with_context(|| format!("reading TLS files {} / {}", files.cert.display(), files.key.display()))?;
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "reading TLS files {} / {}",
+                            files.cert.display(),
+                            files.key.display()
+                        )
+                    })?;
             let handle = axum_server::Handle::new();
             let h2 = handle.clone();
             tokio::spawn(async move {

@@ -20,7 +20,10 @@ pub enum Claim {
 
 /// Hash of a request body, to tell a true retry from a reused key.
 pub fn request_hash(body: &[u8]) -> String {
-    Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Validate a client-supplied key: 1–128 visible ASCII characters.
@@ -79,21 +82,25 @@ pub async fn complete(
     status: u16,
     response: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency_keys SET status = $1, response = $2 WHERE scope = $3 AND key = $4")
-        .bind(i64::from(status))
-        .bind(response)
-        .bind(scope)
-        .bind(key)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $1, response = $2 WHERE scope = $3 AND key = $4",
+    )
+    .bind(i64::from(status))
+    .bind(response)
+    .bind(scope)
+    .bind(key)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Forget keys older than `before_micros` (retention: 24 h is ample for client retries).
 pub async fn prune(conn: &mut AnyConnection, before_micros: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(before_micros)
-        .execute(conn)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before_micros)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -98,7 +98,13 @@ async fn apply(db: &Db, component: &str, migrations: &[Migration]) -> anyhow::Re
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tracing::info!(db = db.name(), component, version = m.version, name = m.name, "migration applied");
+        tracing::info!(
+            db = db.name(),
+            component,
+            version = m.version,
+            name = m.name,
+            "migration applied"
+        );
     }
     Ok(())
 }

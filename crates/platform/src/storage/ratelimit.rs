@@ -24,7 +24,12 @@ pub struct RateDecision {
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Count one hit on `bucket`; allowed while the window's count ≤ `limit`.
-    async fn hit(&self, bucket: &str, limit: u32, window: Duration) -> Result<RateDecision, sqlx::Error>;
+    async fn hit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, sqlx::Error>;
 }
 
 fn window_of(now_us: i64, window: Duration) -> (i64, i64) {
@@ -39,7 +44,9 @@ fn decide(count: i64, limit: u32, end_us: i64, now_us: i64) -> RateDecision {
         allowed: count <= limit_i,
         limit,
         remaining: u32::try_from((limit_i - count).max(0)).unwrap_or(0),
-        reset_after_s: u64::try_from((end_us - now_us + 999_999) / 1_000_000).unwrap_or(1).max(1),
+        reset_after_s: u64::try_from((end_us - now_us + 999_999) / 1_000_000)
+            .unwrap_or(1)
+            .max(1),
     }
 }
 
@@ -57,7 +64,12 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn hit(&self, bucket: &str, limit: u32, window: Duration) -> Result<RateDecision, sqlx::Error> {
+    async fn hit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, sqlx::Error> {
         let now = now_micros();
         let (start, end) = window_of(now, window);
         let mut map = self
@@ -88,17 +100,24 @@ impl SqlRateLimiter {
 
     /// Remove windows that ended before `before_micros`.
     pub async fn prune(&self, before_micros: i64) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
-            .bind(before_micros)
-            .execute(self.db.pool())
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                .bind(before_micros)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected(),
+        )
     }
 }
 
 #[async_trait]
 impl RateLimiter for SqlRateLimiter {
-    async fn hit(&self, bucket: &str, limit: u32, window: Duration) -> Result<RateDecision, sqlx::Error> {
+    async fn hit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, sqlx::Error> {
         let now = now_micros();
         let (start, end) = window_of(now, window);
         let row = sqlx::query(

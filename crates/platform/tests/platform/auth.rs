@@ -18,7 +18,11 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-async fn call(app: &crate::http::TestApp, path: &str, auth: Option<String>) -> (StatusCode, Option<String>) {
+async fn call(
+    app: &crate::http::TestApp,
+    path: &str,
+    auth: Option<String>,
+) -> (StatusCode, Option<String>) {
     let mut req = app.client.get(format!("{}{path}", app.url));
     if let Some(a) = auth {
         req = req.header("authorization", a);
@@ -40,28 +44,63 @@ async fn tokens_are_checked_one_by_one() {
     let app = start(None, None, 1000).await;
     let s = &app.signer;
     let good = s.token(ISSUER, "user-1", &["volunteer"]);
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {good}"))).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {good}")))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let unauthorized = |code: &str| (StatusCode::UNAUTHORIZED, Some(code.to_string()));
-    assert_eq!(call(&app, "/api/t/v1/me", None).await, unauthorized("AUTH_TOKEN_MISSING"));
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Basic {good}"))).await, unauthorized("AUTH_TOKEN_MALFORMED"));
-    assert_eq!(call(&app, "/api/t/v1/me", Some("Bearer not.a.jwt".into())).await, unauthorized("AUTH_TOKEN_MALFORMED"));
+    assert_eq!(
+        call(&app, "/api/t/v1/me", None).await,
+        unauthorized("AUTH_TOKEN_MISSING")
+    );
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Basic {good}"))).await,
+        unauthorized("AUTH_TOKEN_MALFORMED")
+    );
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some("Bearer not.a.jwt".into())).await,
+        unauthorized("AUTH_TOKEN_MALFORMED")
+    );
     let expired = s.sign(&serde_json::json!({"iss": ISSUER, "sub": "u", "exp": now() - 3600}));
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {expired}"))).await, unauthorized("AUTH_TOKEN_EXPIRED"));
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {expired}"))).await,
+        unauthorized("AUTH_TOKEN_EXPIRED")
+    );
     let wrong_iss = s.token("https://evil.example", "u", &[]);
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {wrong_iss}"))).await, unauthorized("AUTH_TOKEN_INVALID"));
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {wrong_iss}"))).await,
+        unauthorized("AUTH_TOKEN_INVALID")
+    );
     let no_sub = s.sign(&serde_json::json!({"iss": ISSUER, "exp": now() + 60}));
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {no_sub}"))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {no_sub}")))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // Signed by another key that claims the same key id.
     let impostor = TestSigner::new("k1").token(ISSUER, "u", &["system_admin"]);
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {impostor}"))).await, unauthorized("AUTH_TOKEN_INVALID"));
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {impostor}"))).await,
+        unauthorized("AUTH_TOKEN_INVALID")
+    );
     // alg=none.
-    let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
     let none = format!(
         "{}.{}.",
         b64(serde_json::json!({"alg": "none", "kid": "k1"})),
         b64(serde_json::json!({"iss": ISSUER, "sub": "u", "exp": now() + 60}))
     );
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {none}"))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {none}")))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // HS256 keyed with the public key (the classic confusion attack).
     let public = serde_json::to_string(&s.jwk).unwrap();
     let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
@@ -72,11 +111,22 @@ async fn tokens_are_checked_one_by_one() {
         &EncodingKey::from_secret(public.as_bytes()),
     )
     .unwrap();
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {hs}"))).await, unauthorized("AUTH_TOKEN_INVALID"));
+    assert_eq!(
+        call(&app, "/api/t/v1/me", Some(format!("Bearer {hs}"))).await,
+        unauthorized("AUTH_TOKEN_INVALID")
+    );
     // Tampered payload.
     let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
     parts[1] = b64(serde_json::json!({"iss": ISSUER, "sub": "someone-else", "exp": now() + 600}));
-    assert_eq!(call(&app, "/api/t/v1/me", Some(format!("Bearer {}", parts.join(".")))).await, unauthorized("AUTH_TOKEN_INVALID"));
+    assert_eq!(
+        call(
+            &app,
+            "/api/t/v1/me",
+            Some(format!("Bearer {}", parts.join(".")))
+        )
+        .await,
+        unauthorized("AUTH_TOKEN_INVALID")
+    );
 }
 
 #[tokio::test]
@@ -88,7 +138,12 @@ async fn a_volunteer_cannot_call_an_ops_endpoint() {
         (StatusCode::FORBIDDEN, Some("AUTH_FORBIDDEN".into()))
     );
     let ops = app.signer.token(ISSUER, "o", &["ops_admin"]);
-    assert_eq!(call(&app, "/api/t/v1/ops", Some(format!("Bearer {ops}"))).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/api/t/v1/ops", Some(format!("Bearer {ops}")))
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 struct Rotating(Arc<Mutex<Option<JwkSet>>>);
@@ -96,7 +151,11 @@ struct Rotating(Arc<Mutex<Option<JwkSet>>>);
 #[async_trait]
 impl KeySource for Rotating {
     async fn fetch(&self) -> anyhow::Result<JwkSet> {
-        self.0.lock().unwrap().clone().ok_or_else(|| anyhow::anyhow!("issuer down"))
+        self.0
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("issuer down"))
     }
 }
 
@@ -105,21 +164,45 @@ async fn key_rotation_and_outage() {
     let k1 = TestSigner::new("k1");
     let k2 = TestSigner::new("k2");
     let keys = Arc::new(Mutex::new(None));
-    let auth = Authenticator::new(ISSUER, None, Arc::new(Rotating(keys.clone()))).with_refetch_interval(std::time::Duration::ZERO);
+    let auth = Authenticator::new(ISSUER, None, Arc::new(Rotating(keys.clone())))
+        .with_refetch_interval(std::time::Duration::ZERO);
     // No keys reachable yet: not the caller's fault.
-    assert_eq!(auth.verify(&k1.token(ISSUER, "u", &[])).await, Err(TokenError::KeysUnavailable));
+    assert_eq!(
+        auth.verify(&k1.token(ISSUER, "u", &[])).await,
+        Err(TokenError::KeysUnavailable)
+    );
     *keys.lock().unwrap() = Some(k1.jwks());
-    assert_eq!(auth.verify(&k1.token(ISSUER, "u", &[])).await.unwrap().subject, "u");
+    assert_eq!(
+        auth.verify(&k1.token(ISSUER, "u", &[]))
+            .await
+            .unwrap()
+            .subject,
+        "u"
+    );
     // A new key appears: a token with its kid triggers a refetch.
-    *keys.lock().unwrap() = Some(JwkSet { keys: vec![k1.jwk.clone(), k2.jwk.clone()] });
-    let p = auth.verify(&k2.token(ISSUER, "u2", &["ops_admin"])).await.unwrap();
-    assert_eq!((p.subject.as_str(), p.roles.as_slice()), ("u2", ["ops_admin".to_string()].as_slice()));
+    *keys.lock().unwrap() = Some(JwkSet {
+        keys: vec![k1.jwk.clone(), k2.jwk.clone()],
+    });
+    let p = auth
+        .verify(&k2.token(ISSUER, "u2", &["ops_admin"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.subject.as_str(), p.roles.as_slice()),
+        ("u2", ["ops_admin".to_string()].as_slice())
+    );
     // The issuer goes away: cached keys keep working.
     *keys.lock().unwrap() = None;
     assert!(auth.verify(&k1.token(ISSUER, "u", &[])).await.is_ok());
     // The old key is retired: its tokens stop working once the set is refetched.
     *keys.lock().unwrap() = Some(k2.jwks());
     let k3 = TestSigner::new("k3");
-    assert_eq!(auth.verify(&k3.token(ISSUER, "u", &[])).await, Err(TokenError::Invalid));
-    assert_eq!(auth.verify(&k1.token(ISSUER, "u", &[])).await, Err(TokenError::Invalid));
+    assert_eq!(
+        auth.verify(&k3.token(ISSUER, "u", &[])).await,
+        Err(TokenError::Invalid)
+    );
+    assert_eq!(
+        auth.verify(&k1.token(ISSUER, "u", &[])).await,
+        Err(TokenError::Invalid)
+    );
 }

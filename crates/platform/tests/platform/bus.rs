@@ -36,13 +36,20 @@ impl Guard {
 
 async fn local_bus() -> (Arc<dyn Bus>, Guard) {
     let dir = TempDir::new();
-    let db = Db::open_sqlite(&dir.path().join("bus.db"), "bus").await.unwrap();
-    (Arc::new(LocalBus::open(db, ACK_WAIT).await.unwrap()), Guard::Local(dir))
+    let db = Db::open_sqlite(&dir.path().join("bus.db"), "bus")
+        .await
+        .unwrap();
+    (
+        Arc::new(LocalBus::open(db, ACK_WAIT).await.unwrap()),
+        Guard::Local(dir),
+    )
 }
 
 async fn nats_bus() -> Option<(Arc<dyn Bus>, Guard)> {
     let n = TestNats::create().await?;
-    let bus = NatsBus::connect(&n.url, "test", &n.stream, &n.prefix, ACK_WAIT).await.unwrap();
+    let bus = NatsBus::connect(&n.url, "test", &n.stream, &n.prefix, ACK_WAIT)
+        .await
+        .unwrap();
     Some((Arc::new(bus), Guard::Nats(n)))
 }
 
@@ -57,7 +64,9 @@ macro_rules! bus_conformance {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn nats() {
-                let Some((bus, guard)) = super::nats_bus().await else { return };
+                let Some((bus, guard)) = super::nats_bus().await else {
+                    return;
+                };
                 $body(bus).await;
                 guard.cleanup().await;
             }
@@ -69,7 +78,10 @@ fn ev(subject: &str, n: i64) -> Event {
     Event::new("test", subject, &serde_json::json!({ "n": n })).unwrap()
 }
 
-async fn next(sub: &mut Box<dyn Subscription>, within: Duration) -> Option<kreki_platform::bus::Delivery> {
+async fn next(
+    sub: &mut Box<dyn Subscription>,
+    within: Duration,
+) -> Option<kreki_platform::bus::Delivery> {
     match tokio::time::timeout(within, sub.next()).await {
         Ok(Some(Ok(d))) => Some(d),
         Ok(Some(Err(e))) => panic!("bus error: {e}"),
@@ -86,7 +98,9 @@ async fn filters_order_and_ack(bus: Arc<dyn Bus>) {
     let d1 = next(&mut sub, Duration::from_secs(5)).await.expect("first");
     assert_eq!((d1.event.subject.as_str(), d1.attempt), ("a.x", 1));
     d1.acker.ack().await.unwrap();
-    let d2 = next(&mut sub, Duration::from_secs(5)).await.expect("second");
+    let d2 = next(&mut sub, Duration::from_secs(5))
+        .await
+        .expect("second");
     assert_eq!(d2.event.subject, "a.z");
     d2.acker.ack().await.unwrap();
     // Acknowledged: nothing comes back after the ack wait.
@@ -117,10 +131,14 @@ async fn unacknowledged_events_are_redelivered(bus: Arc<dyn Bus>) {
     let d = next(&mut sub, Duration::from_secs(5)).await.expect("first");
     assert_eq!(d.attempt, 1);
     drop(d); // neither acked nor nak'ed: redelivered after the ack wait
-    let d = next(&mut sub, Duration::from_secs(10)).await.expect("redelivered");
+    let d = next(&mut sub, Duration::from_secs(10))
+        .await
+        .expect("redelivered");
     assert_eq!(d.attempt, 2);
     d.acker.nak(Duration::from_millis(100)).await.unwrap();
-    let d = next(&mut sub, Duration::from_secs(10)).await.expect("after nak");
+    let d = next(&mut sub, Duration::from_secs(10))
+        .await
+        .expect("after nak");
     assert_eq!(d.attempt, 3);
     d.acker.ack().await.unwrap();
     assert!(next(&mut sub, ACK_WAIT * 2).await.is_none());
@@ -154,7 +172,11 @@ async fn groups_each_get_everything_members_share(bus: Arc<dyn Bus>) {
     let (x, y) = tokio::join!(drain(b1), drain(b2));
     let mut got_b: Vec<i64> = x.unwrap().into_iter().chain(y.unwrap()).collect();
     got_b.sort_unstable();
-    assert_eq!(got_b, (0..10).collect::<Vec<_>>(), "group b's members share, each event once");
+    assert_eq!(
+        got_b,
+        (0..10).collect::<Vec<_>>(),
+        "group b's members share, each event once"
+    );
 }
 bus_conformance!(groups, super::groups_each_get_everything_members_share);
 
@@ -164,8 +186,14 @@ fn subject_filters() {
     assert!(!subject_matches("a.*", "a.b.c"));
     assert!(subject_matches("a.>", "a.b.c"));
     assert!(!subject_matches("a.>", "a"));
-    assert!(subject_matches("notify.message.requested", "notify.message.requested"));
-    assert!(!subject_matches("notify.message.requested", "notify.message.status"));
+    assert!(subject_matches(
+        "notify.message.requested",
+        "notify.message.requested"
+    ));
+    assert!(!subject_matches(
+        "notify.message.requested",
+        "notify.message.status"
+    ));
 }
 
 /// Counts effects in the consumer's own database.
@@ -238,12 +266,25 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
     .await;
     testkit::eventually("rejection recorded", Duration::from_secs(10), || {
         let db = consumer_db.clone();
-        async move { count(&db, "SELECT COUNT(*) FROM inbox WHERE outcome LIKE 'rejected%'").await == 1 }
+        async move {
+            count(
+                &db,
+                "SELECT COUNT(*) FROM inbox WHERE outcome LIKE 'rejected%'",
+            )
+            .await
+                == 1
+        }
     })
     .await;
     tokio::time::sleep(ACK_WAIT * 2).await;
-    assert_eq!(count(&consumer_db, "SELECT COUNT(*) FROM effects").await, 20);
-    assert_eq!(count(&consumer_db, "SELECT COUNT(DISTINCT event_id) FROM effects").await, 20);
+    assert_eq!(
+        count(&consumer_db, "SELECT COUNT(*) FROM effects").await,
+        20
+    );
+    assert_eq!(
+        count(&consumer_db, "SELECT COUNT(DISTINCT event_id) FROM effects").await,
+        20
+    );
     assert_eq!(outbox::pending(&producer).await.unwrap(), 0);
     cancel.cancel();
 }

@@ -2,7 +2,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::State, routing::{get, post}};
+use axum::{
+    Router,
+    extract::State,
+    routing::{get, post},
+};
 use kreki_platform::{
     ApiResult, Envelope,
     auth::{Auth, Authenticator, StaticJwks},
@@ -15,7 +19,7 @@ use kreki_platform::{
         server::serve,
     },
     metrics::Metrics,
-    service::{Built, BuildFuture, ServiceContext, ServiceDescriptor, mount, root_router},
+    service::{BuildFuture, Built, ServiceContext, ServiceDescriptor, mount, root_router},
     storage::{Db, ratelimit::MemoryRateLimiter},
     testkit::{TempDir, TestSigner},
 };
@@ -46,7 +50,10 @@ async fn ops(Auth(p): Auth) -> ApiResult<Envelope<String>> {
 
 async fn touch_db(State(db): State<Db>) -> ApiResult<Envelope<i64>> {
     use sqlx::Row;
-    let n: i64 = sqlx::query("SELECT COUNT(*) FROM outbox").fetch_one(db.pool()).await?.try_get(0)?;
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM outbox")
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
     Ok(Envelope::ok(n))
 }
 
@@ -57,11 +64,17 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             .route("/api/t/v1/me", get(me))
             .route("/api/t/v1/ops", get(ops))
             .route("/api/t/v1/db", get(touch_db))
-            .route("/api/t/v1/panic", get(|| async { if true { panic!("boom") } else { "never" } }))
-            .route("/api/t/v1/slow", get(|| async {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                "late"
-            }))
+            .route(
+                "/api/t/v1/panic",
+                get(|| async { if true { panic!("boom") } else { "never" } }),
+            )
+            .route(
+                "/api/t/v1/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            )
             .with_state(ctx.db.clone());
         Ok(Built {
             api,
@@ -102,7 +115,9 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
         Some(db) => (db, None),
         None => {
             let dir = TempDir::new();
-            let db = Db::open_sqlite(&dir.path().join("t.db"), "t").await.unwrap();
+            let db = Db::open_sqlite(&dir.path().join("t.db"), "t")
+                .await
+                .unwrap();
             (db, Some(dir))
         }
     };
@@ -110,7 +125,16 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
     let bus: Arc<dyn Bus> = match bus {
         Some(b) => b,
         None => {
-            let bdb = Db::open_sqlite(&dir.as_ref().map(|d| d.path().join("bus.db")).unwrap_or_else(|| std::env::temp_dir().join(format!("bus-{}.db", uuid::Uuid::new_v4()))), "bus").await.unwrap();
+            let bdb = Db::open_sqlite(
+                &dir.as_ref()
+                    .map(|d| d.path().join("bus.db"))
+                    .unwrap_or_else(|| {
+                        std::env::temp_dir().join(format!("bus-{}.db", uuid::Uuid::new_v4()))
+                    }),
+                "bus",
+            )
+            .await
+            .unwrap();
             Arc::new(LocalBus::open(bdb, Duration::from_secs(5)).await.unwrap())
         }
     };
@@ -130,7 +154,11 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
         bus,
         relay: relay_state,
         metrics: metrics.clone(),
-        auth: Arc::new(Authenticator::new(ISSUER, None, Arc::new(StaticJwks(signer.jwks())))),
+        auth: Arc::new(Authenticator::new(
+            ISSUER,
+            None,
+            Arc::new(StaticJwks(signer.jwks())),
+        )),
         limiter: Arc::new(MemoryRateLimiter::new()),
         shutdown: cancel.clone(),
         tasks,
@@ -150,7 +178,13 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, app, cancel.clone(), Duration::from_secs(2), None));
+    tokio::spawn(serve(
+        listener,
+        app,
+        cancel.clone(),
+        Duration::from_secs(2),
+        None,
+    ));
     TestApp {
         url,
         signer,
@@ -163,7 +197,8 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
 async fn error_of(res: reqwest::Response) -> (StatusCode, ErrorEnvelope) {
     let status = res.status();
     let body = res.text().await.unwrap();
-    let env: ErrorEnvelope = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an envelope ({e}): {body}"));
+    let env: ErrorEnvelope =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not an envelope ({e}): {body}"));
     assert!(!env.success);
     (status, env)
 }
@@ -193,7 +228,13 @@ async fn success_envelope_request_id_and_security_headers() {
     assert_eq!(body["data"], "Budi");
     assert_eq!(body["message"], "Berhasil dibuat");
     // A bad client id is replaced by a generated one.
-    let res = app.client.get(format!("{}/healthz", app.url)).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
     let rid = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(rid.len(), 36, "{rid}");
 }
@@ -203,40 +244,121 @@ async fn bad_input_gets_specific_codes() {
     let app = start(None, None, 1000).await;
     let url = format!("{}/api/t/v1/echo", app.url);
     let post = |body: Vec<u8>, ct: &'static str| {
-        app.client.post(&url).header("content-type", ct).body(body).send()
+        app.client
+            .post(&url)
+            .header("content-type", ct)
+            .body(body)
+            .send()
     };
     let cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
-        (b"{\"name\":".to_vec(), "application/json", StatusCode::BAD_REQUEST, "MALFORMED_JSON"),
-        (b"{\"name\":\"a\"}".to_vec(), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
-        (b"{\"name\":\"a\",\"admin\":true}".to_vec(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_UNKNOWN_FIELD"),
-        (b"{\"name\":1}".to_vec(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED"),
-        (b"{\"name\":\"\xff\xfe\"}".to_vec(), "application/json", StatusCode::BAD_REQUEST, "MALFORMED_JSON"),
-        (vec![b' '; 10_000], "application/json", StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        (
+            b"{\"name\":".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+        ),
+        (
+            b"{\"name\":\"a\"}".to_vec(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            b"{\"name\":\"a\",\"admin\":true}".to_vec(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_UNKNOWN_FIELD",
+        ),
+        (
+            b"{\"name\":1}".to_vec(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+        ),
+        (
+            b"{\"name\":\"\xff\xfe\"}".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+        ),
+        (
+            vec![b' '; 10_000],
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+        ),
     ];
     for (body, ct, status, code) in cases {
         let (s, env) = error_of(post(body, ct).await.unwrap()).await;
         assert_eq!((s, env.error.code.as_str()), (status, code));
     }
-    let (s, env) = error_of(app.client.get(format!("{}/api/t/v1/nowhere", app.url)).send().await.unwrap()).await;
-    assert_eq!((s, env.error.code.as_str()), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    let (s, env) = error_of(
+        app.client
+            .get(format!("{}/api/t/v1/nowhere", app.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, env.error.code.as_str()),
+        (StatusCode::NOT_FOUND, "NOT_FOUND")
+    );
     let res = app.client.delete(&url).send().await.unwrap();
     assert!(res.headers().contains_key("allow"));
     let (s, env) = error_of(res).await;
-    assert_eq!((s, env.error.code.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"));
+    assert_eq!(
+        (s, env.error.code.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    );
     // English on request.
-    let res = app.client.get(format!("{}/api/t/v1/nowhere", app.url)).header("accept-language", "en-GB").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/api/t/v1/nowhere", app.url))
+        .header("accept-language", "en-GB")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(res).await.1.message, "Not found");
 }
 
 #[tokio::test]
 async fn panics_and_timeouts_become_envelopes() {
     let app = start(None, None, 1000).await;
-    let (s, env) = error_of(app.client.get(format!("{}/api/t/v1/panic", app.url)).send().await.unwrap()).await;
-    assert_eq!((s, env.error.code.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"));
-    let (s, env) = error_of(app.client.get(format!("{}/api/t/v1/slow", app.url)).send().await.unwrap()).await;
-    assert_eq!((s, env.error.code.as_str()), (StatusCode::GATEWAY_TIMEOUT, "REQUEST_TIMEOUT"));
+    let (s, env) = error_of(
+        app.client
+            .get(format!("{}/api/t/v1/panic", app.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, env.error.code.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+    );
+    let (s, env) = error_of(
+        app.client
+            .get(format!("{}/api/t/v1/slow", app.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, env.error.code.as_str()),
+        (StatusCode::GATEWAY_TIMEOUT, "REQUEST_TIMEOUT")
+    );
     // Still serving.
-    assert_eq!(app.client.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -252,40 +374,113 @@ async fn huge_headers_are_refused_without_harm() {
         Ok(r) => assert!(r.status().is_client_error(), "{}", r.status()),
         Err(e) => assert!(e.is_request() || e.is_connect() || e.is_body(), "{e}"),
     }
-    assert_eq!(app.client.get(format!("{}/healthz", app.url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
     let app = start(None, None, 3).await;
     for _ in 0..3 {
-        assert_eq!(app.client.get(format!("{}/api/t/v1/healthz", app.url)).send().await.unwrap().status(), 200);
+        assert_eq!(
+            app.client
+                .get(format!("{}/api/t/v1/healthz", app.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    let res = app.client.get(format!("{}/api/t/v1/healthz", app.url)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/api/t/v1/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
     let (s, env) = error_of(res).await;
-    assert_eq!((s, env.error.code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
+    assert_eq!(
+        (s, env.error.code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+    );
 }
 
 #[tokio::test]
 async fn operational_endpoints() {
     let app = start(None, None, 1000).await;
-    for path in ["/healthz", "/readyz", "/api/t/v1/healthz", "/api/t/v1/readyz"] {
-        let res = app.client.get(format!("{}{path}", app.url)).send().await.unwrap();
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/t/v1/healthz",
+        "/api/t/v1/readyz",
+    ] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{path}");
     }
-    let ready: serde_json::Value = app.client.get(format!("{}/readyz", app.url)).send().await.unwrap().json().await.unwrap();
+    let ready: serde_json::Value = app
+        .client
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["data"]["services"][0]["storage"], "ok");
     assert_eq!(ready["data"]["services"][0]["bus"], "ok");
-    app.client.get(format!("{}/api/t/v1/echo-missing", app.url)).send().await.unwrap();
-    let m = app.client.get(format!("{}/api/t/v1/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    app.client
+        .get(format!("{}/api/t/v1/echo-missing", app.url))
+        .send()
+        .await
+        .unwrap();
+    let m = app
+        .client
+        .get(format!("{}/api/t/v1/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("kreki_http_requests_total{service=\"t\",method=\"GET\",route=\"/api/t/v1/healthz\",status=\"200\"}"), "{m}");
-    assert!(m.contains("kreki_http_request_duration_seconds_bucket"), "{m}");
+    assert!(
+        m.contains("kreki_http_request_duration_seconds_bucket"),
+        "{m}"
+    );
     assert!(m.contains("kreki_bus_up{service=\"t\"} 1"), "{m}");
-    let doc: serde_json::Value = app.client.get(format!("{}/api/t/v1/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/api/t/v1/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["paths"]["/api/t/v1/readyz"].is_object());
-    let ui = app.client.get(format!("{}/api/t/v1/docs/", app.url)).send().await.unwrap();
+    let ui = app
+        .client
+        .get(format!("{}/api/t/v1/docs/", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ui.status(), 200);
-    assert!(ui.text().await.unwrap().contains("swagger"), "docs UI served locally");
+    assert!(
+        ui.text().await.unwrap().contains("swagger"),
+        "docs UI served locally"
+    );
 }

@@ -29,39 +29,85 @@ async fn migrations_are_idempotent_and_guarded(db: Db) {
         postgres: "CREATE TABLE other (x BIGINT);",
         ..SVC[0]
     }];
-    let err = db.migrate("svc", &changed).await.expect_err("edited migration");
-    assert!(err.to_string().contains("changed after it was applied"), "{err}");
+    let err = db
+        .migrate("svc", &changed)
+        .await
+        .expect_err("edited migration");
+    assert!(
+        err.to_string().contains("changed after it was applied"),
+        "{err}"
+    );
 }
-storage_conformance!(migrations, "t", super::NONE, super::migrations_are_idempotent_and_guarded);
+storage_conformance!(
+    migrations,
+    "t",
+    super::NONE,
+    super::migrations_are_idempotent_and_guarded
+);
 
 async fn outbox_is_transactional(db: Db) {
     db.migrate("svc", SVC).await.unwrap();
     let ev = Event::new("t", "a.b", &serde_json::json!({"x": 1})).unwrap();
     // Rolled back: neither the row nor the event.
     let mut tx = db.begin().await.unwrap();
-    sqlx::query("INSERT INTO things (id, n) VALUES ($1, $2)").bind("a").bind(1i64).execute(&mut *tx).await.unwrap();
-    kreki_platform::bus::outbox::enqueue(&mut tx, &ev).await.unwrap();
+    sqlx::query("INSERT INTO things (id, n) VALUES ($1, $2)")
+        .bind("a")
+        .bind(1i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    kreki_platform::bus::outbox::enqueue(&mut tx, &ev)
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(kreki_platform::bus::outbox::pending(&db).await.unwrap(), 0);
     // Committed: both.
     let mut tx = db.begin().await.unwrap();
-    sqlx::query("INSERT INTO things (id, n) VALUES ($1, $2)").bind("a").bind(1i64).execute(&mut *tx).await.unwrap();
-    kreki_platform::bus::outbox::enqueue(&mut tx, &ev).await.unwrap();
+    sqlx::query("INSERT INTO things (id, n) VALUES ($1, $2)")
+        .bind("a")
+        .bind(1i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    kreki_platform::bus::outbox::enqueue(&mut tx, &ev)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(kreki_platform::bus::outbox::pending(&db).await.unwrap(), 1);
-    let body: String = sqlx::query("SELECT body FROM outbox").fetch_one(db.pool()).await.unwrap().get(0);
+    let body: String = sqlx::query("SELECT body FROM outbox")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(Event::from_bytes(body.as_bytes()).unwrap(), ev);
 }
 storage_conformance!(outbox, "t", super::NONE, super::outbox_is_transactional);
 
 async fn inbox_deduplicates(db: Db) {
     let mut tx = db.begin().await.unwrap();
-    assert!(inbox::claim(&mut tx, "c1", "e1", "s", "handled").await.unwrap());
-    assert!(!inbox::claim(&mut tx, "c1", "e1", "s", "handled").await.unwrap());
-    assert!(inbox::claim(&mut tx, "c2", "e1", "s", "handled").await.unwrap(), "per consumer");
+    assert!(
+        inbox::claim(&mut tx, "c1", "e1", "s", "handled")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inbox::claim(&mut tx, "c1", "e1", "s", "handled")
+            .await
+            .unwrap()
+    );
+    assert!(
+        inbox::claim(&mut tx, "c2", "e1", "s", "handled")
+            .await
+            .unwrap(),
+        "per consumer"
+    );
     tx.commit().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    assert!(!inbox::claim(&mut tx, "c1", "e1", "s", "handled").await.unwrap());
+    assert!(
+        !inbox::claim(&mut tx, "c1", "e1", "s", "handled")
+            .await
+            .unwrap()
+    );
     tx.rollback().await.unwrap();
     let mut conn = db.pool().acquire().await.unwrap();
     assert_eq!(inbox::prune(&mut conn, i64::MAX).await.unwrap(), 2);
@@ -69,7 +115,10 @@ async fn inbox_deduplicates(db: Db) {
 storage_conformance!(inbox_dedup, "t", super::NONE, super::inbox_deduplicates);
 
 async fn rate_limits(db: Db) {
-    for limiter in [Box::new(SqlRateLimiter::new(db.clone())) as Box<dyn RateLimiter>, Box::new(MemoryRateLimiter::new())] {
+    for limiter in [
+        Box::new(SqlRateLimiter::new(db.clone())) as Box<dyn RateLimiter>,
+        Box::new(MemoryRateLimiter::new()),
+    ] {
         let w = Duration::from_secs(3600);
         for i in 1..=3u32 {
             let d = limiter.hit("b1", 3, w).await.unwrap();
@@ -80,7 +129,10 @@ async fn rate_limits(db: Db) {
         let d = limiter.hit("b1", 3, w).await.unwrap();
         assert!(!d.allowed);
         assert_eq!(d.remaining, 0);
-        assert!(limiter.hit("b2", 3, w).await.unwrap().allowed, "buckets are independent");
+        assert!(
+            limiter.hit("b2", 3, w).await.unwrap().allowed,
+            "buckets are independent"
+        );
     }
 }
 storage_conformance!(ratelimit, "t", super::NONE, super::rate_limits);
@@ -90,36 +142,83 @@ async fn concurrent_rate_limit_hits_are_counted_exactly(db: Db) {
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let l = limiter.clone();
-            tokio::spawn(async move { l.hit("shared", 10, Duration::from_secs(3600)).await.unwrap().allowed })
+            tokio::spawn(async move {
+                l.hit("shared", 10, Duration::from_secs(3600))
+                    .await
+                    .unwrap()
+                    .allowed
+            })
         })
         .collect();
-    let allowed = futures::future::join_all(tasks).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    let allowed = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
     assert_eq!(allowed, 10);
 }
-storage_conformance!(ratelimit_concurrent, "t", super::NONE, super::concurrent_rate_limit_hits_are_counted_exactly);
+storage_conformance!(
+    ratelimit_concurrent,
+    "t",
+    super::NONE,
+    super::concurrent_rate_limit_hits_are_counted_exactly
+);
 
 async fn idempotency_keys(db: Db) {
     use idempotency::Claim;
     let h1 = idempotency::request_hash(b"{\"a\":1}");
     let h2 = idempotency::request_hash(b"{\"a\":2}");
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(idempotency::claim(&mut tx, "panic", "k1", &h1).await.unwrap(), Claim::New);
-    idempotency::complete(&mut tx, "panic", "k1", 201, "{\"id\":\"x\"}").await.unwrap();
+    assert_eq!(
+        idempotency::claim(&mut tx, "panic", "k1", &h1)
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    idempotency::complete(&mut tx, "panic", "k1", 201, "{\"id\":\"x\"}")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tx = db.begin().await.unwrap();
     assert_eq!(
-        idempotency::claim(&mut tx, "panic", "k1", &h1).await.unwrap(),
-        Claim::Replay { status: 201, response: "{\"id\":\"x\"}".into() }
+        idempotency::claim(&mut tx, "panic", "k1", &h1)
+            .await
+            .unwrap(),
+        Claim::Replay {
+            status: 201,
+            response: "{\"id\":\"x\"}".into()
+        }
     );
-    assert_eq!(idempotency::claim(&mut tx, "panic", "k1", &h2).await.unwrap(), Claim::Mismatch);
-    assert_eq!(idempotency::claim(&mut tx, "other", "k1", &h2).await.unwrap(), Claim::New, "scoped");
+    assert_eq!(
+        idempotency::claim(&mut tx, "panic", "k1", &h2)
+            .await
+            .unwrap(),
+        Claim::Mismatch
+    );
+    assert_eq!(
+        idempotency::claim(&mut tx, "other", "k1", &h2)
+            .await
+            .unwrap(),
+        Claim::New,
+        "scoped"
+    );
     tx.rollback().await.unwrap();
     // A claim rolled back with its transaction leaves no trace.
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(idempotency::claim(&mut tx, "other", "k1", &h2).await.unwrap(), Claim::New);
+    assert_eq!(
+        idempotency::claim(&mut tx, "other", "k1", &h2)
+            .await
+            .unwrap(),
+        Claim::New
+    );
     tx.rollback().await.unwrap();
     assert!(idempotency::valid_key("abc-123"));
     assert!(!idempotency::valid_key(""));
     assert!(!idempotency::valid_key("has space"));
 }
-storage_conformance!(idempotency_conformance, "t", super::NONE, super::idempotency_keys);
+storage_conformance!(
+    idempotency_conformance,
+    "t",
+    super::NONE,
+    super::idempotency_keys
+);

@@ -5,7 +5,7 @@
 //! (health, readiness, metrics, OpenAPI); its features arrive with their issues.
 
 use kreki_platform::{
-    service::{Built, BuildFuture, ServiceContext, ServiceDescriptor},
+    service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::Migration,
 };
 
@@ -23,7 +23,9 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
-fn check_config(cfg: &kreki_platform::config::Config) -> Result<(), kreki_platform::config::ConfigError> {
+fn check_config(
+    cfg: &kreki_platform::config::Config,
+) -> Result<(), kreki_platform::config::ConfigError> {
     kreki_platform::service::no_config_section(cfg, "volunteers")
 }
 

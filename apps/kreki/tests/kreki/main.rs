@@ -1,0 +1,8 @@
+//! Tests of the whole binary: contracts, the dependency rule, `kreki up` in process, and
+//! `kreki serve` as separate processes on PostgreSQL and NATS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contracts;
+mod deps;
+mod processes;
+mod up;

@@ -1,0 +1,294 @@
+//! Services as separate `kreki serve` processes on PostgreSQL and NATS JetStream, and start-up
+//! failures.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use kreki_platform::testkit::{self, TempDir, TestNats, TestPg, TestSigner};
+
+use crate::up::{ISSUER, console_lines};
+
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kreki() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+    c.env("KREKI_LOG__FORMAT", "json")
+        .env("KREKI_LOG__LEVEL", "warn");
+    c
+}
+
+/// Start a process and wait for its "listening on" line.
+fn spawn(mut cmd: Command) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn kreki");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(pos) = line.find("listening on ") {
+                let _ = tx.send(
+                    line[pos + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("process did not start");
+    Proc { child, url }
+}
+
+async fn ready(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let res = client.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_services_as_processes_exchange_an_event_over_nats() {
+    let Some(nats) = TestNats::create().await else {
+        return;
+    };
+    let Some(pg_emergency) = TestPg::create().await else {
+        return;
+    };
+    let Some(pg_notify) = TestPg::create().await else {
+        return;
+    };
+    let dir = TempDir::new();
+    let console = dir.path().join("console.jsonl");
+    let signer = TestSigner::new("k");
+    let jwks = testkit::serve_jwks(signer.jwks()).await;
+    let serve = |name: &str, db: &str| {
+        let mut c = kreki();
+        c.args([
+            "serve",
+            name,
+            "--port",
+            "0",
+            "--database-url",
+            db,
+            "--bus-url",
+            &nats.url,
+        ])
+        .env("KREKI_BUS__STREAM", &nats.stream)
+        .env("KREKI_BUS__SUBJECT_PREFIX", &nats.prefix)
+        .env("KREKI_AUTH__JWKS_URL", &jwks)
+        .env("KREKI_AUTH__ISSUER", ISSUER)
+        .env("KREKI_NOTIFY__CONSOLE_FILE", &console);
+        c
+    };
+    let emergency = spawn(serve("emergency", &pg_emergency.url));
+    let notify = spawn(serve("notify", &pg_notify.url));
+    let client = reqwest::Client::new();
+    for p in [&emergency, &notify] {
+        let r = ready(&client, &p.url).await;
+        assert_eq!(r["data"]["status"], "ready", "{r}");
+    }
+    let h: serde_json::Value = client
+        .get(format!("{}/healthz", notify.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["services"], serde_json::json!(["notify"]));
+    // Published by emergency (outbox → NATS), consumed by notify (another process).
+    let token = signer.token(ISSUER, "vol-42", &["volunteer"]);
+    let res = client
+        .post(format!(
+            "{}/api/emergency/v1/presence/test-alert",
+            emergency.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let id = res.json::<serde_json::Value>().await.unwrap()["data"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    testkit::eventually(
+        "notify process delivered the message",
+        Duration::from_secs(20),
+        || {
+            let console = console.clone();
+            let id = id.clone();
+            async move {
+                console_lines(&console).iter().any(|l| {
+                    l["message"]["id"] == id.as_str() && l["message"]["to"] == "account:vol-42"
+                })
+            }
+        },
+    )
+    .await;
+    let m = client
+        .get(format!("{}/metrics", notify.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("kreki_bus_events_consumed_total{service=\"notify\",consumer=\"notify-requests\",subject=\"notify.message.requested\",outcome=\"handled\"} 1"),
+        "{m}"
+    );
+    // Graceful stop on SIGTERM.
+    for mut p in [emergency, notify] {
+        let pid = p.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = wait_exit(&mut p.child, Duration::from_secs(15));
+        assert_eq!(status, Some(0), "clean exit after SIGTERM");
+    }
+    nats.cleanup().await;
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(s)) = child.try_wait() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn run_fail(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success(), "expected failure");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn unreachable_database_or_bus_stops_the_start_with_a_clear_message() {
+    let err = run_fail(kreki().args([
+        "serve",
+        "notify",
+        "--port",
+        "0",
+        "--database-url",
+        "postgres://postgres@127.0.0.1:1/none",
+        "--bus-url",
+        "nats://127.0.0.1:4222",
+    ]));
+    assert!(
+        err.contains("cannot connect to PostgreSQL for notify"),
+        "{err}"
+    );
+    let err = run_fail(
+        kreki()
+            .args([
+                "serve",
+                "notify",
+                "--port",
+                "0",
+                "--bus-url",
+                "nats://127.0.0.1:4222",
+            ])
+            .env_remove("KREKI_DATABASE_URL"),
+    );
+    assert!(err.contains("needs a PostgreSQL URL"), "{err}");
+    let err = run_fail(kreki().args(["serve", "nobody", "--port", "0"]));
+    assert!(err.contains("unknown service `nobody`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_bus_stops_the_start() {
+    let Some(pg) = TestPg::create().await else {
+        return;
+    };
+    let err = run_fail(kreki().args([
+        "serve",
+        "notify",
+        "--port",
+        "0",
+        "--database-url",
+        &pg.url,
+        "--bus-url",
+        "nats://127.0.0.1:1",
+    ]));
+    assert!(err.contains("cannot connect to NATS"), "{err}");
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let dir = TempDir::new();
+    let file = dir.path().join("kreki.toml");
+    std::fs::write(&file, "[http]\nbody_limit = 10\n").unwrap();
+    let err = run_fail(kreki().args(["--config", file.to_str().unwrap(), "config", "check"]));
+    assert!(
+        err.contains("`http.body_limit`") && err.contains("unknown key"),
+        "{err}"
+    );
+    let err = run_fail(
+        kreki()
+            .args(["config", "check"])
+            .env("KREKI_HTTP__REQUEST_TIMEOUT_MS", "0"),
+    );
+    assert!(err.contains("`http.request_timeout_ms`"), "{err}");
+    let err = run_fail(
+        kreki()
+            .args(["config", "check"])
+            .env("KREKI_NOTIFY__CONSOLE", "x"),
+    );
+    assert!(err.contains("`notify.console`"), "{err}");
+    let out = kreki()
+        .args(["config", "check"])
+        .env("KREKI_DATABASE_URL", "postgres://kreki:s3cret-pw@db/kreki")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("database_url = \"********\"") && !text.contains("s3cret-pw"),
+        "{text}"
+    );
+}
+
+#[test]
+fn migrate_creates_every_database() {
+    let dir = TempDir::new();
+    let out = kreki()
+        .args(["migrate", "--data-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for s in [
+        "identity",
+        "emergency",
+        "volunteers",
+        "lms",
+        "bridge",
+        "notify",
+    ] {
+        assert!(dir.path().join(format!("{s}.db")).exists(), "{s}");
+    }
+}
