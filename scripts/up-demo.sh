@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Build the platform (release) and start every service with demo data on
+# http://127.0.0.1:8119. Extra arguments go to `kreki up`, e.g. --port 9000 --demo-sim off.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release --bin kreki
+exec target/release/kreki up --demo "$@"
