@@ -403,8 +403,10 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let mut cfg = Config::default();
-        cfg.database_url = Some(Secret::new("postgres://u:hunter2@db/x"));
+        let cfg = Config {
+            database_url: Some(Secret::new("postgres://u:hunter2@db/x")),
+            ..Config::default()
+        };
         assert!(!format!("{cfg:?}").contains("hunter2"));
         assert!(!cfg.to_toml_redacted().contains("hunter2"));
     }
