@@ -43,3 +43,193 @@ mod tests {
         assert_eq!(Severity::Normal.psc119_priority(), "P3");
     }
 }
+
+/// Kinds of emergency, with the keyword of the SMS fallback (`DARURAT … <JENIS> …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyType {
+    CardiacArrest,
+    Unconscious,
+    Breathing,
+    Choking,
+    Bleeding,
+    Trauma,
+    Stroke,
+    Seizure,
+    Burn,
+    Drowning,
+    Childbirth,
+    Other,
+}
+
+impl EmergencyType {
+    pub const ALL: &'static [EmergencyType] = &[
+        EmergencyType::CardiacArrest,
+        EmergencyType::Unconscious,
+        EmergencyType::Breathing,
+        EmergencyType::Choking,
+        EmergencyType::Bleeding,
+        EmergencyType::Trauma,
+        EmergencyType::Stroke,
+        EmergencyType::Seizure,
+        EmergencyType::Burn,
+        EmergencyType::Drowning,
+        EmergencyType::Childbirth,
+        EmergencyType::Other,
+    ];
+
+    /// The SMS keyword (`JENIS`) → type; an unknown keyword is `other`.
+    pub fn from_sms_keyword(word: &str) -> EmergencyType {
+        match word.trim().to_ascii_uppercase().as_str() {
+            "JANTUNG" => EmergencyType::CardiacArrest,
+            "PINGSAN" => EmergencyType::Unconscious,
+            "SESAK" | "NAPAS" | "NAFAS" => EmergencyType::Breathing,
+            "TERSEDAK" => EmergencyType::Choking,
+            "PENDARAHAN" | "PERDARAHAN" => EmergencyType::Bleeding,
+            "KECELAKAAN" => EmergencyType::Trauma,
+            "STROKE" => EmergencyType::Stroke,
+            "KEJANG" => EmergencyType::Seizure,
+            "BAKAR" | "LUKA BAKAR" => EmergencyType::Burn,
+            "TENGGELAM" => EmergencyType::Drowning,
+            "MELAHIRKAN" => EmergencyType::Childbirth,
+            _ => EmergencyType::Other,
+        }
+    }
+
+    /// The wire name (`cardiac_arrest`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmergencyType::CardiacArrest => "cardiac_arrest",
+            EmergencyType::Unconscious => "unconscious",
+            EmergencyType::Breathing => "breathing",
+            EmergencyType::Choking => "choking",
+            EmergencyType::Bleeding => "bleeding",
+            EmergencyType::Trauma => "trauma",
+            EmergencyType::Stroke => "stroke",
+            EmergencyType::Seizure => "seizure",
+            EmergencyType::Burn => "burn",
+            EmergencyType::Drowning => "drowning",
+            EmergencyType::Childbirth => "childbirth",
+            EmergencyType::Other => "other",
+        }
+    }
+}
+
+/// Case states. Escalation to PSC 119 is a flag with timeline events, not a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// No accept yet.
+    Pending,
+    /// At least one responder accepted.
+    Assigned,
+    /// At least one responder arrived.
+    Responding,
+    Completed,
+    Cancelled,
+}
+
+impl CaseStatus {
+    pub fn is_open(self) -> bool {
+        !matches!(self, CaseStatus::Completed | CaseStatus::Cancelled)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Pending => "pending",
+            CaseStatus::Assigned => "assigned",
+            CaseStatus::Responding => "responding",
+            CaseStatus::Completed => "completed",
+            CaseStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<CaseStatus> {
+        [
+            CaseStatus::Pending,
+            CaseStatus::Assigned,
+            CaseStatus::Responding,
+            CaseStatus::Completed,
+            CaseStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A responder's status: may skip forward, never go back.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponderStatus {
+    Accepted,
+    Arrived,
+    Intervention,
+    Escalating,
+    Resolved,
+}
+
+impl ResponderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponderStatus::Accepted => "accepted",
+            ResponderStatus::Arrived => "arrived",
+            ResponderStatus::Intervention => "intervention",
+            ResponderStatus::Escalating => "escalating",
+            ResponderStatus::Resolved => "resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ResponderStatus> {
+        [
+            ResponderStatus::Accepted,
+            ResponderStatus::Arrived,
+            ResponderStatus::Intervention,
+            ResponderStatus::Escalating,
+            ResponderStatus::Resolved,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn sms_keywords() {
+        assert_eq!(
+            EmergencyType::from_sms_keyword("jantung"),
+            EmergencyType::CardiacArrest
+        );
+        assert_eq!(
+            EmergencyType::from_sms_keyword(" NAPAS "),
+            EmergencyType::Breathing
+        );
+        assert_eq!(
+            EmergencyType::from_sms_keyword("tersedak"),
+            EmergencyType::Choking
+        );
+        assert_eq!(
+            EmergencyType::from_sms_keyword("banjir"),
+            EmergencyType::Other
+        );
+        for t in EmergencyType::ALL {
+            assert_eq!(
+                serde_json::to_value(t).ok(),
+                Some(serde_json::json!(t.as_str()))
+            );
+        }
+    }
+
+    #[test]
+    fn responder_statuses_are_ordered() {
+        assert!(ResponderStatus::Accepted < ResponderStatus::Arrived);
+        assert!(ResponderStatus::Escalating < ResponderStatus::Resolved);
+        assert_eq!(
+            ResponderStatus::parse("intervention"),
+            Some(ResponderStatus::Intervention)
+        );
+        assert_eq!(CaseStatus::parse("assigned"), Some(CaseStatus::Assigned));
+        assert!(!CaseStatus::Cancelled.is_open());
+    }
+}

@@ -6,6 +6,7 @@
 //! that dispatch alerts reach their device. The request travels the same path as a real
 //! offer to a volunteer without an open socket: outbox → bus → notify → channel.
 
+pub mod domain;
 pub mod geo;
 
 use std::{sync::Arc, time::Duration};
