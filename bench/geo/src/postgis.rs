@@ -14,17 +14,19 @@ pub fn run(
     vols: &[Volunteer],
     queries: &[LatLng],
     grid: &Grid,
+    ids: &[u32],
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run_async(vols, queries, grid))
+    rt.block_on(run_async(vols, queries, grid, ids))
 }
 
 async fn run_async(
     vols: &[Volunteer],
     queries: &[LatLng],
     grid: &Grid,
+    ids: &[u32],
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let admin_url = std::env::var("KREKI_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -139,7 +141,7 @@ async fn run_async(
             .iter()
             .map(|r| (r.get::<i32, _>(0) as u32, r.get::<f64, _>(1)))
             .collect();
-        let ours = grid_query(grid, *q);
+        let ours = grid_query(grid, ids, *q);
         let pg_ids: Vec<u32> = pg.iter().map(|r| r.0).collect();
         if pg_ids == ours {
             same += 1;
@@ -153,7 +155,11 @@ async fn run_async(
         b.sort_unstable();
         let last = pg.last().map(|r| r.1).unwrap_or(0.0);
         let hits = grid.nearest(*q, RADIUS_M + 0.01, K + 5, 0, u32::MAX, |_| Some(0));
-        let dist = |id: u32| hits.iter().find(|h| h.slot == id).map(|h| h.distance_m);
+        let dist = |id: u32| {
+            hits.iter()
+                .find(|h| ids[h.slot as usize] == id)
+                .map(|h| h.distance_m)
+        };
         let only_ties = a
             .iter()
             .chain(b.iter())

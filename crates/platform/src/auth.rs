@@ -281,6 +281,16 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, TokenError> {
     Ok(Some(token.trim()))
 }
 
+/// Verify a bearer token with the router's authenticator (for extractors that accept other
+/// kinds of bearer credentials too).
+pub async fn verify_with_router_authenticator(
+    parts: &Parts,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let auth = authenticator(parts)?;
+    Ok(auth.verify(token).await?)
+}
+
 fn authenticator(parts: &Parts) -> Result<Arc<Authenticator>, ApiError> {
     parts
         .extensions

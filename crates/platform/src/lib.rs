@@ -17,6 +17,7 @@ pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod time_util;
+pub mod types;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -4,5 +4,6 @@
 
 mod contracts;
 mod deps;
+mod emergency;
 mod processes;
 mod up;

@@ -73,11 +73,31 @@ pub struct Hit {
 #[derive(Debug)]
 pub struct Grid {
     cell_e6: i32,
-    cells: HashMap<u64, u32>,
+    cells: CellMap,
     entries: Vec<Vec<Entry>>,
     pos: Vec<Pos>,
     len: usize,
 }
+
+/// A fast hasher for cell keys (already well spread integers; no untrusted keys reach it).
+#[derive(Default, Clone, Copy)]
+pub struct CellHasher(u64);
+
+impl std::hash::Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type CellMap = HashMap<u64, u32, std::hash::BuildHasherDefault<CellHasher>>;
 
 fn key(ci: i32, cj: i32) -> u64 {
     (u64::from(ci as u32) << 32) | u64::from(cj as u32)
@@ -94,7 +114,7 @@ impl Grid {
     pub fn new(cell_e6: i32) -> Grid {
         Grid {
             cell_e6: cell_e6.max(100),
-            cells: HashMap::new(),
+            cells: CellMap::default(),
             entries: Vec::new(),
             pos: Vec::new(),
             len: 0,
@@ -200,6 +220,11 @@ impl Grid {
     /// `None` excludes the volunteer, `Some(c)` ranks it in class `c` (lower first); then
     /// distance, then the more recent location. `now_s` is the query time in index seconds;
     /// locations older than `max_age_s` are excluded.
+    ///
+    /// Cells are visited nearest first; once `k` volunteers of the best class (0) are held,
+    /// cells that cannot hold anyone nearer are skipped. Candidates are ranked by a local
+    /// planar distance (a few nanoseconds each) with a safety margin that bounds its error
+    /// against the great circle, and only the final contenders get the exact distance.
     pub fn nearest<F>(
         &self,
         center: LatLng,
@@ -212,74 +237,165 @@ impl Grid {
     where
         F: Fn(&Entry) -> Option<u8>,
     {
-        let mut hits = Vec::new();
         if k == 0 || radius_m.is_nan() || radius_m <= 0.0 || self.len == 0 {
-            return hits;
+            return Vec::new();
         }
         let (clat, clng) = (center.lat(), center.lng());
         let dlat_deg = radius_m / M_PER_DEG;
-        // The widest longitude span of the circle is at its pole-ward edge.
         let edge_lat = (clat.abs() + dlat_deg).min(89.999_999);
         let dlng_deg = (radius_m / (M_PER_DEG * edge_lat.to_radians().cos())).min(180.0);
+        // Relative error of the local planar distance within the circle: the change of
+        // cos(latitude) across it, plus a floor for the sphere's curvature.
+        let eps = (edge_lat.to_radians().tan() * dlat_deg.to_radians()).abs() + 1e-4;
+        let grow = ((1.0 + eps) / (1.0 - eps)).powi(2);
         let to_e6 = |d: f64| (d * 1e6).round() as i64;
-        let (lat_lo, lat_hi) = (to_e6(clat - dlat_deg), to_e6(clat + dlat_deg));
-        let (lng_lo, lng_hi) = (to_e6(clng - dlng_deg), to_e6(clng + dlng_deg));
         let c = i64::from(self.cell_e6);
-        let (ci0, ci1) = (lat_lo.div_euclid(c), lat_hi.div_euclid(c));
-        let (cj0, cj1) = (lng_lo.div_euclid(c), lng_hi.div_euclid(c));
-        // Planar pre-filter, generous enough never to drop a true hit within a few hundred km.
-        let r2 = (radius_m * 1.01 + 1.0).powi(2);
-        let m_lat = M_PER_DEG / 1e6;
-        let m_lng_min = M_PER_DEG * edge_lat.to_radians().cos() / 1e6;
-        let (clat_e6, clng_e6) = (clat * 1e6, clng * 1e6);
+        let (ci0, ci1) = (
+            to_e6(clat - dlat_deg).div_euclid(c),
+            to_e6(clat + dlat_deg).div_euclid(c),
+        );
+        let (cj0, cj1) = (
+            to_e6(clng - dlng_deg).div_euclid(c),
+            to_e6(clng + dlng_deg).div_euclid(c),
+        );
+        let ky = M_PER_DEG / 1e6;
+        let kx = M_PER_DEG * clat.to_radians().cos() / 1e6;
+        let (cy, cx) = (clat * 1e6, clng * 1e6);
+        let r2 = radius_m * radius_m * grow;
+        // Inside this the planar distance proves the volunteer is within the radius; in the thin
+        // ring between it and `r2` the exact distance decides.
+        let r2_sure = radius_m * radius_m / grow;
+        // Cells in reach, nearest first, with the least planar distance to any point in them.
+        let mut cells: Vec<(f64, u32)> = Vec::new();
         for ci in ci0..=ci1 {
+            let (lo, hi) = ((ci * c) as f64, ((ci + 1) * c) as f64);
+            let dy = if cy < lo {
+                lo - cy
+            } else if cy > hi {
+                cy - hi
+            } else {
+                0.0
+            } * ky;
             for cj in cj0..=cj1 {
                 let Some(&cell) = self.cells.get(&key(ci as i32, cj as i32)) else {
                     continue;
                 };
-                for e in &self.entries[cell as usize] {
-                    let dy = (f64::from(e.lat_e6) - clat_e6) * m_lat;
-                    let dx = (f64::from(e.lng_e6) - clng_e6) * m_lng_min;
-                    if dx * dx + dy * dy > r2 {
-                        continue;
-                    }
-                    let age = now_s.saturating_sub(e.at_s());
-                    if age > max_age_s {
-                        continue;
-                    }
-                    let Some(cls) = class(e) else { continue };
-                    let d = haversine_m(
+                let (lo, hi) = ((cj * c) as f64, ((cj + 1) * c) as f64);
+                let dx = if cx < lo {
+                    lo - cx
+                } else if cx > hi {
+                    cx - hi
+                } else {
+                    0.0
+                } * kx;
+                let d2 = dx * dx + dy * dy;
+                if d2 <= r2 {
+                    cells.push((d2, cell));
+                }
+            }
+        }
+        cells.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let planar = |e: &Entry| {
+            let dy = (f64::from(e.lat_e6) - cy) * ky;
+            let dx = (f64::from(e.lng_e6) - cx) * kx;
+            dx * dx + dy * dy
+        };
+        // Pass 1: the k-th best (class, planar distance), visiting as few cells as possible.
+        let mut best: std::collections::BinaryHeap<(u8, u64)> =
+            std::collections::BinaryHeap::with_capacity(k + 1);
+        let mut visited = 0;
+        for &(cell_d2, cell) in &cells {
+            if best.len() == k
+                && let Some(&(wc, wd)) = best.peek()
+                && wc == 0
+                && cell_d2 > f64::from_bits(wd) * grow
+            {
+                break;
+            }
+            visited += 1;
+            for e in &self.entries[cell as usize] {
+                let d2 = planar(e);
+                if d2 > r2 || now_s.saturating_sub(e.at_s()) > max_age_s {
+                    continue;
+                }
+                if d2 > r2_sure
+                    && haversine_m(
                         clat,
                         clng,
                         f64::from(e.lat_e6) / 1e6,
                         f64::from(e.lng_e6) / 1e6,
-                    );
-                    if d <= radius_m {
-                        hits.push(Hit {
-                            slot: e.slot,
-                            distance_m: d,
-                            class: cls,
-                            age_s: age,
-                            lat_e6: e.lat_e6,
-                            lng_e6: e.lng_e6,
-                        });
-                    }
+                    ) > radius_m
+                {
+                    continue;
+                }
+                let Some(cls) = class(e) else { continue };
+                let item = (cls, d2.to_bits());
+                if best.len() < k {
+                    best.push(item);
+                } else if best.peek().is_some_and(|w| item < *w) {
+                    best.pop();
+                    best.push(item);
                 }
             }
         }
-        let order = |a: &Hit, b: &Hit| {
+        let Some(&(wc, wd)) = best.peek() else {
+            return Vec::new();
+        };
+        let (worst_class, worst_d2) = if best.len() < k {
+            (u8::MAX, r2)
+        } else {
+            (wc, f64::from_bits(wd) * grow)
+        };
+        // Pass 2: exact distances for the contenders only.
+        let mut hits = Vec::with_capacity(k + 8);
+        for &(_, cell) in &cells[..visited] {
+            for e in &self.entries[cell as usize] {
+                let d2 = planar(e);
+                let age = now_s.saturating_sub(e.at_s());
+                if d2 > r2 || age > max_age_s {
+                    continue;
+                }
+                let Some(cls) = class(e) else { continue };
+                if cls > worst_class || (cls == worst_class && d2 > worst_d2) {
+                    continue;
+                }
+                let d = haversine_m(
+                    clat,
+                    clng,
+                    f64::from(e.lat_e6) / 1e6,
+                    f64::from(e.lng_e6) / 1e6,
+                );
+                if d <= radius_m {
+                    hits.push(Hit {
+                        slot: e.slot,
+                        distance_m: d,
+                        class: cls,
+                        age_s: age,
+                        lat_e6: e.lat_e6,
+                        lng_e6: e.lng_e6,
+                    });
+                }
+            }
+        }
+        hits.sort_unstable_by(|a, b| {
             a.class
                 .cmp(&b.class)
                 .then(a.distance_m.total_cmp(&b.distance_m))
                 .then(a.age_s.cmp(&b.age_s))
                 .then(a.slot.cmp(&b.slot))
-        };
-        if hits.len() > k {
-            hits.select_nth_unstable_by(k - 1, order);
-            hits.truncate(k);
-        }
-        hits.sort_unstable_by(order);
+        });
+        hits.truncate(k);
         hits
+    }
+
+    /// Give back unused capacity (after a bulk load).
+    pub fn shrink(&mut self) {
+        for v in &mut self.entries {
+            v.shrink_to_fit();
+        }
+        self.entries.shrink_to_fit();
+        self.cells.shrink_to_fit();
+        self.pos.shrink_to_fit();
     }
 
     /// Approximate heap bytes of the index.
@@ -395,7 +511,7 @@ mod tests {
         }
         points.retain(|&(s, ..)| s == 0 || (s - 1) % 7 != 0);
         assert_eq!(grid.len(), points.len());
-        for _ in 0..300 {
+        for _ in 0..2_000 {
             let c = p(
                 -6.2 + (rng.next() - 0.5) * 0.3,
                 106.8 + (rng.next() - 0.5) * 0.3,
@@ -409,6 +525,17 @@ mod tests {
                 .map(|h| (h.slot, h.class))
                 .collect();
             assert_eq!(got, brute(&points, c, r, 20));
+            // Everyone eligible and few wanted: the nearest-cells-first pruning decides.
+            let all: Vec<(u32, i32, i32, u8)> =
+                points.iter().map(|&(s, a, b, _)| (s, a, b, 1)).collect();
+            for k in [1, 5] {
+                let got: Vec<(u32, u8)> = grid
+                    .nearest(c, r, k, 100, u32::MAX, |_| Some(0))
+                    .iter()
+                    .map(|h| (h.slot, h.class))
+                    .collect();
+                assert_eq!(got, brute(&all, c, r, k));
+            }
         }
     }
 

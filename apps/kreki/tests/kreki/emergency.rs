@@ -1,0 +1,267 @@
+//! Emergency Core over HTTP (in `kreki up`): panic, case access, cancel, timeline, limits.
+
+use serde_json::{Value, json};
+
+use crate::up::{ISSUER, UpApp, start_up};
+
+async fn panic_req(
+    app: &UpApp,
+    body: Value,
+    token: Option<&str>,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut r = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(k) = key {
+        r = r.header("idempotency-key", k);
+    }
+    let res = r.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn get(app: &UpApp, path: &str, token: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+fn body(phone: &str) -> Value {
+    json!({"latitude": -6.2088, "longitude": 106.8456, "accuracy_m": 15, "severity": "critical", "type": "cardiac_arrest",
+           "description": "Pria 50 tahun tidak sadar", "caller_phone": phone})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_panic_case_access_cancel_and_timeline() {
+    let app = start_up(None).await;
+    let (s, created) = panic_req(&app, body("0812-3456-7890"), None, None).await;
+    assert_eq!(s, 201, "{created}");
+    let d = &created["data"];
+    let id = d["id"].as_str().unwrap().to_string();
+    let token = d["caller_token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("ct_"));
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["handshake_code"].as_str().unwrap().len(), 4);
+    // The caller reads it with the case token.
+    let (s, case) = get(&app, &format!("/api/emergency/v1/{id}"), &token).await;
+    assert_eq!(s, 200, "{case}");
+    assert_eq!(case["data"]["handshake_code"], d["handshake_code"]);
+    assert_eq!(case["data"]["type"], "cardiac_arrest");
+    assert!(
+        case["data"].get("caller_phone").is_none(),
+        "no personal data echoed"
+    );
+    // Someone else's token learns nothing.
+    let (s, _) = get(&app, &format!("/api/emergency/v1/{id}"), "ct_not-the-token").await;
+    assert_eq!(s, 404);
+    let stranger = app.signer.token(ISSUER, "someone", &["volunteer"]);
+    assert_eq!(
+        get(&app, &format!("/api/emergency/v1/{id}"), &stranger)
+            .await
+            .0,
+        404
+    );
+    // Ops sees it, and it is in the active list; a volunteer may not list.
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    assert_eq!(
+        get(&app, &format!("/api/emergency/v1/{id}"), &ops).await.0,
+        200
+    );
+    let (s, active) = get(&app, "/api/emergency/v1/active", &ops).await;
+    assert_eq!(
+        (s, active["data"][0]["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    assert_eq!(active["meta"]["total"], 1);
+    assert_eq!(
+        get(&app, "/api/emergency/v1/active", &stranger).await.0,
+        403
+    );
+    // Cancel, then cancel again.
+    let cancel = |reason: &'static str| {
+        app.client
+            .put(format!("{}/api/emergency/v1/{id}/cancel", app.url))
+            .bearer_auth(&token)
+            .json(&json!({"reason": reason}))
+            .send()
+    };
+    let res = cancel("salah tekan").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = cancel("lagi").await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "EMERGENCY_CASE_CLOSED"
+    );
+    let (s, t) = get(&app, &format!("/api/emergency/v1/{id}/timeline"), &token).await;
+    assert_eq!(s, 200);
+    let kinds: Vec<&str> = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "cancelled"]);
+    assert_eq!(t["data"][1]["data"]["reason"], "salah tekan");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_panics_are_refused_with_codes() {
+    let app = start_up(None).await;
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut b = body("081234567890");
+        f(&mut b);
+        b
+    };
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            with(&|b| b["latitude"] = json!(91.0)),
+            422,
+            "EMERGENCY_LOCATION_INVALID",
+        ),
+        (
+            with(&|b| b["longitude"] = json!(-181.0)),
+            422,
+            "EMERGENCY_LOCATION_INVALID",
+        ),
+        (
+            with(&|b| {
+                b["latitude"] = json!(51.5);
+                b["longitude"] = json!(-0.12);
+            }),
+            422,
+            "EMERGENCY_LOCATION_OUTSIDE_AREA",
+        ),
+        (
+            with(&|b| b["severity"] = json!("apocalyptic")),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            with(&|b| b["type"] = json!("alien")),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            with(&|b| b["latitude"] = json!("NaN")),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            with(&|b| b["caller_phone"] = json!("12")),
+            422,
+            "EMERGENCY_CALLER_PHONE_INVALID",
+        ),
+        (
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("caller_phone");
+            }),
+            422,
+            "EMERGENCY_CALLER_PHONE_REQUIRED",
+        ),
+        (
+            with(&|b| b["admin"] = json!(true)),
+            422,
+            "VALIDATION_UNKNOWN_FIELD",
+        ),
+        (
+            with(&|b| b["description"] = json!("x".repeat(1001))),
+            422,
+            "VALIDATION_FAILED",
+        ),
+    ];
+    for (b, status, code) in cases {
+        let (s, res) = panic_req(&app, b.clone(), None, None).await;
+        assert_eq!(
+            (s, res["error"]["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{b}"
+        );
+    }
+    // Non-finite numbers cannot even be written in JSON.
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .header("content-type", "application/json")
+        .body(r#"{"latitude": NaN, "longitude": 106.8, "severity": "critical", "type": "other", "caller_phone": "081234567890"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let (s, res) = panic_req(&app, body("081234567890"), None, Some("has space")).await;
+    assert_eq!(
+        (s, res["error"]["code"].as_str()),
+        (400, Some("IDEMPOTENCY_KEY_INVALID"))
+    );
+    // Nothing was stored by any of them.
+    let ops = app.signer.token(ISSUER, "ops", &["ops_admin"]);
+    assert_eq!(
+        get(&app, "/api/emergency/v1/active", &ops).await.1["meta"]["total"],
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_taps_and_floods() {
+    let app = start_up(None).await;
+    // The same Idempotency-Key: one case, the same answer.
+    let (s1, a) = panic_req(&app, body("081111111111"), None, Some("tap-1")).await;
+    let (s2, b) = panic_req(&app, body("081111111111"), None, Some("tap-1")).await;
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(a["data"]["id"], b["data"]["id"]);
+    assert_eq!(a["data"]["caller_token"], b["data"]["caller_token"]);
+    let mut other = body("081111111111");
+    other["severity"] = json!("urgent");
+    let (s, c) = panic_req(&app, other, None, Some("tap-1")).await;
+    assert_eq!(
+        (s, c["error"]["code"].as_str()),
+        (409, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+    // A signed-in caller with an open case gets it back.
+    let user = app.signer.token(ISSUER, "public-7", &["public"]);
+    let mut signed = body("081222222222");
+    signed.as_object_mut().unwrap().remove("caller_phone");
+    let (s, first) = panic_req(&app, signed.clone(), Some(&user), None).await;
+    assert_eq!(s, 201);
+    assert!(first["data"].get("caller_token").is_none());
+    let (s, second) = panic_req(&app, signed, Some(&user), None).await;
+    assert_eq!(
+        (s, &second["data"]["id"], &second["data"]["existing"]),
+        (200, &first["data"]["id"], &json!(true))
+    );
+    let (s, own) = get(
+        &app,
+        &format!(
+            "/api/emergency/v1/{}",
+            first["data"]["id"].as_str().unwrap()
+        ),
+        &user,
+    )
+    .await;
+    assert_eq!((s, own["data"]["status"].as_str()), (200, Some("pending")));
+    // A flood from one phone: the first panic always passes, the flood is cut.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(panic_req(&app, body("083333333333"), None, None).await.0);
+    }
+    assert_eq!(statuses[0], 201);
+    assert_eq!(&statuses[..6], &[201; 6]);
+    assert_eq!(statuses[6], 429, "{statuses:?}");
+    // Another phone from the same address still gets through at once.
+    assert_eq!(
+        panic_req(&app, body("084444444444"), None, None).await.0,
+        201
+    );
+    app.stop().await;
+}

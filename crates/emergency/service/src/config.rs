@@ -1,0 +1,89 @@
+//! `[emergency]` configuration (defaults from the contracts).
+
+use serde::{Deserialize, Serialize};
+
+use crate::geo::ServiceArea;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmergencyConfig {
+    /// Offers sent per wave.
+    pub offers_per_wave: u32,
+    /// An offer not answered within this is replaced by the next candidate.
+    pub offer_timeout_s: u32,
+    /// A wave's length before the radius widens.
+    pub wave_timeout_s: u32,
+    /// Search radii of the waves, in metres.
+    pub radius_steps_m: Vec<u32>,
+    /// Accepts wanted before the case stops offering (N-to-1).
+    pub accepts_wanted: u32,
+    /// Escalation to PSC 119 when nobody accepted within (seconds), per severity.
+    pub escalate_critical_s: u32,
+    pub escalate_urgent_s: u32,
+    pub escalate_normal_s: u32,
+    /// Locations older than this are not used for dispatch.
+    pub max_location_age_s: u32,
+    /// Panics are accepted only inside this area.
+    pub service_area: ServiceArea,
+    /// Largest radius an Ops `GET /nearby` may ask for (metres).
+    pub max_nearby_radius_m: u32,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> Self {
+        EmergencyConfig {
+            offers_per_wave: 7,
+            offer_timeout_s: 20,
+            wave_timeout_s: 30,
+            radius_steps_m: vec![1_000, 3_000, 5_000],
+            accepts_wanted: 3,
+            escalate_critical_s: 30,
+            escalate_urgent_s: 60,
+            escalate_normal_s: 120,
+            max_location_age_s: 300,
+            service_area: ServiceArea::default(),
+            max_nearby_radius_m: 50_000,
+        }
+    }
+}
+
+impl EmergencyConfig {
+    pub fn validate(&self) -> Result<(), kreki_platform::config::ConfigError> {
+        use kreki_platform::config::ConfigError;
+        if self.accepts_wanted == 0 {
+            return Err(ConfigError::new(
+                "emergency.accepts_wanted",
+                "must be at least 1",
+            ));
+        }
+        if self.offers_per_wave == 0 {
+            return Err(ConfigError::new(
+                "emergency.offers_per_wave",
+                "must be at least 1",
+            ));
+        }
+        if self.radius_steps_m.is_empty()
+            || self.radius_steps_m.windows(2).any(|w| w[0] >= w[1])
+            || self.radius_steps_m[0] == 0
+        {
+            return Err(ConfigError::new(
+                "emergency.radius_steps_m",
+                "must be increasing positive radii",
+            ));
+        }
+        let a = &self.service_area;
+        if !(a.min_lat < a.max_lat
+            && a.min_lng < a.max_lng
+            && a.min_lat >= -90.0
+            && a.max_lat <= 90.0
+            && a.min_lng >= -180.0
+            && a.max_lng <= 180.0)
+        {
+            return Err(ConfigError::new(
+                "emergency.service_area",
+                "must be a valid latitude/longitude box",
+            ));
+        }
+        Ok(())
+    }
+}

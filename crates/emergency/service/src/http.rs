@@ -1,0 +1,645 @@
+//! `/api/emergency/v1`: panic, case, cancel, timeline, active cases, alert self-test.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{FromRequestParts, Path, State},
+    http::{HeaderMap, StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use base64::Engine;
+use kreki_emergency_contracts::{EmergencyType, Severity};
+use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
+use kreki_platform::{
+    ApiError, ApiResult, Envelope, Msg,
+    auth::{Auth, Principal, bearer, verify_with_router_authenticator},
+    bus::{Event, outbox, outbox::RelayState},
+    error::ErrorEnvelope,
+    http::{ApiJson, ClientIp},
+    storage::{idempotency, ratelimit::RateLimiter},
+    time_util::{now_micros, rfc3339},
+    types::PhoneE164,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    config::EmergencyConfig,
+    domain::{DomainError, handshake_code},
+    geo::{CoordError, LatLng},
+    store::{CaseRecord, Created, NewCase, Store, TimelineEntry, timeline_add},
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub relay: Arc<RelayState>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub config: Arc<EmergencyConfig>,
+}
+
+const OPS: &[&str] = &["ops_admin", "system_admin"];
+/// Self-tests per volunteer per hour.
+const TEST_ALERTS_PER_HOUR: u32 = 5;
+
+#[derive(OpenApi)]
+#[openapi(tags(
+    (name = "cases", description = "Panic, cases and their timeline"),
+    (name = "presence", description = "Volunteer presence and alert self-test"),
+))]
+struct ApiDoc;
+
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/emergency/v1",
+            OpenApiRouter::new()
+                .routes(routes!(panic))
+                .routes(routes!(active))
+                .routes(routes!(get_case))
+                .routes(routes!(cancel))
+                .routes(routes!(timeline))
+                .routes(routes!(test_alert)),
+        )
+        .with_state(state)
+        .split_for_parts()
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let (status, code, msg) = match e {
+            DomainError::CaseClosed => (
+                StatusCode::CONFLICT,
+                "EMERGENCY_CASE_CLOSED",
+                Msg::new("Kasus sudah ditutup", "The case is closed"),
+            ),
+            DomainError::NotOffered => (
+                StatusCode::CONFLICT,
+                "EMERGENCY_NOT_OFFERED",
+                Msg::new(
+                    "Anda tidak mendapat tawaran kasus ini",
+                    "You were not offered this case",
+                ),
+            ),
+            DomainError::AlreadyAnswered => (
+                StatusCode::CONFLICT,
+                "EMERGENCY_ALREADY_ANSWERED",
+                Msg::new(
+                    "Anda sudah menjawab tawaran ini",
+                    "You already answered this offer",
+                ),
+            ),
+            DomainError::CaseFull => (
+                StatusCode::CONFLICT,
+                "EMERGENCY_CASE_FULL",
+                Msg::new(
+                    "Terima kasih, relawan sudah cukup",
+                    "Thank you, enough responders are on their way",
+                ),
+            ),
+            DomainError::NotResponder => (
+                StatusCode::FORBIDDEN,
+                "EMERGENCY_NOT_RESPONDER",
+                Msg::new(
+                    "Anda bukan penolong kasus ini",
+                    "You are not a responder of this case",
+                ),
+            ),
+            DomainError::StatusBackwards => (
+                StatusCode::CONFLICT,
+                "EMERGENCY_STATUS_BACKWARDS",
+                Msg::new("Status tidak boleh mundur", "A status cannot go back"),
+            ),
+            DomainError::NotLead => (
+                StatusCode::FORBIDDEN,
+                "EMERGENCY_NOT_TEAM_LEAD",
+                Msg::new(
+                    "Hanya ketua tim atau Ops yang dapat menyelesaikan kasus",
+                    "Only the team lead or Ops can complete the case",
+                ),
+            ),
+        };
+        ApiError::new(status, code, msg)
+    }
+}
+
+fn coord_error(e: CoordError) -> ApiError {
+    match e {
+        CoordError::OutsideServiceArea => ApiError::validation(
+            "EMERGENCY_LOCATION_OUTSIDE_AREA",
+            Msg::new(
+                "Lokasi di luar wilayah layanan KREKI; hubungi 119",
+                "Location outside KREKI's service area; call 119",
+            ),
+        ),
+        _ => ApiError::validation(
+            "EMERGENCY_LOCATION_INVALID",
+            Msg::new(
+                "Koordinat lokasi tidak valid",
+                "Invalid location coordinates",
+            ),
+        ),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found(
+        "EMERGENCY_CASE_NOT_FOUND",
+        Msg::new("Kasus tidak ditemukan", "Case not found"),
+    )
+}
+
+/// Who acts on a case: a signed-in account, or an anonymous caller with the case's token.
+pub enum CaseActor {
+    User(Principal),
+    Caller { token_hash: String },
+}
+
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CaseActor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let token = bearer(parts)?
+            .ok_or_else(|| ApiError::unauthorized("AUTH_TOKEN_MISSING"))?
+            .to_string();
+        if token.starts_with("ct_") {
+            return Ok(CaseActor::Caller {
+                token_hash: token_hash(&token),
+            });
+        }
+        Ok(CaseActor::User(
+            verify_with_router_authenticator(parts, &token).await?,
+        ))
+    }
+}
+
+/// How an actor relates to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Caller,
+    Responder,
+    Ops,
+}
+
+fn relation(case: &CaseRecord, actor: &CaseActor) -> Option<Relation> {
+    match actor {
+        CaseActor::Caller { token_hash } => {
+            (*token_hash == case.caller_token_hash).then_some(Relation::Caller)
+        }
+        CaseActor::User(p) => {
+            if OPS.iter().any(|r| p.has_role(r)) {
+                Some(Relation::Ops)
+            } else if case.caller_account.as_deref() == Some(p.subject.as_str()) {
+                Some(Relation::Caller)
+            } else if case.responders.iter().any(|r| r.volunteer_id == p.subject) {
+                Some(Relation::Responder)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+async fn load_for(st: &AppState, id: &str, actor: &CaseActor) -> ApiResult<(CaseRecord, Relation)> {
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    // Someone unrelated learns nothing, not even that the case exists.
+    let rel = relation(&case, actor).ok_or_else(not_found)?;
+    Ok((case, rel))
+}
+
+/// `POST /panic` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PanicRequest {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<u32>,
+    pub severity: Severity,
+    #[serde(rename = "type")]
+    pub kind: EmergencyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Required when not signed in: the callback number (E.164; Indonesian forms accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_phone: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PanicCreated {
+    pub id: String,
+    pub status: String,
+    /// Case-scoped bearer token of an anonymous caller (read, cancel, socket). Shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_token: Option<String>,
+    /// Shown to the caller; given to a responder only after they accept.
+    pub handshake_code: String,
+    pub created_at: String,
+    /// True when the signed-in caller already had an open case: it is returned instead.
+    #[serde(default)]
+    pub existing: bool,
+}
+
+/// Press the panic button.
+#[utoipa::path(post, path = "/panic", tag = "cases",
+    request_body = PanicRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried tap with the same key never makes a second case")),
+    responses(
+        (status = 201, description = "Case created and durably stored", body = inline(Envelope<PanicCreated>)),
+        (status = 200, description = "The signed-in caller's open case (existing = true), or the stored answer of a retried key", body = inline(Envelope<PanicCreated>)),
+        (status = 422, description = "EMERGENCY_LOCATION_INVALID, EMERGENCY_LOCATION_OUTSIDE_AREA, EMERGENCY_CALLER_PHONE_REQUIRED, EMERGENCY_CALLER_PHONE_INVALID, VALIDATION_*", body = ErrorEnvelope),
+        (status = 409, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorEnvelope),
+        (status = 429, description = "EMERGENCY_PANIC_RATE_LIMITED (never for a caller's first panic)", body = ErrorEnvelope),
+    ))]
+async fn panic(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    parts_auth: OptionalPrincipal,
+    ApiJson(req): ApiJson<PanicRequest>,
+) -> ApiResult<Response> {
+    let principal = parts_auth.0;
+    let location = LatLng::new(req.latitude, req.longitude)
+        .and_then(|p| st.config.service_area.check(p))
+        .map_err(coord_error)?;
+    if req.accuracy_m.is_some_and(|a| a > 100_000) {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("accuracy_m terlalu besar", "accuracy_m is too large"),
+        ));
+    }
+    let description = req
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1_000)
+    {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "Keterangan maksimal 1000 karakter",
+                "Description is at most 1000 characters",
+            ),
+        ));
+    }
+    let phone = match &req.caller_phone {
+        Some(p) => Some(PhoneE164::parse(p).map_err(|_| {
+            ApiError::validation(
+                "EMERGENCY_CALLER_PHONE_INVALID",
+                Msg::new("Nomor telepon tidak valid", "Invalid phone number"),
+            )
+        })?),
+        None => None,
+    };
+    if principal.is_none() && phone.is_none() {
+        return Err(ApiError::validation(
+            "EMERGENCY_CALLER_PHONE_REQUIRED",
+            Msg::new(
+                "Nomor telepon diperlukan agar relawan dapat menghubungi Anda",
+                "A phone number is needed so responders can call you back",
+            ),
+        ));
+    }
+    let idem = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| idempotency::valid_key(k))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "IDEMPOTENCY_KEY_INVALID",
+                        Msg::new("Idempotency-Key tidak valid", "Invalid Idempotency-Key"),
+                    )
+                })?;
+            // The key is per caller: two people cannot collide on a key.
+            let scope = principal
+                .as_ref()
+                .map(|p| p.subject.clone())
+                .or_else(|| phone.as_ref().map(|p| p.as_str().to_string()))
+                .unwrap_or_default();
+            Some((
+                format!("{scope}:{key}"),
+                idempotency::request_hash(&serde_json::to_vec(&req).unwrap_or_default()),
+            ))
+        }
+    };
+    let account = principal.as_ref().map(|p| p.subject.clone());
+    let phone_text = phone.as_ref().map(|p| p.as_str().to_string());
+
+    // A signed-in caller with an open case gets that case back.
+    if account.is_some()
+        && let Some(open) = st.store.open_case_of(account.as_deref(), None).await?
+    {
+        return Ok(Envelope::ok(PanicCreated {
+            id: open.id,
+            status: open.status.as_str().into(),
+            caller_token: None,
+            handshake_code: open.handshake_code,
+            created_at: open.created_at,
+            existing: true,
+        })
+        .into_response());
+    }
+    // Limits never block a caller's first panic (shared carrier IPs are common).
+    let recent = st
+        .store
+        .count_by_caller_since(
+            account.as_deref(),
+            phone_text.as_deref(),
+            now_micros() - 3_600_000_000,
+        )
+        .await?;
+    if recent > 0 {
+        let who = account
+            .clone()
+            .or_else(|| phone_text.clone())
+            .unwrap_or_default();
+        for (bucket, limit, window) in [
+            (format!("panic:caller:{who}"), 5, 3_600),
+            (format!("panic:ip:{ip}"), 20, 600),
+        ] {
+            let d = st
+                .limiter
+                .hit(&bucket, limit, Duration::from_secs(window))
+                .await?;
+            if !d.allowed {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "EMERGENCY_PANIC_RATE_LIMITED",
+                    Msg::new(
+                        "Terlalu banyak permintaan darurat; untuk keadaan darurat hubungi 119",
+                        "Too many emergency requests; in an emergency call 119",
+                    ),
+                )
+                .retry_after(d.reset_after_s));
+            }
+        }
+    }
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let token = (principal.is_none()).then(|| {
+        let bytes: [u8; 32] = rand::random();
+        format!(
+            "ct_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        )
+    });
+    let code = handshake_code();
+    let new = NewCase {
+        id: id.clone(),
+        severity: req.severity,
+        kind: req.kind,
+        location,
+        accuracy_m: req.accuracy_m,
+        description,
+        caller_account: account,
+        caller_phone: phone_text,
+        caller_token_hash: token.as_deref().map(token_hash).unwrap_or_default(),
+        handshake_code: code.clone(),
+        accepts_wanted: st.config.accepts_wanted,
+        source: "app",
+    };
+    let created = PanicCreated {
+        id: id.clone(),
+        status: "pending".into(),
+        caller_token: token,
+        handshake_code: code,
+        created_at: rfc3339(now_micros()),
+        existing: false,
+    };
+    let body = Envelope::created(&created);
+    let outcome = st
+        .store
+        .create(
+            &new,
+            idem.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
+            || (201, serde_json::to_string(&body).unwrap_or_default()),
+        )
+        .await?;
+    match outcome {
+        Created::New => {
+            tracing::info!(case_id = %id, severity = ?req.severity, "panic received");
+            Ok(body.into_response())
+        }
+        Created::Replay { status, response } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok((
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                response,
+            )
+                .into_response())
+        }
+        Created::KeyReuse => Err(ApiError::conflict(
+            "IDEMPOTENCY_KEY_REUSED",
+            Msg::new(
+                "Idempotency-Key dipakai untuk permintaan lain",
+                "The Idempotency-Key was used for another request",
+            ),
+        )),
+    }
+}
+
+/// A signed-in caller, if a JWT was sent (panics may be anonymous).
+pub struct OptionalPrincipal(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OptionalPrincipal {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match bearer(parts)? {
+            None => Ok(OptionalPrincipal(None)),
+            Some(t) => Ok(OptionalPrincipal(Some(
+                verify_with_router_authenticator(parts, t).await?,
+            ))),
+        }
+    }
+}
+
+/// A case as its caller, responders and Ops see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: CaseRecord,
+    /// For the caller, accepted responders and Ops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake_code: Option<String>,
+}
+
+/// One case (caller with its token or account, its responders, Ops).
+#[utoipa::path(get, path = "/{id}", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The case", body = inline(Envelope<CaseView>)),
+        (status = 401, description = "No token", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND (also for cases of others)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn get_case(
+    State(st): State<AppState>,
+    actor: CaseActor,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<CaseView>> {
+    let (case, _rel) = load_for(&st, &id, &actor).await?;
+    let code = case.handshake_code.clone();
+    Ok(Envelope::ok(CaseView {
+        case,
+        handshake_code: Some(code),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: String,
+}
+
+/// Cancel a case (the caller, or Ops).
+#[utoipa::path(put, path = "/{id}/cancel", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = CancelRequest,
+    responses(
+        (status = 200, description = "Cancelled", body = inline(Envelope<CaseView>)),
+        (status = 403, description = "Responders cannot cancel (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn cancel(
+    State(st): State<AppState>,
+    actor: CaseActor,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CancelRequest>,
+) -> ApiResult<Envelope<CaseView>> {
+    let (_, rel) = load_for(&st, &id, &actor).await?;
+    if rel == Relation::Responder {
+        return Err(ApiError::forbidden());
+    }
+    let reason = req.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "Alasan wajib diisi (maks. 500 karakter)",
+                "A reason is required (at most 500 characters)",
+            ),
+        ));
+    }
+    let who = match &actor {
+        CaseActor::User(p) => Some(p.subject.clone()),
+        CaseActor::Caller { .. } => None,
+    };
+    let mut tx = st.store.db().begin().await?;
+    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    state.cancel()?;
+    Store::set_status(&mut tx, &id, state.status, Some(reason)).await?;
+    timeline_add(&mut tx, &id, "cancelled", who.as_deref(), &serde_json::json!({ "reason": reason, "by": if rel == Relation::Ops { "ops" } else { "caller" } })).await?;
+    tx.commit().await?;
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    let code = case.handshake_code.clone();
+    Ok(Envelope::ok(CaseView {
+        case,
+        handshake_code: Some(code),
+    }))
+}
+
+/// Every step of a case, timestamped.
+#[utoipa::path(get, path = "/{id}/timeline", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The timeline, oldest first", body = inline(Envelope<Vec<TimelineEntry>>)),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn timeline(
+    State(st): State<AppState>,
+    actor: CaseActor,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<Vec<TimelineEntry>>> {
+    load_for(&st, &id, &actor).await?;
+    Ok(Envelope::ok(st.store.timeline(&id).await?))
+}
+
+/// Open cases, most severe and oldest first (Ops).
+#[utoipa::path(get, path = "/active", tag = "cases",
+    responses(
+        (status = 200, description = "Open cases", body = inline(Envelope<Vec<CaseRecord>>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn active(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<Vec<CaseRecord>>> {
+    p.require_any_role(OPS)?;
+    let cases = st.store.active().await?;
+    let total = cases.len() as u64;
+    Ok(Envelope::ok(cases).paged(kreki_platform::error::Meta {
+        page: 1,
+        limit: 500,
+        total,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestAlertQueued {
+    /// Id of the notification message (look for it on the device).
+    pub message_id: String,
+}
+
+/// Send myself a test alert through the dispatch notification path.
+#[utoipa::path(post, path = "/presence/test-alert", tag = "presence",
+    responses(
+        (status = 202, description = "Test alert queued", body = inline(Envelope<TestAlertQueued>)),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 429, description = "Too many self-tests (RATE_LIMITED)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn test_alert(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Envelope<TestAlertQueued>> {
+    let d = st
+        .limiter
+        .hit(
+            &format!("test-alert:{}", p.subject),
+            TEST_ALERTS_PER_HOUR,
+            Duration::from_secs(3600),
+        )
+        .await?;
+    if !d.allowed {
+        return Err(ApiError::rate_limited(d.reset_after_s));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let req = MessageRequested {
+        id: id.clone(),
+        dedup_key: format!("test-alert:{id}"),
+        recipient_id: Some(p.subject.clone()),
+        address: None,
+        template: Template::TestAlert,
+        vars: serde_json::Map::new(),
+        language: None,
+        priority: Priority::High,
+        channels: Vec::new(),
+        expires_at: None,
+        correlation_id: None,
+    };
+    let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
+    let mut tx = st.store.db().begin().await?;
+    outbox::enqueue(&mut tx, &event).await?;
+    tx.commit().await?;
+    st.relay.poke();
+    tracing::info!(message_id = %id, "alert self-test queued");
+    Ok(Envelope::accepted(TestAlertQueued { message_id: id }))
+}

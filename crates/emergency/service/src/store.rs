@@ -1,0 +1,415 @@
+//! The Emergency Core's store: cases, responders, offers, the timeline. One adapter over the
+//! platform's `Db` serves SQLite and PostgreSQL (conformance suite in `tests/`).
+//!
+//! Every change of a case happens in one transaction that first "touches" the case row (an
+//! UPDATE that changes nothing): on PostgreSQL that locks the row, on SQLite it takes the
+//! write lock before anything is read, so concurrent changes of one case serialise on both.
+
+use kreki_emergency_contracts::{CaseStatus, EmergencyType, ResponderStatus, Severity};
+use kreki_platform::{
+    storage::{Db, Tx, idempotency},
+    time_util::{now_micros, rfc3339},
+};
+use serde::Serialize;
+use sqlx::{Row, any::AnyRow};
+
+use crate::{
+    domain::{CaseState, Responder},
+    geo::LatLng,
+};
+
+/// A new case, validated.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub id: String,
+    pub severity: Severity,
+    pub kind: EmergencyType,
+    pub location: LatLng,
+    pub accuracy_m: Option<u32>,
+    pub description: Option<String>,
+    pub caller_account: Option<String>,
+    pub caller_phone: Option<String>,
+    pub caller_token_hash: String,
+    pub handshake_code: String,
+    pub accepts_wanted: u32,
+    /// `app` or `sms`.
+    pub source: &'static str,
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseRecord {
+    pub id: String,
+    pub status: CaseStatus,
+    pub severity: Severity,
+    #[serde(rename = "type")]
+    pub kind: EmergencyType,
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub escalated: bool,
+    pub created_at: String,
+    #[serde(skip)]
+    pub created_at_us: i64,
+    #[serde(skip)]
+    pub caller_account: Option<String>,
+    #[serde(skip)]
+    pub caller_phone: Option<String>,
+    #[serde(skip)]
+    pub caller_token_hash: String,
+    #[serde(skip)]
+    pub handshake_code: String,
+    #[serde(skip)]
+    pub accepts_wanted: i64,
+    pub responders: Vec<ResponderRecord>,
+    pub metrics: CaseMetrics,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ResponderRecord {
+    pub volunteer_id: String,
+    pub status: ResponderStatus,
+    pub is_lead: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_minutes: Option<i64>,
+    pub accepted_at: String,
+}
+
+/// Seconds from the panic to each milestone, once reached.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct CaseMetrics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_first_offer_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_first_accept_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_first_arrival_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    pub at: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// Result of creating a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// The same `Idempotency-Key` and body were seen: the stored answer.
+    Replay {
+        status: u16,
+        response: String,
+    },
+    /// The key was used with another body.
+    KeyReuse,
+}
+
+fn text<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+const CASE_COLUMNS: &str = "id, status, severity, kind, lat_e6, lng_e6, accuracy_m, description, escalated, created_at, \
+     caller_account, caller_phone, caller_token_hash, handshake_code, accepts_wanted, first_offer_at, first_accept_at, first_arrival_at";
+
+/// Append a timeline entry.
+pub async fn timeline_add(
+    tx: &mut Tx,
+    case_id: &str,
+    kind: &str,
+    actor: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO timeline (case_id, at, kind, actor, data) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case_id)
+    .bind(now_micros())
+    .bind(kind)
+    .bind(actor)
+    .bind(data.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Store {
+        Store { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Create a case durably (committed before this returns), honouring an idempotency key.
+    /// `respond` renders the answer stored with the key.
+    pub async fn create(
+        &self,
+        c: &NewCase,
+        idem: Option<(&str, &str)>,
+        respond: impl FnOnce() -> (u16, String),
+    ) -> Result<Created, sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        if let Some((key, hash)) = idem {
+            match idempotency::claim(&mut tx, "panic", key, hash).await? {
+                idempotency::Claim::New => {}
+                idempotency::Claim::Replay { status, response } => {
+                    tx.rollback().await?;
+                    return Ok(Created::Replay { status, response });
+                }
+                idempotency::Claim::Mismatch => {
+                    tx.rollback().await?;
+                    return Ok(Created::KeyReuse);
+                }
+            }
+        }
+        let now = now_micros();
+        let (lat, lng) = c.location.to_e6();
+        sqlx::query(
+            "INSERT INTO cases (id, status, severity, kind, lat_e6, lng_e6, accuracy_m, description, caller_account, \
+             caller_phone, caller_token_hash, handshake_code, escalated, accepts_wanted, source, created_at, updated_at) \
+             VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $14)",
+        )
+        .bind(&c.id)
+        .bind(text(&c.severity))
+        .bind(c.kind.as_str())
+        .bind(i64::from(lat))
+        .bind(i64::from(lng))
+        .bind(c.accuracy_m.map(i64::from))
+        .bind(&c.description)
+        .bind(&c.caller_account)
+        .bind(&c.caller_phone)
+        .bind(&c.caller_token_hash)
+        .bind(&c.handshake_code)
+        .bind(i64::from(c.accepts_wanted))
+        .bind(c.source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        timeline_add(
+            &mut tx,
+            &c.id,
+            "created",
+            c.caller_account.as_deref(),
+            &serde_json::json!({ "severity": c.severity, "type": c.kind, "source": c.source }),
+        )
+        .await?;
+        if let Some((key, _)) = idem {
+            let (status, body) = respond();
+            idempotency::complete(&mut tx, "panic", key, status, &body).await?;
+        }
+        tx.commit().await?;
+        Ok(Created::New)
+    }
+
+    /// The caller's open case, if they have one (a second tap returns it instead of a new one).
+    pub async fn open_case_of(
+        &self,
+        account: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Option<CaseRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id FROM cases WHERE status IN ('pending', 'assigned', 'responding') \
+             AND ((caller_account IS NOT NULL AND caller_account = $1) OR (caller_phone IS NOT NULL AND caller_phone = $2)) \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(account)
+        .bind(phone)
+        .fetch_optional(self.db.pool())
+        .await?;
+        match row {
+            Some(r) => self.get(&r.try_get::<String, _>(0)?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Cases the caller created since `since_micros`.
+    pub async fn count_by_caller_since(
+        &self,
+        account: Option<&str>,
+        phone: Option<&str>,
+        since_micros: i64,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query(
+            "SELECT COUNT(*) FROM cases WHERE created_at >= $3 \
+             AND ((caller_account IS NOT NULL AND caller_account = $1) OR (caller_phone IS NOT NULL AND caller_phone = $2))",
+        )
+        .bind(account)
+        .bind(phone)
+        .bind(since_micros)
+        .fetch_one(self.db.pool())
+        .await?
+        .try_get(0)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<CaseRecord>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut case = case_from(&row)?;
+        case.responders = self.responders(id).await?;
+        Ok(Some(case))
+    }
+
+    async fn responders(&self, id: &str) -> Result<Vec<ResponderRecord>, sqlx::Error> {
+        sqlx::query("SELECT volunteer_id, status, is_lead, eta_minutes, accepted_at FROM responders WHERE case_id = $1 ORDER BY accepted_at")
+            .bind(id)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ResponderRecord {
+                    volunteer_id: r.try_get(0)?,
+                    status: ResponderStatus::parse(&r.try_get::<String, _>(1)?).unwrap_or(ResponderStatus::Accepted),
+                    is_lead: r.try_get::<i64, _>(2)? != 0,
+                    eta_minutes: r.try_get(3)?,
+                    accepted_at: rfc3339(r.try_get(4)?),
+                })
+            })
+            .collect()
+    }
+
+    /// Open cases, most severe first, then oldest.
+    pub async fn active(&self) -> Result<Vec<CaseRecord>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE status IN ('pending', 'assigned', 'responding') \
+             ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END, created_at LIMIT 500"
+        ))
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut c = case_from(r)?;
+            c.responders = self.responders(&c.id).await?;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    pub async fn timeline(&self, id: &str) -> Result<Vec<TimelineEntry>, sqlx::Error> {
+        sqlx::query("SELECT at, kind, actor, data FROM timeline WHERE case_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TimelineEntry {
+                    at: rfc3339(r.try_get(0)?),
+                    kind: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    data: serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Lock a case for a change and load its state (`None`: no such case).
+    pub async fn lock(&self, tx: &mut Tx, id: &str) -> Result<Option<CaseState>, sqlx::Error> {
+        let touched = sqlx::query("UPDATE cases SET updated_at = updated_at WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if touched == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT status, accepts_wanted FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let status =
+            CaseStatus::parse(&row.try_get::<String, _>(0)?).unwrap_or(CaseStatus::Pending);
+        let wanted: i64 = row.try_get(1)?;
+        let responders = sqlx::query("SELECT volunteer_id, status, is_lead, eta_minutes FROM responders WHERE case_id = $1 ORDER BY accepted_at")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Responder {
+                    volunteer_id: r.try_get(0)?,
+                    status: ResponderStatus::parse(&r.try_get::<String, _>(1)?).unwrap_or(ResponderStatus::Accepted),
+                    is_lead: r.try_get::<i64, _>(2)? != 0,
+                    eta_minutes: r.try_get::<Option<i64>, _>(3)?.and_then(|v| u32::try_from(v).ok()),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(CaseState {
+            status,
+            responders,
+            accepts_wanted: usize::try_from(wanted).unwrap_or(1),
+        }))
+    }
+
+    /// Write a case's new status (closing it when it is final).
+    pub async fn set_status(
+        tx: &mut Tx,
+        id: &str,
+        status: CaseStatus,
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_micros();
+        let closed = (!status.is_open()).then_some(now);
+        sqlx::query("UPDATE cases SET status = $1, updated_at = $2, closed_at = COALESCE($3, closed_at), close_reason = COALESCE($4, close_reason) WHERE id = $5")
+            .bind(status.as_str())
+            .bind(now)
+            .bind(closed)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+fn case_from(row: &AnyRow) -> Result<CaseRecord, sqlx::Error> {
+    let created: i64 = row.try_get(9)?;
+    let secs = |v: Option<i64>| v.map(|t| (t - created) as f64 / 1e6);
+    Ok(CaseRecord {
+        id: row.try_get(0)?,
+        status: CaseStatus::parse(&row.try_get::<String, _>(1)?).unwrap_or(CaseStatus::Pending),
+        severity: parse(&row.try_get::<String, _>(2)?)?,
+        kind: parse(&row.try_get::<String, _>(3)?)?,
+        latitude: row.try_get::<i64, _>(4)? as f64 / 1e6,
+        longitude: row.try_get::<i64, _>(5)? as f64 / 1e6,
+        accuracy_m: row.try_get(6)?,
+        description: row.try_get(7)?,
+        escalated: row.try_get::<i64, _>(8)? != 0,
+        created_at: rfc3339(created),
+        created_at_us: created,
+        caller_account: row.try_get(10)?,
+        caller_phone: row.try_get(11)?,
+        caller_token_hash: row.try_get(12)?,
+        handshake_code: row.try_get(13)?,
+        accepts_wanted: row.try_get(14)?,
+        responders: Vec::new(),
+        metrics: CaseMetrics {
+            time_to_first_offer_s: secs(row.try_get(15)?),
+            time_to_first_accept_s: secs(row.try_get(16)?),
+            time_to_first_arrival_s: secs(row.try_get(17)?),
+        },
+    })
+}

@@ -1,0 +1,228 @@
+//! Emergency Core store on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use kreki_emergency::{
+    MIGRATIONS,
+    domain::{DomainError, OfferState},
+    geo::LatLng,
+    store::{Created, NewCase, Store, timeline_add},
+};
+use kreki_emergency_contracts::{CaseStatus, EmergencyType, Severity};
+use kreki_platform::{storage::Db, storage_conformance};
+
+fn new_case(id: &str, severity: Severity, phone: Option<&str>, account: Option<&str>) -> NewCase {
+    NewCase {
+        id: id.into(),
+        severity,
+        kind: EmergencyType::CardiacArrest,
+        location: LatLng::new(-6.2, 106.8).unwrap(),
+        accuracy_m: Some(12),
+        description: Some("pria 50 tahun tidak sadar".into()),
+        caller_account: account.map(str::to_string),
+        caller_phone: phone.map(str::to_string),
+        caller_token_hash: "hash".into(),
+        handshake_code: "4821".into(),
+        accepts_wanted: 2,
+        source: "app",
+    }
+}
+
+async fn create_get_and_find_by_caller(db: Db) {
+    let store = Store::new(db);
+    assert_eq!(
+        store
+            .create(
+                &new_case("c1", Severity::Normal, Some("+6281"), None),
+                None,
+                || (201, String::new())
+            )
+            .await
+            .unwrap(),
+        Created::New
+    );
+    assert_eq!(
+        store
+            .create(
+                &new_case("c2", Severity::Critical, None, Some("acct-1")),
+                None,
+                || (201, String::new())
+            )
+            .await
+            .unwrap(),
+        Created::New
+    );
+    let c = store.get("c1").await.unwrap().unwrap();
+    assert_eq!(
+        (c.status, c.severity, c.kind),
+        (
+            CaseStatus::Pending,
+            Severity::Normal,
+            EmergencyType::CardiacArrest
+        )
+    );
+    assert!((c.latitude + 6.2).abs() < 1e-9 && (c.longitude - 106.8).abs() < 1e-9);
+    assert_eq!(c.handshake_code, "4821");
+    assert!(store.get("nope").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .open_case_of(None, Some("+6281"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "c1"
+    );
+    assert_eq!(
+        store
+            .open_case_of(Some("acct-1"), None)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "c2"
+    );
+    assert!(
+        store
+            .open_case_of(Some("acct-2"), Some("+6299"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .count_by_caller_since(None, Some("+6281"), 0)
+            .await
+            .unwrap(),
+        1
+    );
+    // Most severe first.
+    let active: Vec<String> = store
+        .active()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(active, ["c2", "c1"]);
+    let t = store.timeline("c1").await.unwrap();
+    assert_eq!(t[0].kind, "created");
+    assert_eq!(t[0].data["severity"], "normal");
+}
+storage_conformance!(
+    create_get,
+    "emergency",
+    super::MIGRATIONS,
+    super::create_get_and_find_by_caller
+);
+
+async fn idempotent_creation(db: Db) {
+    let store = Store::new(db);
+    let c = new_case("c1", Severity::Critical, Some("+6281"), None);
+    assert_eq!(
+        store
+            .create(&c, Some(("k1", "h1")), || (201, "{\"id\":\"c1\"}".into()))
+            .await
+            .unwrap(),
+        Created::New
+    );
+    let again = new_case("c1-retry", Severity::Critical, Some("+6281"), None);
+    assert_eq!(
+        store
+            .create(&again, Some(("k1", "h1")), || (201, "{}".into()))
+            .await
+            .unwrap(),
+        Created::Replay {
+            status: 201,
+            response: "{\"id\":\"c1\"}".into()
+        }
+    );
+    assert!(
+        store.get("c1-retry").await.unwrap().is_none(),
+        "no second case"
+    );
+    assert_eq!(
+        store
+            .create(&again, Some(("k1", "other-body")), || (201, "{}".into()))
+            .await
+            .unwrap(),
+        Created::KeyReuse
+    );
+}
+storage_conformance!(
+    idempotency,
+    "emergency",
+    super::MIGRATIONS,
+    super::idempotent_creation
+);
+
+async fn transitions_are_serialised(db: Db) {
+    let store = Store::new(db.clone());
+    store
+        .create(
+            &new_case("c1", Severity::Urgent, Some("+6281"), None),
+            None,
+            || (201, String::new()),
+        )
+        .await
+        .unwrap();
+    // Two cancels at once: exactly one wins.
+    let attempt = |store: Store| async move {
+        let mut tx = store.db().begin().await.unwrap();
+        let mut st = store.lock(&mut tx, "c1").await.unwrap().unwrap();
+        let r = st.cancel();
+        if r.is_ok() {
+            Store::set_status(&mut tx, "c1", st.status, Some("salah tekan"))
+                .await
+                .unwrap();
+            timeline_add(&mut tx, "c1", "cancelled", None, &serde_json::json!({}))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        r
+    };
+    let store2 = store.clone();
+    let (a, b) = tokio::join!(
+        tokio::spawn(attempt(store.clone())),
+        tokio::spawn(attempt(store2))
+    );
+    let results = [a.unwrap(), b.unwrap()];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(results.contains(&Err(DomainError::CaseClosed)));
+    assert_eq!(
+        store.get("c1").await.unwrap().unwrap().status,
+        CaseStatus::Cancelled
+    );
+    assert!(
+        store
+            .open_case_of(None, Some("+6281"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kinds: Vec<String> = store
+        .timeline("c1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(kinds, ["created", "cancelled"]);
+    // State of a case comes back for the domain rules.
+    let mut tx = store.db().begin().await.unwrap();
+    let st = store.lock(&mut tx, "c1").await.unwrap().unwrap();
+    assert_eq!(st.accepts_wanted, 2);
+    let mut st2 = st.clone();
+    assert_eq!(
+        st2.accept("v", Some(OfferState::Open), None),
+        Err(DomainError::CaseClosed)
+    );
+    assert!(store.lock(&mut tx, "missing").await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+}
+storage_conformance!(
+    serialised,
+    "emergency",
+    super::MIGRATIONS,
+    super::transitions_are_serialised
+);
