@@ -63,6 +63,8 @@ pub fn check_config(cfg: &Config) -> anyhow::Result<()> {
 /// A started platform (or service).
 pub struct Running {
     pub addr: SocketAddr,
+    /// The process's event bus (tests publish other services' events through it).
+    pub bus: Arc<dyn Bus>,
     pub base_url: String,
     pub shutdown: CancellationToken,
     pub join: JoinHandle<anyhow::Result<()>>,
@@ -267,6 +269,7 @@ async fn start(
     });
     Ok(Running {
         addr,
+        bus,
         base_url,
         shutdown,
         join,

@@ -4,6 +4,7 @@
 
 mod contracts;
 mod deps;
+mod dispatch;
 mod emergency;
 mod processes;
 mod up;

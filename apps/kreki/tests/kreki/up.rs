@@ -28,6 +28,11 @@ impl UpApp {
 
 /// Start `kreki up` on a fresh data directory (or `dir`) with a test issuer's keys.
 pub async fn start_up(dir: Option<TempDir>) -> UpApp {
+    start_up_with(dir, |_| {}).await
+}
+
+/// The same, with configuration changes.
+pub async fn start_up_with(dir: Option<TempDir>, change: impl FnOnce(&mut Config)) -> UpApp {
     let dir = dir.unwrap_or_default();
     let signer = TestSigner::new("test-key");
     let jwks = testkit::serve_jwks(signer.jwks()).await;
@@ -41,6 +46,7 @@ pub async fn start_up(dir: Option<TempDir>) -> UpApp {
     cfg.auth.issuer = Some(ISSUER.into());
     cfg.notify
         .insert("console_file".into(), console.display().to_string().into());
+    change(&mut cfg);
     let running = kreki::up(cfg, None).await.unwrap();
     UpApp {
         url: format!("http://{}", running.addr),

@@ -233,3 +233,102 @@ mod more_tests {
         assert!(!CaseStatus::Cancelled.is_open());
     }
 }
+
+/// `emergency.case.escalated`: the bridge hands the case to PSC 119.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseEscalated {
+    pub case_id: String,
+    pub severity: Severity,
+    /// `SEV-1`…`SEV-3`.
+    pub sev: String,
+    /// PSC 119 priority `P1`…`P3`.
+    pub priority: String,
+    #[serde(rename = "type")]
+    pub kind: EmergencyType,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Callback number of the caller (E.164), for the ambulance crew.
+    #[serde(default)]
+    pub caller_phone: Option<String>,
+    /// `no_accept_in_time`, `responder_escalating` or `ops`.
+    pub reason: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Responders on the way or on scene.
+    pub responders: u32,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// Vital signs recorded by responders.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vitals {
+    pub heart_rate: Option<u32>,
+    pub respiratory_rate: Option<u32>,
+    pub bp_systolic: Option<u32>,
+    pub bp_diastolic: Option<u32>,
+    pub spo2: Option<u32>,
+    pub temperature_c: Option<f64>,
+    /// `A`, `V`, `P` or `U`.
+    pub avpu: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Interventions {
+    #[serde(default)]
+    pub cpr: bool,
+    #[serde(default)]
+    pub aed_shocks: u32,
+    #[serde(default)]
+    pub other: Vec<String>,
+}
+
+/// The patient, if known. Without a NIK the bridge records "patient unidentified".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Patient {
+    pub nik: Option<String>,
+    pub name: Option<String>,
+    /// `male`, `female`, `unknown`.
+    pub sex: Option<String>,
+    pub estimated_age: Option<u32>,
+}
+
+/// The clinical record given with `PUT /:id/complete`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicalRecord {
+    #[serde(default)]
+    pub vitals: Vitals,
+    #[serde(default)]
+    pub interventions: Interventions,
+    #[serde(default)]
+    pub patient: Patient,
+    pub working_diagnosis: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// `emergency.case.completed`: the bridge sends the record to SATUSEHAT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseCompleted {
+    pub case_id: String,
+    pub severity: Severity,
+    #[serde(rename = "type")]
+    pub kind: EmergencyType,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// RFC 3339 times of the case.
+    pub created_at: String,
+    #[serde(default)]
+    pub first_arrival_at: Option<String>,
+    pub completed_at: String,
+    /// `recovered_on_scene`, `transported`, `referred`, `deceased`, `no_patient`, `other`.
+    pub outcome: String,
+    #[serde(default)]
+    pub hospital_referral: Option<String>,
+    pub clinical: ClinicalRecord,
+    /// KREKI ID subjects of the responders; the first is the team lead.
+    pub responders: Vec<String>,
+}

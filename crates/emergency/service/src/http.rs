@@ -36,6 +36,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub live: Arc<crate::presence::Live>,
+    pub dispatcher: Arc<crate::dispatch::Dispatcher>,
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
     pub config: Arc<EmergencyConfig>,
@@ -62,7 +64,13 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(get_case))
                 .routes(routes!(cancel))
                 .routes(routes!(timeline))
-                .routes(routes!(test_alert)),
+                .routes(routes!(test_alert))
+                .routes(routes!(presence))
+                .routes(routes!(location))
+                .routes(routes!(offers_mine))
+                .routes(routes!(respond))
+                .routes(routes!(status))
+                .routes(routes!(complete)),
         )
         .with_state(state)
         .split_for_parts()
@@ -434,6 +442,7 @@ async fn panic(
     match outcome {
         Created::New => {
             tracing::info!(case_id = %id, severity = ?req.severity, "panic received");
+            st.dispatcher.start(id.clone());
             Ok(body.into_response())
         }
         Created::Replay { status, response } => {
@@ -642,4 +651,416 @@ async fn test_alert(
     st.relay.poke();
     tracing::info!(message_id = %id, "alert self-test queued");
     Ok(Envelope::accepted(TestAlertQueued { message_id: id }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Volunteers: presence, offers, answers, statuses, completion.
+
+const VOLUNTEER: &[&str] = &["volunteer", "volunteer_lead"];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceRequest {
+    pub on_duty: bool,
+    /// Required when going on duty.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresenceState {
+    pub on_duty: bool,
+    /// Whether the volunteer may be offered cases (verified, eligibility known).
+    pub dispatchable: bool,
+}
+
+fn point(lat: Option<f64>, lng: Option<f64>, cfg: &EmergencyConfig) -> ApiResult<LatLng> {
+    match (lat, lng) {
+        (Some(a), Some(b)) => LatLng::new(a, b)
+            .and_then(|p| cfg.service_area.check(p))
+            .map_err(coord_error),
+        _ => Err(ApiError::validation(
+            "EMERGENCY_LOCATION_REQUIRED",
+            Msg::new(
+                "Lokasi diperlukan untuk bertugas",
+                "A location is needed to go on duty",
+            ),
+        )),
+    }
+}
+
+/// Go on or off duty. Locations are kept only while on duty.
+#[utoipa::path(put, path = "/presence", tag = "presence",
+    request_body = PresenceRequest,
+    responses(
+        (status = 200, description = "Presence set", body = inline(Envelope<PresenceState>)),
+        (status = 403, description = "Volunteers only", body = ErrorEnvelope),
+        (status = 422, description = "EMERGENCY_LOCATION_REQUIRED / _INVALID / _OUTSIDE_AREA", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn presence(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    body: Result<ApiJson<PresenceRequest>, ApiError>,
+) -> ApiResult<Envelope<PresenceState>> {
+    p.require_any_role(VOLUNTEER)?;
+    let ApiJson(req) = body?;
+    if req.on_duty {
+        let at = point(req.latitude, req.longitude, &st.config)?;
+        st.live.locate(&p.subject, at, now_micros());
+    } else {
+        st.live.off_duty(&p.subject);
+    }
+    let dispatchable = st.live.eligibility(&p.subject).is_some_and(|e| e.verified);
+    Ok(Envelope::ok(PresenceState {
+        on_duty: req.on_duty,
+        dispatchable,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationRequest {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default)]
+    pub accuracy_m: Option<u32>,
+}
+
+/// Location update while on duty (the fallback of the app's socket).
+#[utoipa::path(put, path = "/presence/location", tag = "presence",
+    request_body = LocationRequest,
+    responses(
+        (status = 204, description = "Stored in the live index"),
+        (status = 409, description = "EMERGENCY_NOT_ON_DUTY: locations are not kept off duty", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn location(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    body: Result<ApiJson<LocationRequest>, ApiError>,
+) -> ApiResult<StatusCode> {
+    p.require_any_role(VOLUNTEER)?;
+    let ApiJson(req) = body?;
+    let at = point(Some(req.latitude), Some(req.longitude), &st.config)?;
+    if !st.live.is_on_duty(&p.subject) {
+        return Err(ApiError::conflict(
+            "EMERGENCY_NOT_ON_DUTY",
+            Msg::new(
+                "Anda tidak sedang bertugas; lokasi tidak disimpan",
+                "You are not on duty; the location is not kept",
+            ),
+        ));
+    }
+    st.live.locate(&p.subject, at, now_micros());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyOffer {
+    #[serde(flatten)]
+    pub offer: crate::store::OfferRow,
+    pub severity: Severity,
+    #[serde(rename = "type")]
+    pub kind: EmergencyType,
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// My open offers (the app opened from an alert reads this).
+#[utoipa::path(get, path = "/offers/mine", tag = "cases",
+    responses((status = 200, description = "Open offers, newest first", body = inline(Envelope<Vec<MyOffer>>))),
+    security(("bearer" = [])))]
+async fn offers_mine(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Envelope<Vec<MyOffer>>> {
+    let mut out = Vec::new();
+    for offer in st.store.offers_of(&p.subject).await? {
+        if let Some(c) = st.store.get(&offer.case_id).await?
+            && c.status.is_open()
+        {
+            out.push(MyOffer {
+                offer,
+                severity: c.severity,
+                kind: c.kind,
+                latitude: c.latitude,
+                longitude: c.longitude,
+                description: c.description,
+            });
+        }
+    }
+    Ok(Envelope::ok(out))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RespondAction {
+    Accept,
+    Reject,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RespondRequest {
+    pub action: RespondAction,
+    #[serde(default)]
+    pub eta_minutes: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RespondResult {
+    /// `lead`, `member` or `declined`.
+    pub role: String,
+    /// Revealed only after accepting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseRecord>,
+}
+
+/// Accept or decline an offer. N-to-1: the first accept is the team lead.
+#[utoipa::path(put, path = "/{id}/respond", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = RespondRequest,
+    responses(
+        (status = 200, description = "Answer recorded", body = inline(Envelope<RespondResult>)),
+        (status = 409, description = "EMERGENCY_NOT_OFFERED, EMERGENCY_ALREADY_ANSWERED, EMERGENCY_CASE_FULL (not needed), EMERGENCY_CASE_CLOSED", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn respond(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RespondRequest>,
+) -> ApiResult<Envelope<RespondResult>> {
+    p.require_any_role(VOLUNTEER)?;
+    if req.eta_minutes.is_some_and(|m| m > 600) {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("eta_minutes terlalu besar", "eta_minutes is too large"),
+        ));
+    }
+    let mut tx = st.store.db().begin().await?;
+    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    let offer = Store::offer_state(&mut tx, &id, &p.subject).await?;
+    let result = match req.action {
+        RespondAction::Reject => {
+            state.decline(offer)?;
+            Store::set_offer_state(
+                &mut tx,
+                &id,
+                &p.subject,
+                crate::domain::OfferState::Declined,
+            )
+            .await?;
+            timeline_add(
+                &mut tx,
+                &id,
+                "offer_declined",
+                Some(&p.subject),
+                &serde_json::json!({}),
+            )
+            .await?;
+            None
+        }
+        RespondAction::Accept => {
+            let accepted = state.accept(&p.subject, offer, req.eta_minutes)?;
+            Store::set_offer_state(
+                &mut tx,
+                &id,
+                &p.subject,
+                crate::domain::OfferState::Accepted,
+            )
+            .await?;
+            let me = state
+                .responder(&p.subject)
+                .cloned()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("responder missing")))?;
+            Store::add_responder(&mut tx, &id, &me).await?;
+            Store::set_status(&mut tx, &id, state.status, None).await?;
+            Store::milestone(&mut tx, &id, crate::store::Milestone::FirstAccept).await?;
+            timeline_add(
+                &mut tx,
+                &id,
+                "accepted",
+                Some(&p.subject),
+                &serde_json::json!({ "lead": accepted.is_lead, "eta_minutes": req.eta_minutes }),
+            )
+            .await?;
+            Some(accepted)
+        }
+    };
+    tx.commit().await?;
+    st.dispatcher.wake(&id);
+    match result {
+        None => Ok(Envelope::ok(RespondResult {
+            role: "declined".into(),
+            handshake_code: None,
+            case: None,
+        })),
+        Some(a) => {
+            let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+            Ok(Envelope::ok(RespondResult {
+                role: if a.is_lead { "lead" } else { "member" }.into(),
+                handshake_code: Some(case.handshake_code.clone()),
+                case: Some(case),
+            }))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    pub status: kreki_emergency_contracts::ResponderStatus,
+    /// With `escalating`: why PSC 119 is needed.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A responder's status: arrived, intervention, escalating (hands the case to PSC 119),
+/// resolved. Skips forward, never back.
+#[utoipa::path(put, path = "/{id}/status", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "Status recorded", body = inline(Envelope<CaseView>)),
+        (status = 409, description = "EMERGENCY_STATUS_BACKWARDS, EMERGENCY_CASE_CLOSED", body = ErrorEnvelope),
+        (status = 403, description = "EMERGENCY_NOT_RESPONDER", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn status(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<StatusRequest>,
+) -> ApiResult<Envelope<CaseView>> {
+    use kreki_emergency_contracts::ResponderStatus;
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    let mut tx = st.store.db().begin().await?;
+    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    state.set_status(&p.subject, req.status)?;
+    Store::set_responder_status(&mut tx, &id, &p.subject, req.status).await?;
+    Store::set_status(&mut tx, &id, state.status, None).await?;
+    if req.status >= ResponderStatus::Arrived {
+        Store::milestone(&mut tx, &id, crate::store::Milestone::FirstArrival).await?;
+    }
+    timeline_add(
+        &mut tx,
+        &id,
+        &format!("status_{}", req.status.as_str()),
+        Some(&p.subject),
+        &serde_json::json!({ "reason": req.reason }),
+    )
+    .await?;
+    if req.status == ResponderStatus::Escalating {
+        crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(&p.subject)).await?;
+    }
+    tx.commit().await?;
+    st.relay.poke();
+    st.dispatcher.wake(&id);
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    let code = case.handshake_code.clone();
+    Ok(Envelope::ok(CaseView {
+        case,
+        handshake_code: Some(code),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// `recovered_on_scene`, `transported`, `referred`, `deceased`, `no_patient`, `other`.
+    pub outcome: String,
+    #[serde(default)]
+    pub hospital_referral: Option<String>,
+    #[serde(default)]
+    pub clinical: kreki_emergency_contracts::ClinicalRecord,
+}
+
+const OUTCOMES: &[&str] = &[
+    "recovered_on_scene",
+    "transported",
+    "referred",
+    "deceased",
+    "no_patient",
+    "other",
+];
+
+/// Complete the case (team lead or Ops) with the outcome and the clinical record.
+#[utoipa::path(put, path = "/{id}/complete", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = CompleteRequest,
+    responses(
+        (status = 200, description = "Completed; the record goes to the bridge", body = inline(Envelope<CaseView>)),
+        (status = 403, description = "EMERGENCY_NOT_TEAM_LEAD", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED", body = ErrorEnvelope),
+        (status = 422, description = "EMERGENCY_OUTCOME_INVALID, VALIDATION_*", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn complete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CompleteRequest>,
+) -> ApiResult<Envelope<CaseView>> {
+    use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted};
+    if !OUTCOMES.contains(&req.outcome.as_str()) {
+        return Err(ApiError::validation(
+            "EMERGENCY_OUTCOME_INVALID",
+            Msg::new("Hasil penanganan tidak dikenal", "Unknown outcome"),
+        )
+        .details(serde_json::json!({ "allowed": OUTCOMES })));
+    }
+    let by_ops = OPS.iter().any(|r| p.has_role(r));
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == p.subject) {
+        return Err(not_found());
+    }
+    let mut tx = st.store.db().begin().await?;
+    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    state.complete(&p.subject, by_ops)?;
+    Store::set_status(&mut tx, &id, state.status, Some(&req.outcome)).await?;
+    let now = now_micros();
+    let ev = CaseCompleted {
+        case_id: id.clone(),
+        severity: case.severity,
+        kind: case.kind,
+        latitude: case.latitude,
+        longitude: case.longitude,
+        created_at: case.created_at.clone(),
+        first_arrival_at: case
+            .metrics
+            .time_to_first_arrival_s
+            .map(|s| rfc3339(case.created_at_us + (s * 1e6) as i64)),
+        completed_at: rfc3339(now),
+        outcome: req.outcome.clone(),
+        hospital_referral: req.hospital_referral.clone(),
+        clinical: req.clinical.clone(),
+        responders: case
+            .responders
+            .iter()
+            .map(|r| r.volunteer_id.clone())
+            .collect(),
+    };
+    let event = Event::new("emergency", CASE_COMPLETED, &ev)
+        .map_err(ApiError::internal)?
+        .correlated(id.clone());
+    outbox::enqueue(&mut tx, &event).await?;
+    timeline_add(&mut tx, &id, "completed", Some(&p.subject), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
+    tx.commit().await?;
+    st.relay.poke();
+    st.dispatcher.wake(&id);
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    let code = case.handshake_code.clone();
+    Ok(Envelope::ok(CaseView {
+        case,
+        handshake_code: Some(code),
+    }))
 }

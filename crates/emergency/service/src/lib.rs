@@ -8,27 +8,43 @@
 //! volunteer without an open socket: outbox → bus → notify → channel).
 
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod geo;
 pub mod http;
+pub mod presence;
 pub mod store;
 
 use std::sync::Arc;
 
+use kreki_bridge_contracts::{PSC119_STATUS, Psc119Status};
 use kreki_platform::{
+    bus::{
+        Event,
+        consumer::{HandleError, Handler},
+    },
     config::{Config, ConfigError},
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
-    storage::Migration,
+    storage::{Migration, Tx},
 };
+use kreki_volunteers_contracts::{ELIGIBILITY_CHANGED, EligibilityChanged};
 
 use crate::config::EmergencyConfig;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "cases",
-    sqlite: include_str!("../migrations/sqlite/0001_cases.sql"),
-    postgres: include_str!("../migrations/postgres/0001_cases.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "cases",
+        sqlite: include_str!("../migrations/sqlite/0001_cases.sql"),
+        postgres: include_str!("../migrations/postgres/0001_cases.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "presence_eligibility",
+        sqlite: include_str!("../migrations/sqlite/0002_presence.sql"),
+        postgres: include_str!("../migrations/postgres/0002_presence.sql"),
+    },
+];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -46,15 +62,99 @@ fn check_config(cfg: &Config) -> Result<(), ConfigError> {
         .validate()
 }
 
+struct EligibilityHandler {
+    live: Arc<presence::Live>,
+}
+
+#[async_trait::async_trait]
+impl Handler for EligibilityHandler {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        let ev: EligibilityChanged = event.decode()?;
+        let e = presence::eligibility_from(&ev);
+        presence::store_eligibility(tx, &ev, &e).await?;
+        self.live.set_eligibility(&ev.volunteer_id, e);
+        Ok(())
+    }
+}
+
+/// PSC 119 status callbacks (from the bridge) go into the case timeline.
+struct Psc119Handler;
+
+#[async_trait::async_trait]
+impl Handler for Psc119Handler {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        let ev: Psc119Status = event.decode()?;
+        let known = sqlx::query("SELECT 1 FROM cases WHERE id = $1")
+            .bind(&ev.case_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if known.is_none() {
+            return Err(HandleError::Reject(anyhow::anyhow!(
+                "PSC 119 status for an unknown case"
+            )));
+        }
+        let kind = format!("psc119_{}", ev.status);
+        store::timeline_add(
+            tx,
+            &ev.case_id,
+            &kind,
+            Some("psc119"),
+            &serde_json::json!({ "at": ev.at, "details": ev.details }),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
-        let config: EmergencyConfig = ctx.config.service_section("emergency")?;
+        let config = Arc::new(ctx.config.service_section::<EmergencyConfig>("emergency")?);
         config.validate()?;
+        let store = store::Store::new(ctx.db.clone());
+        // The live index is rebuilt from the last known locations and eligibility copy.
+        let live = Arc::new(presence::Live::new());
+        let (located, eligible) = live.load(&ctx.db).await?;
+        tracing::info!(located, eligible, "live presence restored");
+        {
+            let (live, db) = (live.clone(), ctx.db.clone());
+            ctx.spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if let Err(e) = live.flush(&db).await {
+                        tracing::warn!(error = %e, "cannot write presence snapshot; will retry");
+                    }
+                }
+            });
+        }
+        ctx.spawn_consumer(
+            "emergency-eligibility",
+            &[ELIGIBILITY_CHANGED],
+            Arc::new(EligibilityHandler { live: live.clone() }),
+        );
+        ctx.spawn_consumer(
+            "emergency-psc119",
+            &[PSC119_STATUS],
+            Arc::new(Psc119Handler),
+        );
+        let dispatcher = Arc::new(dispatch::Dispatcher::new(
+            store.clone(),
+            live.clone(),
+            config.clone(),
+            ctx.relay.clone(),
+            ctx.base_url.clone(),
+            ctx.shutdown.clone(),
+        ));
+        // Open cases resume their dispatch from the stored state.
+        for id in store.open_case_ids().await? {
+            dispatcher.start(id);
+        }
         let state = http::AppState {
-            store: store::Store::new(ctx.db.clone()),
+            store,
+            live,
+            dispatcher,
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
-            config: Arc::new(config),
+            config,
         };
         let (api, openapi) = http::router(state);
         Ok(Built {

@@ -14,9 +14,73 @@ use serde::Serialize;
 use sqlx::{Row, any::AnyRow};
 
 use crate::{
-    domain::{CaseState, Responder},
+    domain::{CaseState, OfferState, Responder},
     geo::LatLng,
 };
+
+/// An offer of a case to a volunteer.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OfferRow {
+    pub id: String,
+    pub case_id: String,
+    pub volunteer_id: String,
+    pub wave: i64,
+    #[schema(value_type = String)]
+    #[serde(serialize_with = "ser_offer_state")]
+    pub state: OfferState,
+    pub distance_m: i64,
+    #[serde(skip)]
+    pub expires_at_us: i64,
+    pub expires_at: String,
+}
+
+fn ser_offer_state<S: serde::Serializer>(s: &OfferState, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(offer_state_text(*s))
+}
+
+pub fn offer_state_text(s: OfferState) -> &'static str {
+    match s {
+        OfferState::Open => "open",
+        OfferState::Accepted => "accepted",
+        OfferState::Declined => "declined",
+        OfferState::Expired => "expired",
+        OfferState::Withdrawn => "withdrawn",
+    }
+}
+
+fn offer_state_parse(s: &str) -> OfferState {
+    match s {
+        "accepted" => OfferState::Accepted,
+        "declined" => OfferState::Declined,
+        "expired" => OfferState::Expired,
+        "withdrawn" => OfferState::Withdrawn,
+        _ => OfferState::Open,
+    }
+}
+
+fn offer_from(r: &AnyRow) -> Result<OfferRow, sqlx::Error> {
+    let exp: i64 = r.try_get(6)?;
+    Ok(OfferRow {
+        id: r.try_get(0)?,
+        case_id: r.try_get(1)?,
+        volunteer_id: r.try_get(2)?,
+        wave: r.try_get(3)?,
+        state: offer_state_parse(&r.try_get::<String, _>(4)?),
+        distance_m: r.try_get(5)?,
+        expires_at_us: exp,
+        expires_at: rfc3339(exp),
+    })
+}
+
+const OFFER_COLUMNS: &str = "id, case_id, volunteer_id, wave, state, distance_m, expires_at";
+
+/// Milestones of a case, set once.
+#[derive(Debug, Clone, Copy)]
+pub enum Milestone {
+    FirstOffer,
+    FirstAccept,
+    FirstArrival,
+}
 
 /// A new case, validated.
 #[derive(Debug, Clone)]
@@ -382,6 +446,195 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    pub async fn offers(&self, case_id: &str) -> Result<Vec<OfferRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {OFFER_COLUMNS} FROM offers WHERE case_id = $1 ORDER BY sent_at"
+        ))
+        .bind(case_id)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(offer_from)
+        .collect()
+    }
+
+    /// The offers of a case, inside the case's transaction.
+    pub async fn offers_in(tx: &mut Tx, case_id: &str) -> Result<Vec<OfferRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {OFFER_COLUMNS} FROM offers WHERE case_id = $1 ORDER BY sent_at"
+        ))
+        .bind(case_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(offer_from)
+        .collect()
+    }
+
+    /// Open offers made to a volunteer, newest first.
+    pub async fn offers_of(&self, volunteer: &str) -> Result<Vec<OfferRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {OFFER_COLUMNS} FROM offers WHERE volunteer_id = $1 AND state = 'open' ORDER BY sent_at DESC LIMIT 20"
+        ))
+        .bind(volunteer)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(offer_from)
+        .collect()
+    }
+
+    pub async fn offer_state(
+        tx: &mut Tx,
+        case_id: &str,
+        volunteer: &str,
+    ) -> Result<Option<OfferState>, sqlx::Error> {
+        sqlx::query("SELECT state FROM offers WHERE case_id = $1 AND volunteer_id = $2")
+            .bind(case_id)
+            .bind(volunteer)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<String, _>(0).map(|s| offer_state_parse(&s)))
+            .transpose()
+    }
+
+    pub async fn set_offer_state(
+        tx: &mut Tx,
+        case_id: &str,
+        volunteer: &str,
+        state: OfferState,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE offers SET state = $1, answered_at = $2 WHERE case_id = $3 AND volunteer_id = $4")
+            .bind(offer_state_text(state))
+            .bind(now_micros())
+            .bind(case_id)
+            .bind(volunteer)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_offer(tx: &mut Tx, o: &OfferRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO offers (id, case_id, volunteer_id, wave, state, distance_m, sent_at, expires_at)              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
+        )
+        .bind(&o.id)
+        .bind(&o.case_id)
+        .bind(&o.volunteer_id)
+        .bind(o.wave)
+        .bind(o.distance_m)
+        .bind(now_micros())
+        .bind(o.expires_at_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Mark open offers of a case whose time is over (`Expired`) or all open ones
+    /// (`Withdrawn`), with timeline entries; returns the volunteers concerned.
+    pub async fn close_open_offers(
+        tx: &mut Tx,
+        case_id: &str,
+        to: OfferState,
+        only_before_us: Option<i64>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query("SELECT volunteer_id FROM offers WHERE case_id = $1 AND state = 'open' AND expires_at <= $2")
+            .bind(case_id)
+            .bind(only_before_us.unwrap_or(i64::MAX))
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let v: String = r.try_get(0)?;
+            Self::set_offer_state(tx, case_id, &v, to).await?;
+            let kind = if to == OfferState::Expired {
+                "offer_timed_out"
+            } else {
+                "offer_withdrawn"
+            };
+            timeline_add(tx, case_id, kind, Some(&v), &serde_json::json!({})).await?;
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    pub async fn add_responder(
+        tx: &mut Tx,
+        case_id: &str,
+        r: &Responder,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO responders (case_id, volunteer_id, status, is_lead, eta_minutes, accepted_at, updated_at)              VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(case_id)
+        .bind(&r.volunteer_id)
+        .bind(r.status.as_str())
+        .bind(i64::from(r.is_lead))
+        .bind(r.eta_minutes.map(i64::from))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_responder_status(
+        tx: &mut Tx,
+        case_id: &str,
+        volunteer: &str,
+        status: ResponderStatus,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE responders SET status = $1, updated_at = $2 WHERE case_id = $3 AND volunteer_id = $4")
+            .bind(status.as_str())
+            .bind(now_micros())
+            .bind(case_id)
+            .bind(volunteer)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Record a milestone's time if it is the first.
+    pub async fn milestone(tx: &mut Tx, case_id: &str, m: Milestone) -> Result<(), sqlx::Error> {
+        let col = match m {
+            Milestone::FirstOffer => "first_offer_at",
+            Milestone::FirstAccept => "first_accept_at",
+            Milestone::FirstArrival => "first_arrival_at",
+        };
+        sqlx::query(&format!(
+            "UPDATE cases SET {col} = $1 WHERE id = $2 AND {col} IS NULL"
+        ))
+        .bind(now_micros())
+        .bind(case_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Set the escalation flag; `false` when it was already set.
+    pub async fn mark_escalated(tx: &mut Tx, case_id: &str) -> Result<bool, sqlx::Error> {
+        Ok(
+            sqlx::query("UPDATE cases SET escalated = 1 WHERE id = $1 AND escalated = 0")
+                .bind(case_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    /// Ids of open cases (dispatch resumes them at start).
+    pub async fn open_case_ids(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query("SELECT id FROM cases WHERE status IN ('pending', 'assigned', 'responding') ORDER BY created_at")
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect()
     }
 }
 

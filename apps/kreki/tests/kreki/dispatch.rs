@@ -1,0 +1,499 @@
+//! The life-saving loop over HTTP: panic → offers in waves → a decline replaced → two accepts
+//! (lead + member) → arrived → resolved → completed, and escalation to PSC 119.
+
+use std::time::Duration;
+
+use kreki_platform::{bus::Event, testkit};
+use serde_json::{Value, json};
+
+use crate::up::{ISSUER, UpApp, console_lines, start_up_with};
+
+const CENTER: (f64, f64) = (-6.2088, 106.8456);
+
+fn north(m: f64) -> (f64, f64) {
+    (CENTER.0 + m / 111_195.0, CENTER.1)
+}
+
+async fn eligible(app: &UpApp, volunteer: &str, certified: bool, version: i64) {
+    let ev = json!({
+        "volunteer_id": volunteer, "verified": true,
+        "cert_level": if certified { "basic" } else { "none" },
+        "cert_valid_until": if certified { Some("2030-01-01T00:00:00Z") } else { None },
+        "health_professional": false, "skills": [], "schedule": {}, "version": version,
+    });
+    let event = Event::new("volunteers", "volunteers.eligibility.changed", &ev).unwrap();
+    app.running
+        .as_ref()
+        .unwrap()
+        .bus
+        .publish(&event)
+        .await
+        .unwrap();
+}
+
+async fn on_duty(app: &UpApp, token: &str, at: (f64, f64)) -> Value {
+    let res = app
+        .client
+        .put(format!("{}/api/emergency/v1/presence", app.url))
+        .bearer_auth(token)
+        .json(&json!({"on_duty": true, "latitude": at.0, "longitude": at.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn offers(app: &UpApp, token: &str) -> Vec<Value> {
+    let v: Value = app
+        .client
+        .get(format!("{}/api/emergency/v1/offers/mine", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"].as_array().cloned().unwrap_or_default()
+}
+
+async fn put(app: &UpApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .client
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn has_offer(app: &UpApp, token: &str, case: &str) -> bool {
+    offers(app, token)
+        .await
+        .iter()
+        .any(|o| o["case_id"] == case)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_offers_decline_two_accepts_statuses_completion() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("offers_per_wave".into(), 2.into());
+        cfg.emergency.insert("accepts_wanted".into(), 2.into());
+    })
+    .await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let (a, b, c, u, far) = (
+        tok("vol-a"),
+        tok("vol-b"),
+        tok("vol-c"),
+        tok("vol-uncertified"),
+        tok("vol-far"),
+    );
+    for (id, cert) in [
+        ("vol-a", true),
+        ("vol-b", true),
+        ("vol-c", true),
+        ("vol-uncertified", false),
+        ("vol-far", true),
+    ] {
+        eligible(&app, id, cert, 1).await;
+    }
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &tok("vol-far"), north(20_000.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    on_duty(&app, &u, north(100.0)).await;
+    on_duty(&app, &a, north(300.0)).await;
+    on_duty(&app, &b, north(500.0)).await;
+    on_duty(&app, &c, north(800.0)).await;
+    let _ = far;
+    // Location updates only while on duty.
+    let (s, body) = put(
+        &app,
+        &tok("vol-never"),
+        "/api/emergency/v1/presence/location",
+        json!({"latitude": CENTER.0, "longitude": CENTER.1}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("EMERGENCY_NOT_ON_DUTY"))
+    );
+
+    // The panic.
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081234567890"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let caller = created["data"]["caller_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = created["data"]["handshake_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The two nearest certified volunteers get the offer; the uncertified one never does.
+    testkit::eventually("offers to A and B", Duration::from_secs(10), || async {
+        has_offer(&app, &a, &id).await && has_offer(&app, &b, &id).await
+    })
+    .await;
+    assert!(
+        !has_offer(&app, &c, &id).await,
+        "C waits for a free place in the wave"
+    );
+    let offer = &offers(&app, &a).await[0];
+    assert_eq!(
+        (offer["severity"].as_str(), offer["type"].as_str()),
+        (Some("critical"), Some("cardiac_arrest"))
+    );
+    assert!(
+        offer.get("handshake_code").is_none(),
+        "no code before accepting"
+    );
+    // Someone never offered cannot accept.
+    let (s, body) = put(
+        &app,
+        &u,
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("EMERGENCY_NOT_OFFERED"))
+    );
+
+    // B declines: C is offered in B's place.
+    let (s, _) = put(
+        &app,
+        &b,
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "reject"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    testkit::eventually("decline replaced by C", Duration::from_secs(10), || async {
+        has_offer(&app, &c, &id).await
+    })
+    .await;
+
+    // A accepts first: team lead, gets the handshake code. C joins as member.
+    let (s, body) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept", "eta_minutes": 4}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["data"]["role"].as_str()),
+        (200, Some("lead")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["handshake_code"], code.as_str());
+    let (s, again) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept"}),
+    )
+    .await;
+    assert_eq!(
+        (s, again["error"]["code"].as_str()),
+        (409, Some("EMERGENCY_ALREADY_ANSWERED"))
+    );
+    let (s, body) = put(
+        &app,
+        &c,
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept", "eta_minutes": 7}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["data"]["role"].as_str()),
+        (200, Some("member")),
+        "{body}"
+    );
+    // The caller sees both, A as lead.
+    let view: Value = app
+        .client
+        .get(format!("{}/api/emergency/v1/{id}", app.url))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["data"]["status"], "assigned");
+    let responders = view["data"]["responders"].as_array().unwrap();
+    assert_eq!(responders.len(), 2);
+    assert_eq!(
+        (
+            responders[0]["volunteer_id"].as_str(),
+            responders[0]["is_lead"].as_bool()
+        ),
+        (Some("vol-a"), Some(true))
+    );
+
+    // Statuses: forward only.
+    let (s, body) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/status"),
+        json!({"status": "arrived"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["data"]["status"].as_str()),
+        (200, Some("responding")),
+        "{body}"
+    );
+    let (s, body) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/status"),
+        json!({"status": "accepted"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("EMERGENCY_STATUS_BACKWARDS"))
+    );
+    assert_eq!(
+        put(
+            &app,
+            &a,
+            &format!("/api/emergency/v1/{id}/status"),
+            json!({"status": "resolved"})
+        )
+        .await
+        .0,
+        200
+    );
+    // Only the lead (or Ops) completes.
+    let record = json!({"outcome": "transported", "hospital_referral": "RSUD Tarakan",
+        "clinical": {"vitals": {"heart_rate": 0, "spo2": 88, "avpu": "U"}, "interventions": {"cpr": true, "aed_shocks": 2},
+                     "patient": {"sex": "male", "estimated_age": 50}, "working_diagnosis": "cardiac arrest"}});
+    let (s, body) = put(
+        &app,
+        &c,
+        &format!("/api/emergency/v1/{id}/complete"),
+        record.clone(),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("EMERGENCY_NOT_TEAM_LEAD"))
+    );
+    let (s, body) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/complete"),
+        json!({"outcome": "magic"}),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("EMERGENCY_OUTCOME_INVALID"))
+    );
+    let (s, body) = put(
+        &app,
+        &a,
+        &format!("/api/emergency/v1/{id}/complete"),
+        record,
+    )
+    .await;
+    assert_eq!(
+        (s, body["data"]["status"].as_str()),
+        (200, Some("completed")),
+        "{body}"
+    );
+    assert!(
+        body["data"]["metrics"]["time_to_first_offer_s"]
+            .as_f64()
+            .unwrap()
+            < 5.0
+    );
+    assert!(body["data"]["metrics"]["time_to_first_accept_s"].is_number());
+    assert!(body["data"]["metrics"]["time_to_first_arrival_s"].is_number());
+
+    // The timeline tells the whole story.
+    let t: Value = app
+        .client
+        .get(format!("{}/api/emergency/v1/{id}/timeline", app.url))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let steps: Vec<String> = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["kind"].as_str().unwrap(),
+                e["actor"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let expect = [
+        "created:",
+        "offer_sent:vol-a",
+        "offer_sent:vol-b",
+        "offer_declined:vol-b",
+        "offer_sent:vol-c",
+        "accepted:vol-a",
+        "accepted:vol-c",
+        "status_arrived:vol-a",
+        "status_resolved:vol-a",
+        "completed:vol-a",
+    ];
+    assert_eq!(steps, expect, "{t}");
+    // Offers were sent through notify as critical messages.
+    let console = app.console.clone();
+    testkit::eventually(
+        "three dispatch offers delivered",
+        Duration::from_secs(10),
+        || {
+            let console = console.clone();
+            async move {
+                console_lines(&console)
+                    .iter()
+                    .filter(|l| {
+                        l["message"]["priority"] == "critical"
+                            && l["message"]["title"]
+                                .as_str()
+                                .is_some_and(|t| t.starts_with("DARURAT"))
+                    })
+                    .count()
+                    == 3
+            }
+        },
+    )
+    .await;
+    assert!(
+        !console_lines(&app.console)
+            .iter()
+            .any(|l| l["message"]["to"] == "account:vol-uncertified")
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_accepts_escalates_and_psc119_status_reaches_the_timeline() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("escalate_critical_s".into(), 1.into());
+    })
+    .await;
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": "critical", "type": "unconscious", "caller_phone": "081299999999"}))
+        .send()
+        .await
+        .unwrap();
+    let created: Value = res.json().await.unwrap();
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let caller = created["data"]["caller_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::Instant::now();
+    let timeline = || async {
+        let t: Value = app
+            .client
+            .get(format!("{}/api/emergency/v1/{id}/timeline", app.url))
+            .bearer_auth(&caller)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["data"].as_array().cloned().unwrap_or_default()
+    };
+    testkit::eventually("escalated", Duration::from_secs(10), || async {
+        timeline().await.iter().any(|e| e["kind"] == "escalated")
+    })
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(4),
+        "escalated after {waited:?} (window 1 s)"
+    );
+    let esc = timeline()
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "escalated")
+        .unwrap();
+    assert_eq!(
+        (
+            esc["data"]["reason"].as_str(),
+            esc["data"]["priority"].as_str()
+        ),
+        (Some("no_accept_in_time"), Some("P1"))
+    );
+    let view: Value = app
+        .client
+        .get(format!("{}/api/emergency/v1/{id}", app.url))
+        .bearer_auth(&caller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            view["data"]["escalated"].as_bool(),
+            view["data"]["status"].as_str()
+        ),
+        (Some(true), Some("pending")),
+        "a flag, not a state"
+    );
+    // The bridge reports the ambulance.
+    let status = Event::new(
+        "bridge",
+        "bridge.psc119.status",
+        &json!({"case_id": id, "status": "ambulance_dispatched", "at": "2026-11-25T10:00:00Z", "details": {"centre": "PSC 119 DKI"}}),
+    )
+    .unwrap();
+    app.running
+        .as_ref()
+        .unwrap()
+        .bus
+        .publish(&status)
+        .await
+        .unwrap();
+    testkit::eventually(
+        "PSC 119 status in the timeline",
+        Duration::from_secs(10),
+        || async {
+            timeline().await.iter().any(|e| {
+                e["kind"] == "psc119_ambulance_dispatched"
+                    && e["data"]["details"]["centre"] == "PSC 119 DKI"
+            })
+        },
+    )
+    .await;
+    app.stop().await;
+}

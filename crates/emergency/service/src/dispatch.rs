@@ -1,0 +1,350 @@
+//! Dispatch: one task per open case offers it to the best candidates in waves, replaces
+//! declines and time-outs with the next candidates, widens the radius step by step, stops
+//! when enough accepted, and escalates to PSC 119 when nobody accepted in time (while it
+//! keeps looking for volunteers). Offers reach volunteers through notify (critical priority,
+//! deduplicated by offer id, expiring with the wave); the app opened from that alert reads
+//! `GET /offers/mine`.
+//!
+//! Everything a task decides is written to the store before it acts, so after a restart the
+//! task of each open case resumes from the stored offers and timeline.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use kreki_emergency_contracts::{CASE_ESCALATED, CaseEscalated, Severity};
+use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
+use kreki_platform::{
+    bus::{Event, outbox, outbox::RelayState},
+    storage::Tx,
+    time_util::{now_micros, rfc3339},
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::EmergencyConfig,
+    domain::OfferState,
+    geo::LatLng,
+    presence::Live,
+    store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
+};
+
+pub struct Dispatcher {
+    pub store: Store,
+    pub live: Arc<Live>,
+    pub config: Arc<EmergencyConfig>,
+    pub relay: Arc<RelayState>,
+    pub base_url: String,
+    pub shutdown: CancellationToken,
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+fn escalation_window_s(cfg: &EmergencyConfig, s: Severity) -> u32 {
+    match s {
+        Severity::Critical => cfg.escalate_critical_s,
+        Severity::Urgent => cfg.escalate_urgent_s,
+        Severity::Normal => cfg.escalate_normal_s,
+    }
+}
+
+/// Flag the case as escalated and publish `emergency.case.escalated` (once per case).
+pub async fn escalate(
+    tx: &mut Tx,
+    case: &CaseRecord,
+    reason: &str,
+    actor: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    if !Store::mark_escalated(tx, &case.id).await? {
+        return Ok(false);
+    }
+    let ev = CaseEscalated {
+        case_id: case.id.clone(),
+        severity: case.severity,
+        sev: case.severity.sev().into(),
+        priority: case.severity.psc119_priority().into(),
+        kind: case.kind,
+        latitude: case.latitude,
+        longitude: case.longitude,
+        caller_phone: case.caller_phone.clone(),
+        reason: reason.into(),
+        description: case.description.clone(),
+        responders: u32::try_from(case.responders.len()).unwrap_or(0),
+        at: rfc3339(now_micros()),
+    };
+    let event = Event::new("emergency", CASE_ESCALATED, &ev)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+        .correlated(case.id.clone());
+    outbox::enqueue(tx, &event).await?;
+    timeline_add(
+        tx,
+        &case.id,
+        "escalated",
+        actor,
+        &serde_json::json!({ "reason": reason, "priority": ev.priority }),
+    )
+    .await?;
+    Ok(true)
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        live: Arc<Live>,
+        config: Arc<EmergencyConfig>,
+        relay: Arc<RelayState>,
+        base_url: String,
+        shutdown: CancellationToken,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            live,
+            config,
+            relay,
+            base_url,
+            shutdown,
+            wakers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn waker(&self, case_id: &str) -> Arc<Notify> {
+        self.wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(case_id.to_string())
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone()
+    }
+
+    /// Something changed in the case (an answer, a status, a cancellation).
+    pub fn wake(&self, case_id: &str) {
+        if let Some(n) = self
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(case_id)
+        {
+            n.notify_one();
+        }
+    }
+
+    /// Start (or resume) dispatching a case.
+    pub fn start(self: &Arc<Self>, case_id: String) {
+        let me = self.clone();
+        let wake = self.waker(&case_id);
+        tokio::spawn(async move {
+            let id = case_id.clone();
+            loop {
+                match me.step(&case_id).await {
+                    Ok(Some(wait)) => {
+                        tokio::select! {
+                            _ = me.shutdown.cancelled() => break,
+                            _ = wake.notified() => {}
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(case_id = %case_id, error = %e, "dispatch step failed; retrying");
+                        tokio::select! {
+                            _ = me.shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        }
+                    }
+                }
+            }
+            me.wakers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id);
+        });
+    }
+
+    /// One round of decisions; returns how long to wait before the next, or `None` when the
+    /// case needs no more dispatching.
+    async fn step(&self, case_id: &str) -> anyhow::Result<Option<Duration>> {
+        let cfg = &self.config;
+        let Some(case) = self.store.get(case_id).await? else {
+            return Ok(None);
+        };
+        let now = now_micros();
+        let mut tx = self.store.db().begin().await?;
+        let Some(state) = self.store.lock(&mut tx, case_id).await? else {
+            return Ok(None);
+        };
+        // Closed, or enough people: withdraw what is still open and stop.
+        if !state.status.is_open() || state.responders.len() >= state.accepts_wanted {
+            let withdrawn =
+                Store::close_open_offers(&mut tx, case_id, OfferState::Withdrawn, None).await?;
+            for v in &withdrawn {
+                self.notify_withdrawn(&mut tx, &case, v).await?;
+            }
+            tx.commit().await?;
+            self.relay.poke();
+            return Ok(None);
+        }
+        Store::close_open_offers(&mut tx, case_id, OfferState::Expired, Some(now)).await?;
+        let offers = Store::offers_in(&mut tx, case_id).await?;
+        // Escalate when nobody accepted within the severity's window.
+        let age_s = (now - case.created_at_us) as f64 / 1e6;
+        let window = f64::from(escalation_window_s(cfg, case.severity));
+        if !case.escalated && state.responders.is_empty() && age_s >= window {
+            escalate(&mut tx, &case, "no_accept_in_time", None).await?;
+            tracing::warn!(
+                case_id,
+                "no volunteer accepted in time; escalated to PSC 119"
+            );
+        }
+        // Which wave are we in?
+        let wave_s = f64::from(cfg.wave_timeout_s.max(1));
+        let step = ((age_s / wave_s) as usize).min(cfg.radius_steps_m.len() - 1);
+        let radius = f64::from(cfg.radius_steps_m[step]);
+        let last_wave = offers.iter().map(|o| o.wave).max().unwrap_or(-1);
+        if step as i64 > last_wave && last_wave >= 0 {
+            timeline_add(
+                &mut tx,
+                case_id,
+                "wave_widened",
+                None,
+                &serde_json::json!({ "wave": step, "radius_m": radius }),
+            )
+            .await?;
+        }
+        let open = offers
+            .iter()
+            .filter(|o| o.state == OfferState::Open)
+            .count();
+        let wanted_now = (cfg.offers_per_wave as usize).saturating_sub(open);
+        if wanted_now > 0 {
+            let offered: HashSet<String> = offers.iter().map(|o| o.volunteer_id.clone()).collect();
+            let center = LatLng::new(case.latitude, case.longitude)?;
+            let candidates = self.live.candidates(
+                center,
+                radius,
+                wanted_now,
+                case.severity,
+                &offered,
+                cfg.max_location_age_s,
+            );
+            let expires = now + i64::from(cfg.offer_timeout_s) * 1_000_000;
+            for c in &candidates {
+                let offer = OfferRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    case_id: case_id.to_string(),
+                    volunteer_id: c.volunteer_id.clone(),
+                    wave: step as i64,
+                    state: OfferState::Open,
+                    distance_m: c.distance_m.round() as i64,
+                    expires_at_us: expires,
+                    expires_at: rfc3339(expires),
+                };
+                Store::insert_offer(&mut tx, &offer).await?;
+                timeline_add(
+                    &mut tx,
+                    case_id,
+                    "offer_sent",
+                    Some(&c.volunteer_id),
+                    &serde_json::json!({ "wave": step, "distance_m": offer.distance_m, "class": c.class, "location_age_s": c.location_age_s }),
+                )
+                .await?;
+                self.notify_offer(&mut tx, &case, &offer).await?;
+            }
+            if !candidates.is_empty() {
+                Store::milestone(&mut tx, case_id, Milestone::FirstOffer).await?;
+            }
+        }
+        tx.commit().await?;
+        self.relay.poke();
+        // Wake for the next expiry, wave change or escalation deadline, at least every second.
+        let next_offer = offers
+            .iter()
+            .filter(|o| o.state == OfferState::Open)
+            .map(|o| (o.expires_at_us - now) as f64 / 1e6)
+            .fold(f64::MAX, f64::min);
+        let next_wave = wave_s * (step as f64 + 1.0) - age_s;
+        let next_escalation = if case.escalated {
+            f64::MAX
+        } else {
+            window - age_s
+        };
+        let wait = [next_offer, next_wave, next_escalation, 1.0]
+            .into_iter()
+            .filter(|w| *w > 0.0)
+            .fold(1.0, f64::min);
+        Ok(Some(Duration::from_secs_f64(wait.max(0.05))))
+    }
+
+    async fn notify_offer(
+        &self,
+        tx: &mut Tx,
+        case: &CaseRecord,
+        offer: &OfferRow,
+    ) -> Result<(), sqlx::Error> {
+        let mut vars = serde_json::Map::new();
+        vars.insert("case_type".into(), case.kind.as_str().into());
+        vars.insert("distance_m".into(), offer.distance_m.into());
+        vars.insert("link".into(), format!("{}/relawan/", self.base_url).into());
+        self.request(
+            tx,
+            &offer.volunteer_id,
+            Template::DispatchOffer,
+            vars,
+            &offer.id,
+            Some(offer.expires_at.clone()),
+            &case.id,
+        )
+        .await
+    }
+
+    async fn notify_withdrawn(
+        &self,
+        tx: &mut Tx,
+        case: &CaseRecord,
+        volunteer: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut vars = serde_json::Map::new();
+        vars.insert("case_type".into(), case.kind.as_str().into());
+        self.request(
+            tx,
+            volunteer,
+            Template::OfferWithdrawn,
+            vars,
+            &format!("withdrawn:{}:{volunteer}", case.id),
+            None,
+            &case.id,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn request(
+        &self,
+        tx: &mut Tx,
+        volunteer: &str,
+        template: Template,
+        vars: serde_json::Map<String, serde_json::Value>,
+        dedup: &str,
+        expires_at: Option<String>,
+        case_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        let msg = MessageRequested {
+            id: uuid::Uuid::now_v7().to_string(),
+            dedup_key: dedup.to_string(),
+            recipient_id: Some(volunteer.to_string()),
+            address: None,
+            template,
+            vars,
+            language: None,
+            priority: Priority::Critical,
+            channels: Vec::new(),
+            expires_at,
+            correlation_id: Some(case_id.to_string()),
+        };
+        let event = Event::new("emergency", MESSAGE_REQUESTED, &msg)
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+            .correlated(case_id.to_string());
+        outbox::enqueue(tx, &event).await
+    }
+}
