@@ -352,6 +352,7 @@ impl From<sqlx::Error> for ApiError {
         if crate::storage::is_unavailable(&e) {
             ApiError::storage_unavailable(e)
         } else {
+            tracing::error!(error = ?e, "storage error");
             ApiError::internal(e)
         }
     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contracts;
+mod crash;
 mod deps;
 mod dispatch;
 mod emergency;

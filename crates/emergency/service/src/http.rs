@@ -242,7 +242,7 @@ pub struct PanicRequest {
     pub caller_phone: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PanicCreated {
     pub id: String,
     pub status: String,
@@ -348,6 +348,17 @@ async fn panic(
     };
     let account = principal.as_ref().map(|p| p.subject.clone());
     let phone_text = phone.as_ref().map(|p| p.as_str().to_string());
+    // A retry is answered before anything else (limits included).
+    if let Some((key, hash)) = &idem
+        && let Some(earlier) = st.store.replay(key, hash).await?
+    {
+        return created_response(
+            earlier,
+            "",
+            Envelope::created(&PanicCreated::default()),
+            &st,
+        );
+    }
 
     // A signed-in caller with an open case gets that case back.
     if account.is_some()
@@ -439,10 +450,19 @@ async fn panic(
             || (201, serde_json::to_string(&body).unwrap_or_default()),
         )
         .await?;
+    created_response(outcome, &id, body, &st)
+}
+
+fn created_response(
+    outcome: Created,
+    id: &str,
+    body: Envelope<&PanicCreated>,
+    st: &AppState,
+) -> ApiResult<Response> {
     match outcome {
         Created::New => {
-            tracing::info!(case_id = %id, severity = ?req.severity, "panic received");
-            st.dispatcher.start(id.clone());
+            tracing::info!(case_id = %id, "panic received");
+            st.dispatcher.start(id.to_string());
             Ok(body.into_response())
         }
         Created::Replay { status, response } => {

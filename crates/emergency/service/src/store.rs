@@ -287,6 +287,19 @@ impl Store {
         Ok(Created::New)
     }
 
+    /// The stored answer of an idempotency key, if the request was completed before.
+    pub async fn replay(&self, key: &str, hash: &str) -> Result<Option<Created>, sqlx::Error> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(idempotency::lookup(&mut conn, "panic", key, hash)
+            .await?
+            .map(|c| match c {
+                idempotency::Claim::Replay { status, response } => {
+                    Created::Replay { status, response }
+                }
+                _ => Created::KeyReuse,
+            }))
+    }
+
     /// The caller's open case, if they have one (a second tap returns it instead of a new one).
     pub async fn open_case_of(
         &self,

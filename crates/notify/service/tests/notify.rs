@@ -136,8 +136,16 @@ async fn worker_sends_retries_expires_and_reports(db: Db) {
     assert_eq!(m.id, "m-en");
     assert_eq!(m.to, "account:acct-1");
     assert!(m.body.contains("alerts reach your device"), "{}", m.body);
+    testkit::eventually(
+        "outcome recorded",
+        std::time::Duration::from_secs(5),
+        || {
+            let store = store.clone();
+            async move { store.get("m-en").await.unwrap().unwrap().status == "sent" }
+        },
+    )
+    .await;
     let view = store.get("m-en").await.unwrap().unwrap();
-    assert_eq!(view.status, "sent");
     assert_eq!(view.attempts, 2);
     let states: Vec<&str> = view.history.iter().map(|h| h.status.as_str()).collect();
     assert_eq!(states, ["queued", "retry", "sent"]);

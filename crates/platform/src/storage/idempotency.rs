@@ -75,6 +75,36 @@ pub async fn claim(
     }
 }
 
+/// Look a key up without claiming it (answer a retry before doing any other work).
+pub async fn lookup(
+    conn: &mut AnyConnection,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<Claim>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let hash: String = row.try_get(0)?;
+    if hash != request_hash {
+        return Ok(Some(Claim::Mismatch));
+    }
+    let status: Option<i64> = row.try_get(1)?;
+    let response: Option<String> = row.try_get(2)?;
+    Ok(match (status, response) {
+        (Some(s), Some(r)) => Some(Claim::Replay {
+            status: u16::try_from(s).unwrap_or(200),
+            response: r,
+        }),
+        _ => None,
+    })
+}
+
 pub async fn complete(
     conn: &mut AnyConnection,
     scope: &str,

@@ -133,14 +133,24 @@ impl Db {
 
 /// Is this error "the database is not reachable" (→ 503, retry later) rather than a bug?
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+    match e {
         sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        // A connection that broke mid-conversation surfaces as a protocol error.
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // PostgreSQL: class 08 connection exceptions, 57P01-57P03 shutdown / cannot connect now.
+            code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03")
+                || db.message().contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 /// Is this a unique-constraint violation?
