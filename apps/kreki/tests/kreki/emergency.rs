@@ -265,3 +265,230 @@ async fn retried_taps_and_floods() {
     );
     app.stop().await;
 }
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let sig: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={sig}")
+}
+
+async fn sms(app: &UpApp, secret: Option<&str>, msg: Value) -> (u16, Value) {
+    let raw = serde_json::to_vec(&msg).unwrap();
+    let mut r = app
+        .client
+        .post(format!("{}/api/emergency/v1/sms/inbound", app.url))
+        .header("content-type", "application/json")
+        .body(raw.clone());
+    if let Some(s) = secret {
+        r = r.header("x-kreki-signature", sign(s, &raw));
+    }
+    let res = r.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_fallback_creates_deduplicates_and_helps() {
+    let unconfigured = start_up(None).await;
+    let (s, b) = sms(&unconfigured, Some("x"), json!({"from": "+6281234567890", "text": "DARURAT 0 -6.2,106.8", "message_id": "m0", "received_at": "2026-11-25T10:00:00Z"})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (503, Some("EMERGENCY_SMS_NOT_CONFIGURED"))
+    );
+    unconfigured.stop().await;
+
+    let secret = "gateway-shared-secret";
+    let app = crate::up::start_up_with(None, |cfg| {
+        cfg.emergency
+            .insert("sms_webhook_secret".into(), secret.into());
+    })
+    .await;
+    let msg = |id: &str, text: &str| json!({"from": "0812-3456-7890", "text": text, "message_id": id, "received_at": "2026-11-25T10:00:00Z"});
+    // Forged or unsigned: refused, nothing stored.
+    let (s, b) = sms(
+        &app,
+        Some("wrong"),
+        msg("m1", "DARURAT 0 -6.2088,106.8456 JANTUNG"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (401, Some("EMERGENCY_SMS_SIGNATURE_INVALID"))
+    );
+    assert_eq!(
+        sms(&app, None, msg("m1", "DARURAT 0 -6.2088,106.8456 JANTUNG"))
+            .await
+            .0,
+        401
+    );
+    // A real one.
+    let (s, b) = sms(
+        &app,
+        Some(secret),
+        msg(
+            "m1",
+            "darurat 0  -6,2088 106,8456 jantung pria pingsan di pasar",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, b["data"]["status"].as_str()),
+        (200, Some("created")),
+        "{b}"
+    );
+    let case_id = b["data"]["case_id"].as_str().unwrap().to_string();
+    // The carrier retries (same id) and the sender repeats (same text): one case.
+    let (_, b) = sms(
+        &app,
+        Some(secret),
+        msg(
+            "m1",
+            "darurat 0  -6,2088 106,8456 jantung pria pingsan di pasar",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (b["data"]["status"].as_str(), b["data"]["case_id"].as_str()),
+        (Some("duplicate"), Some(case_id.as_str()))
+    );
+    let (_, b) = sms(
+        &app,
+        Some(secret),
+        msg(
+            "m2",
+            "DARURAT 0 -6,2088 106,8456 JANTUNG pria pingsan di pasar",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (b["data"]["status"].as_str(), b["data"]["case_id"].as_str()),
+        (Some("duplicate"), Some(case_id.as_str()))
+    );
+    let ops = app.signer.token(ISSUER, "ops", &["ops_admin"]);
+    let (s, case) = get(&app, &format!("/api/emergency/v1/{case_id}"), &ops).await;
+    assert_eq!(
+        (
+            s,
+            case["data"]["type"].as_str(),
+            case["data"]["severity"].as_str()
+        ),
+        (200, Some("cardiac_arrest"), Some("critical"))
+    );
+    assert_eq!(case["data"]["description"], "pria pingsan di pasar");
+    let (_, t) = get(&app, &format!("/api/emergency/v1/{case_id}/timeline"), &ops).await;
+    assert_eq!(t["data"][1]["kind"], "sms_received");
+    // Unreadable: a help reply goes back, the message is kept for an operator.
+    let (_, b) = sms(
+        &app,
+        Some(secret),
+        msg("m3", "DARURAT tolong di dekat pasar"),
+    )
+    .await;
+    assert_eq!(b["data"]["status"], "unparsed");
+    let console = app.console.clone();
+    kreki_platform::testkit::eventually(
+        "help reply sent",
+        std::time::Duration::from_secs(10),
+        || {
+            let console = console.clone();
+            async move {
+                crate::up::console_lines(&console).iter().any(|l| {
+                    l["message"]["to"] == "+6281234567890"
+                        && l["message"]["body"]
+                            .as_str()
+                            .is_some_and(|b| b.starts_with("Format: DARURAT"))
+                })
+            }
+        },
+    )
+    .await;
+    let (s, b) = sms(&app, Some(secret), json!({"from": "12", "text": "DARURAT 0 -6.2,106.8", "message_id": "m4", "received_at": "x"})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("EMERGENCY_CALLER_PHONE_INVALID"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nearby_is_for_ops() {
+    let app = start_up(None).await;
+    let vol = app.signer.token(ISSUER, "vol-n", &["volunteer"]);
+    let res = app
+        .client
+        .put(format!("{}/api/emergency/v1/presence", app.url))
+        .bearer_auth(&vol)
+        .json(&json!({"on_duty": true, "latitude": -6.2, "longitude": 106.8}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let ops = app.signer.token(ISSUER, "ops", &["ops_admin"]);
+    let (s, b) = get(
+        &app,
+        "/api/emergency/v1/nearby?latitude=-6.201&longitude=106.8&radius=2000",
+        &ops,
+    )
+    .await;
+    assert_eq!(
+        (s, b["data"][0]["volunteer_id"].as_str()),
+        (200, Some("vol-n")),
+        "{b}"
+    );
+    assert!((b["data"][0]["distance_m"].as_f64().unwrap() - 111.2).abs() < 1.0);
+    assert_eq!(
+        get(
+            &app,
+            "/api/emergency/v1/nearby?latitude=-6.2&longitude=106.8",
+            &vol
+        )
+        .await
+        .0,
+        403
+    );
+    for bad in ["radius=0", "radius=-5", "radius=1e9"] {
+        let (s, b) = get(
+            &app,
+            &format!("/api/emergency/v1/nearby?latitude=-6.2&longitude=106.8&{bad}"),
+            &ops,
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (422, Some("EMERGENCY_RADIUS_INVALID")),
+            "{bad}"
+        );
+    }
+    let (s, _) = get(
+        &app,
+        "/api/emergency/v1/nearby?latitude=abc&longitude=106.8",
+        &ops,
+    )
+    .await;
+    assert_eq!(s, 400);
+    // Off duty: gone at once.
+    app.client
+        .put(format!("{}/api/emergency/v1/presence", app.url))
+        .bearer_auth(&vol)
+        .json(&json!({"on_duty": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get(
+            &app,
+            "/api/emergency/v1/nearby?latitude=-6.2&longitude=106.8",
+            &ops
+        )
+        .await
+        .1["data"],
+        json!([])
+    );
+    app.stop().await;
+}

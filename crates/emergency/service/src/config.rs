@@ -27,6 +27,11 @@ pub struct EmergencyConfig {
     pub service_area: ServiceArea,
     /// Largest radius an Ops `GET /nearby` may ask for (metres).
     pub max_nearby_radius_m: u32,
+    /// HMAC-SHA256 key shared with the SMS gateway (`X-Kreki-Signature: sha256=<hex>`).
+    /// Without it the SMS ingress refuses every message.
+    pub sms_webhook_secret: Option<kreki_platform::config::Secret>,
+    /// Messages from the same number with the same text within this window are one case.
+    pub sms_duplicate_window_s: u32,
 }
 
 impl Default for EmergencyConfig {
@@ -43,6 +48,8 @@ impl Default for EmergencyConfig {
             max_location_age_s: 300,
             service_area: ServiceArea::default(),
             max_nearby_radius_m: 50_000,
+            sms_webhook_secret: None,
+            sms_duplicate_window_s: 600,
         }
     }
 }

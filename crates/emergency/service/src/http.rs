@@ -70,7 +70,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(offers_mine))
                 .routes(routes!(respond))
                 .routes(routes!(status))
-                .routes(routes!(complete)),
+                .routes(routes!(complete))
+                .routes(routes!(sms_inbound))
+                .routes(routes!(nearby)),
         )
         .with_state(state)
         .split_for_parts()
@@ -1083,4 +1085,303 @@ async fn complete(
         case,
         handshake_code: Some(code),
     }))
+}
+
+// ---------------------------------------------------------------------------------------
+// SMS fallback and Ops look-ups.
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsInbound {
+    /// Sender's number (the callback number).
+    pub from: String,
+    pub text: String,
+    /// The gateway's message id (carrier retries repeat it).
+    pub message_id: String,
+    /// RFC 3339.
+    pub received_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsResult {
+    /// `created`, `duplicate` or `unparsed` (a help reply was sent; kept for an operator).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+}
+
+fn sms_signature_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(hex) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Some(sig) = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// Inbound `DARURAT` SMS from the gateway (HMAC-signed).
+#[utoipa::path(post, path = "/sms/inbound", tag = "cases",
+    request_body = SmsInbound,
+    params(("X-Kreki-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the body with the shared key>")),
+    responses(
+        (status = 200, description = "Handled: created, duplicate (carrier retry) or unparsed (help reply sent)", body = inline(Envelope<SmsResult>)),
+        (status = 401, description = "EMERGENCY_SMS_SIGNATURE_INVALID", body = ErrorEnvelope),
+        (status = 503, description = "EMERGENCY_SMS_NOT_CONFIGURED", body = ErrorEnvelope),
+    ))]
+async fn sms_inbound(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult<Envelope<SmsResult>> {
+    let Some(secret) = &st.config.sms_webhook_secret else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "EMERGENCY_SMS_NOT_CONFIGURED",
+            Msg::new(
+                "Jalur SMS belum dikonfigurasi",
+                "The SMS channel is not configured",
+            ),
+        ));
+    };
+    let sig = headers
+        .get("x-kreki-signature")
+        .and_then(|v| v.to_str().ok());
+    if !sms_signature_ok(secret.expose(), &raw, sig) {
+        tracing::warn!("SMS webhook with a bad signature refused");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "EMERGENCY_SMS_SIGNATURE_INVALID",
+            Msg::new("Tanda tangan tidak valid", "Invalid signature"),
+        ));
+    }
+    let msg: SmsInbound = serde_json::from_slice(&raw).map_err(|e| {
+        ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("Isi pesan SMS tidak valid", "Invalid SMS payload"),
+        )
+        .details(serde_json::json!({ "reason": e.to_string() }))
+    })?;
+    let from = PhoneE164::parse(&msg.from).map_err(|_| {
+        ApiError::validation(
+            "EMERGENCY_CALLER_PHONE_INVALID",
+            Msg::new("Nomor pengirim tidak valid", "Invalid sender number"),
+        )
+    })?;
+    if msg.message_id.is_empty() || msg.message_id.len() > 128 || msg.text.len() > 2_000 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("Pesan SMS tidak valid", "Invalid SMS message"),
+        ));
+    }
+    let normalized = msg
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
+    let text_hash = token_hash(&normalized);
+    let now = now_micros();
+    let mut tx = st.store.db().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO sms_inbound (message_id, sender, text_hash, text, received_at, status) VALUES ($1, $2, $3, $4, $5, 'received') \
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(&msg.message_id)
+    .bind(from.as_str())
+    .bind(&text_hash)
+    .bind(&msg.text)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    use sqlx::Row;
+    if inserted == 0 {
+        let case_id: Option<String> =
+            sqlx::query("SELECT case_id FROM sms_inbound WHERE message_id = $1")
+                .bind(&msg.message_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        tx.rollback().await?;
+        return Ok(Envelope::ok(SmsResult {
+            status: "duplicate".into(),
+            case_id,
+        }));
+    }
+    let window = now - i64::from(st.config.sms_duplicate_window_s) * 1_000_000;
+    let earlier: Option<String> = sqlx::query(
+        "SELECT case_id FROM sms_inbound WHERE sender = $1 AND text_hash = $2 AND received_at >= $3 AND message_id <> $4 AND case_id IS NOT NULL \
+         ORDER BY received_at LIMIT 1",
+    )
+    .bind(from.as_str())
+    .bind(&text_hash)
+    .bind(window)
+    .bind(&msg.message_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?;
+    let mark = |status: &'static str, case: Option<String>, error: Option<String>| {
+        sqlx::query(
+            "UPDATE sms_inbound SET status = $1, case_id = $2, error = $3 WHERE message_id = $4",
+        )
+        .bind(status)
+        .bind(case)
+        .bind(error)
+        .bind(msg.message_id.clone())
+    };
+    if let Some(case_id) = earlier {
+        mark("duplicate", Some(case_id.clone()), None)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(Envelope::ok(SmsResult {
+            status: "duplicate".into(),
+            case_id: Some(case_id),
+        }));
+    }
+    let parsed = crate::sms::parse(&msg.text)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            LatLng::new(p.latitude, p.longitude)
+                .and_then(|l| st.config.service_area.check(l))
+                .map(|l| (p, l))
+                .map_err(|e| e.to_string())
+        });
+    match parsed {
+        Err(reason) => {
+            mark("unparsed", None, Some(reason))
+                .execute(&mut *tx)
+                .await?;
+            let help = MessageRequested {
+                id: uuid::Uuid::now_v7().to_string(),
+                dedup_key: format!("sms-help:{}", msg.message_id),
+                recipient_id: None,
+                address: Some(from.as_str().to_string()),
+                template: Template::SmsHelpReply,
+                vars: serde_json::Map::new(),
+                language: None,
+                priority: Priority::High,
+                channels: vec![kreki_notify_contracts::Channel::Sms],
+                expires_at: None,
+                correlation_id: None,
+            };
+            let event =
+                Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;
+            outbox::enqueue(&mut tx, &event).await?;
+            tx.commit().await?;
+            st.relay.poke();
+            tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
+            Ok(Envelope::ok(SmsResult {
+                status: "unparsed".into(),
+                case_id: None,
+            }))
+        }
+        Ok((p, location)) => {
+            let id = uuid::Uuid::now_v7().to_string();
+            let new = NewCase {
+                id: id.clone(),
+                // Someone who texts DARURAT cannot say how bad it is: treat it as critical.
+                severity: Severity::Critical,
+                kind: p.kind,
+                location,
+                accuracy_m: None,
+                description: p.description.clone(),
+                caller_account: None,
+                caller_phone: Some(from.as_str().to_string()),
+                caller_token_hash: String::new(),
+                handshake_code: handshake_code(),
+                accepts_wanted: st.config.accepts_wanted,
+                source: "sms",
+            };
+            Store::insert_case(&mut tx, &new).await?;
+            timeline_add(
+                &mut tx,
+                &id,
+                "sms_received",
+                None,
+                &serde_json::json!({ "member": p.member, "message_id": msg.message_id }),
+            )
+            .await?;
+            mark("created", Some(id.clone()), None)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            st.dispatcher.start(id.clone());
+            Ok(Envelope::ok(SmsResult {
+                status: "created".into(),
+                case_id: Some(id),
+            }))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct NearbyQuery {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Metres (default 3000).
+    pub radius: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbyVolunteer {
+    pub volunteer_id: String,
+    pub distance_m: f64,
+    pub location_age_s: u32,
+    pub dispatchable: bool,
+}
+
+/// On-duty volunteers near a point (Ops).
+#[utoipa::path(get, path = "/nearby", tag = "cases",
+    params(NearbyQuery),
+    responses(
+        (status = 200, description = "Nearest first (at most 200)", body = inline(Envelope<Vec<NearbyVolunteer>>)),
+        (status = 403, description = "Ops only", body = ErrorEnvelope),
+        (status = 422, description = "EMERGENCY_RADIUS_INVALID, EMERGENCY_LOCATION_INVALID", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn nearby(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    axum::extract::Query(q): axum::extract::Query<NearbyQuery>,
+) -> ApiResult<Envelope<Vec<NearbyVolunteer>>> {
+    p.require_any_role(OPS)?;
+    let center = LatLng::new(q.latitude, q.longitude).map_err(coord_error)?;
+    let radius = q.radius.unwrap_or(3_000.0);
+    if !radius.is_finite() || radius <= 0.0 || radius > f64::from(st.config.max_nearby_radius_m) {
+        return Err(ApiError::validation(
+            "EMERGENCY_RADIUS_INVALID",
+            Msg::new("Radius tidak valid", "Invalid radius"),
+        )
+        .details(serde_json::json!({ "max_m": st.config.max_nearby_radius_m })));
+    }
+    let list = st
+        .live
+        .nearby(center, radius, 200)
+        .into_iter()
+        .map(|c| NearbyVolunteer {
+            dispatchable: st
+                .live
+                .eligibility(&c.volunteer_id)
+                .is_some_and(|e| e.verified),
+            volunteer_id: c.volunteer_id,
+            distance_m: (c.distance_m * 10.0).round() / 10.0,
+            location_age_s: c.location_age_s,
+        })
+        .collect();
+    Ok(Envelope::ok(list))
 }

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod geo;
 pub mod http;
 pub mod presence;
+pub mod sms;
 pub mod store;
 
 use std::sync::Arc;
@@ -43,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "presence_eligibility",
         sqlite: include_str!("../migrations/sqlite/0002_presence.sql"),
         postgres: include_str!("../migrations/postgres/0002_presence.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "sms_inbound",
+        sqlite: include_str!("../migrations/sqlite/0003_sms.sql"),
+        postgres: include_str!("../migrations/postgres/0003_sms.sql"),
     },
 ];
 

@@ -248,6 +248,30 @@ impl Store {
                 }
             }
         }
+        Self::insert_case(&mut tx, c).await?;
+        if let Some((key, _)) = idem {
+            let (status, body) = respond();
+            idempotency::complete(&mut tx, "panic", key, status, &body).await?;
+        }
+        tx.commit().await?;
+        Ok(Created::New)
+    }
+
+    /// The stored answer of an idempotency key, if the request was completed before.
+    pub async fn replay(&self, key: &str, hash: &str) -> Result<Option<Created>, sqlx::Error> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(idempotency::lookup(&mut conn, "panic", key, hash)
+            .await?
+            .map(|c| match c {
+                idempotency::Claim::Replay { status, response } => {
+                    Created::Replay { status, response }
+                }
+                _ => Created::KeyReuse,
+            }))
+    }
+
+    /// Insert a case and its first timeline entry in the caller's transaction.
+    pub async fn insert_case(tx: &mut Tx, c: &NewCase) -> Result<(), sqlx::Error> {
         let now = now_micros();
         let (lat, lng) = c.location.to_e6();
         sqlx::query(
@@ -269,35 +293,17 @@ impl Store {
         .bind(i64::from(c.accepts_wanted))
         .bind(c.source)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         timeline_add(
-            &mut tx,
+            tx,
             &c.id,
             "created",
             c.caller_account.as_deref(),
             &serde_json::json!({ "severity": c.severity, "type": c.kind, "source": c.source }),
         )
         .await?;
-        if let Some((key, _)) = idem {
-            let (status, body) = respond();
-            idempotency::complete(&mut tx, "panic", key, status, &body).await?;
-        }
-        tx.commit().await?;
-        Ok(Created::New)
-    }
-
-    /// The stored answer of an idempotency key, if the request was completed before.
-    pub async fn replay(&self, key: &str, hash: &str) -> Result<Option<Created>, sqlx::Error> {
-        let mut conn = self.db.pool().acquire().await?;
-        Ok(idempotency::lookup(&mut conn, "panic", key, hash)
-            .await?
-            .map(|c| match c {
-                idempotency::Claim::Replay { status, response } => {
-                    Created::Replay { status, response }
-                }
-                _ => Created::KeyReuse,
-            }))
+        Ok(())
     }
 
     /// The caller's open case, if they have one (a second tap returns it instead of a new one).
