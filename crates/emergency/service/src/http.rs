@@ -38,6 +38,7 @@ pub struct AppState {
     pub store: Store,
     pub live: Arc<crate::presence::Live>,
     pub dispatcher: Arc<crate::dispatch::Dispatcher>,
+    pub aeds: Arc<crate::aed::Registry>,
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
     pub config: Arc<EmergencyConfig>,
@@ -51,6 +52,7 @@ const TEST_ALERTS_PER_HOUR: u32 = 5;
 #[openapi(tags(
     (name = "cases", description = "Panic, cases and their timeline"),
     (name = "presence", description = "Volunteer presence and alert self-test"),
+    (name = "aeds", description = "AED registry and the nearest AEDs"),
 ))]
 struct ApiDoc;
 
@@ -72,7 +74,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(status))
                 .routes(routes!(complete))
                 .routes(routes!(sms_inbound))
-                .routes(routes!(nearby)),
+                .routes(routes!(nearby))
+                .routes(routes!(aed_create))
+                .routes(routes!(aed_update, aed_delete, aed_get))
+                .routes(routes!(aed_nearest)),
         )
         .with_state(state)
         .split_for_parts()
@@ -509,6 +514,19 @@ pub struct CaseView {
     /// For the caller, accepted responders and Ops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_code: Option<String>,
+    /// The nearest AEDs to the patient (within 1 km).
+    pub aeds: Vec<crate::aed::Aed>,
+}
+
+async fn view(st: &AppState, case: CaseRecord) -> ApiResult<CaseView> {
+    let at = LatLng::new(case.latitude, case.longitude).map_err(coord_error)?;
+    let aeds = st.aeds.nearest(at, 1_000.0, 3).await?;
+    let code = case.handshake_code.clone();
+    Ok(CaseView {
+        case,
+        handshake_code: Some(code),
+        aeds,
+    })
 }
 
 /// One case (caller with its token or account, its responders, Ops).
@@ -526,11 +544,7 @@ async fn get_case(
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<CaseView>> {
     let (case, _rel) = load_for(&st, &id, &actor).await?;
-    let code = case.handshake_code.clone();
-    Ok(Envelope::ok(CaseView {
-        case,
-        handshake_code: Some(code),
-    }))
+    Ok(Envelope::ok(view(&st, case).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -581,11 +595,7 @@ async fn cancel(
     timeline_add(&mut tx, &id, "cancelled", who.as_deref(), &serde_json::json!({ "reason": reason, "by": if rel == Relation::Ops { "ops" } else { "caller" } })).await?;
     tx.commit().await?;
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    let code = case.handshake_code.clone();
-    Ok(Envelope::ok(CaseView {
-        case,
-        handshake_code: Some(code),
-    }))
+    Ok(Envelope::ok(view(&st, case).await?))
 }
 
 /// Every step of a case, timestamped.
@@ -791,6 +801,8 @@ pub struct MyOffer {
     pub longitude: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The nearest AEDs to the patient: pick one up on the way.
+    pub aeds: Vec<crate::aed::Aed>,
 }
 
 /// My open offers (the app opened from an alert reads this).
@@ -806,7 +818,9 @@ async fn offers_mine(
         if let Some(c) = st.store.get(&offer.case_id).await?
             && c.status.is_open()
         {
+            let at = LatLng::new(c.latitude, c.longitude).map_err(coord_error)?;
             out.push(MyOffer {
+                aeds: st.aeds.nearest(at, 1_000.0, 3).await?,
                 offer,
                 severity: c.severity,
                 kind: c.kind,
@@ -988,11 +1002,7 @@ async fn status(
     st.relay.poke();
     st.dispatcher.wake(&id);
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    let code = case.handshake_code.clone();
-    Ok(Envelope::ok(CaseView {
-        case,
-        handshake_code: Some(code),
-    }))
+    Ok(Envelope::ok(view(&st, case).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1080,11 +1090,7 @@ async fn complete(
     st.relay.poke();
     st.dispatcher.wake(&id);
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    let code = case.handshake_code.clone();
-    Ok(Envelope::ok(CaseView {
-        case,
-        handshake_code: Some(code),
-    }))
+    Ok(Envelope::ok(view(&st, case).await?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1384,4 +1390,146 @@ async fn nearby(
         })
         .collect();
     Ok(Envelope::ok(list))
+}
+
+// ---------------------------------------------------------------------------------------
+// AED registry.
+
+fn aed_invalid(field: &str) -> ApiError {
+    ApiError::validation(
+        "EMERGENCY_AED_INVALID",
+        Msg::new("Data AED tidak valid", "Invalid AED data"),
+    )
+    .details(serde_json::json!({ "field": field }))
+}
+
+fn aed_not_found() -> ApiError {
+    ApiError::not_found(
+        "EMERGENCY_AED_NOT_FOUND",
+        Msg::new("AED tidak ditemukan", "AED not found"),
+    )
+}
+
+async fn save_aed(
+    st: &AppState,
+    id: &str,
+    input: &crate::aed::AedInput,
+) -> ApiResult<crate::aed::Aed> {
+    if let Some(f) = input.problem() {
+        return Err(aed_invalid(f));
+    }
+    let at = LatLng::new(input.latitude, input.longitude)
+        .and_then(|p| st.config.service_area.check(p))
+        .map_err(coord_error)?;
+    Ok(st.aeds.save(id, input, at, true).await?)
+}
+
+/// Register an AED (Ops).
+#[utoipa::path(post, path = "/aeds", tag = "aeds",
+    request_body = crate::aed::AedInput,
+    responses(
+        (status = 201, description = "Registered", body = inline(Envelope<crate::aed::Aed>)),
+        (status = 403, description = "Ops only", body = ErrorEnvelope),
+        (status = 422, description = "EMERGENCY_AED_INVALID, EMERGENCY_LOCATION_*", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn aed_create(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    body: Result<ApiJson<crate::aed::AedInput>, ApiError>,
+) -> ApiResult<Response> {
+    p.require_any_role(OPS)?;
+    let ApiJson(input) = body?;
+    let aed = save_aed(&st, &uuid::Uuid::now_v7().to_string(), &input).await?;
+    Ok(Envelope::created(aed).into_response())
+}
+
+/// Replace an AED's data (Ops; idempotent).
+#[utoipa::path(put, path = "/aeds/{aed_id}", tag = "aeds",
+    params(("aed_id" = String, Path, description = "AED id")),
+    request_body = crate::aed::AedInput,
+    responses(
+        (status = 200, description = "Updated", body = inline(Envelope<crate::aed::Aed>)),
+        (status = 404, description = "EMERGENCY_AED_NOT_FOUND", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn aed_update(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    body: Result<ApiJson<crate::aed::AedInput>, ApiError>,
+) -> ApiResult<Envelope<crate::aed::Aed>> {
+    p.require_any_role(OPS)?;
+    let ApiJson(input) = body?;
+    st.aeds.get(&id).await?.ok_or_else(aed_not_found)?;
+    Ok(Envelope::ok(save_aed(&st, &id, &input).await?))
+}
+
+/// Take an AED out of service (Ops).
+#[utoipa::path(delete, path = "/aeds/{aed_id}", tag = "aeds",
+    params(("aed_id" = String, Path, description = "AED id")),
+    responses((status = 200, description = "Out of service"), (status = 404, description = "EMERGENCY_AED_NOT_FOUND", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+async fn aed_delete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<serde_json::Value>> {
+    p.require_any_role(OPS)?;
+    if !st.aeds.deactivate(&id).await? {
+        return Err(aed_not_found());
+    }
+    Ok(Envelope::ok(
+        serde_json::json!({ "id": id, "active": false }),
+    ))
+}
+
+/// One AED (public).
+#[utoipa::path(get, path = "/aeds/{aed_id}", tag = "aeds",
+    params(("aed_id" = String, Path, description = "AED id")),
+    responses((status = 200, description = "The AED", body = inline(Envelope<crate::aed::Aed>)), (status = 404, description = "EMERGENCY_AED_NOT_FOUND", body = ErrorEnvelope)))]
+async fn aed_get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<crate::aed::Aed>> {
+    Ok(Envelope::ok(
+        st.aeds.get(&id).await?.ok_or_else(aed_not_found)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NearestAedRequest {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Metres, at most 5000 (default 1000).
+    #[serde(default)]
+    pub radius_m: Option<f64>,
+    /// At most 10 (default 3).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// The nearest AEDs to a location (public; the location travels in the body, not the URL).
+#[utoipa::path(post, path = "/aeds/nearest", tag = "aeds",
+    request_body = NearestAedRequest,
+    responses(
+        (status = 200, description = "Open ones first, then by distance", body = inline(Envelope<Vec<crate::aed::Aed>>)),
+        (status = 422, description = "EMERGENCY_LOCATION_INVALID, EMERGENCY_RADIUS_INVALID", body = ErrorEnvelope),
+    ))]
+async fn aed_nearest(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<NearestAedRequest>,
+) -> ApiResult<Envelope<Vec<crate::aed::Aed>>> {
+    let at = LatLng::new(req.latitude, req.longitude).map_err(coord_error)?;
+    let radius = req.radius_m.unwrap_or(1_000.0);
+    if !radius.is_finite() || radius <= 0.0 || radius > 5_000.0 {
+        return Err(ApiError::validation(
+            "EMERGENCY_RADIUS_INVALID",
+            Msg::new("Radius tidak valid", "Invalid radius"),
+        )
+        .details(serde_json::json!({ "max_m": 5000 })));
+    }
+    let limit = req.limit.unwrap_or(3).clamp(1, 10) as usize;
+    Ok(Envelope::ok(st.aeds.nearest(at, radius, limit).await?))
 }

@@ -7,6 +7,7 @@
 //! (`POST /api/emergency/v1/presence/test-alert`, which travels the path of an offer to a
 //! volunteer without an open socket: outbox → bus → notify → channel).
 
+pub mod aed;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
@@ -50,6 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sms_inbound",
         sqlite: include_str!("../migrations/sqlite/0003_sms.sql"),
         postgres: include_str!("../migrations/postgres/0003_sms.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "aeds",
+        sqlite: include_str!("../migrations/sqlite/0004_aeds.sql"),
+        postgres: include_str!("../migrations/postgres/0004_aeds.sql"),
     },
 ];
 
@@ -155,7 +162,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         for id in store.open_case_ids().await? {
             dispatcher.start(id);
         }
+        let aeds = Arc::new(aed::Registry::load(ctx.db.clone()).await?);
         let state = http::AppState {
+            aeds,
             store,
             live,
             dispatcher,
