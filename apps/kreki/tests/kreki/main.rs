@@ -7,5 +7,6 @@ mod crash;
 mod deps;
 mod dispatch;
 mod emergency;
+mod live;
 mod processes;
 mod up;

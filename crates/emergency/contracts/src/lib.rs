@@ -332,3 +332,90 @@ pub struct CaseCompleted {
     /// KREKI ID subjects of the responders; the first is the team lead.
     pub responders: Vec<String>,
 }
+
+/// WebSocket messages (`/api/emergency/v1/ws`). The first client frame authenticates
+/// with a one-time ticket from `POST /api/emergency/v1/ws-ticket`.
+pub mod socket {
+    use serde::{Deserialize, Serialize};
+    use utoipa::ToSchema;
+
+    use super::{CaseStatus, EmergencyType, ResponderStatus, Severity};
+
+    /// Client → server.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+    #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+    pub enum ClientMsg {
+        /// First frame: the one-time ticket.
+        Auth {
+            ticket: String,
+        },
+        /// A volunteer's position (only kept while on duty or responding).
+        Location {
+            latitude: f64,
+            longitude: f64,
+            #[serde(default)]
+            accuracy_m: Option<u32>,
+        },
+        Ping,
+    }
+
+    /// A responder as the caller and the team see them.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+    pub struct TeamMember {
+        pub volunteer_id: String,
+        pub status: ResponderStatus,
+        pub is_lead: bool,
+        #[serde(default)]
+        pub eta_minutes: Option<i64>,
+    }
+
+    /// Server → client.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    pub enum ServerMsg {
+        /// Authenticated; what this socket will receive.
+        Ready {
+            role: String,
+        },
+        /// A case offered to this volunteer (no handshake code before accepting).
+        Offer {
+            offer_id: String,
+            case_id: String,
+            severity: Severity,
+            #[serde(rename = "case_type")]
+            kind: EmergencyType,
+            latitude: f64,
+            longitude: f64,
+            distance_m: i64,
+            /// RFC 3339.
+            expires_at: String,
+            #[serde(default)]
+            description: Option<String>,
+        },
+        /// The offer is no longer needed.
+        OfferWithdrawn {
+            case_id: String,
+        },
+        /// The case changed (to its caller, its responders and Ops).
+        CaseUpdate {
+            case_id: String,
+            status: CaseStatus,
+            escalated: bool,
+            /// Volunteers alerted so far.
+            alerted: u32,
+            team: Vec<TeamMember>,
+        },
+        /// A volunteer's position (Ops and the case's team).
+        Position {
+            volunteer_id: String,
+            latitude: f64,
+            longitude: f64,
+        },
+        Pong,
+        /// A frame was refused; the socket stays open unless `fatal`.
+        Error {
+            code: String,
+            fatal: bool,
+        },
+    }
+}

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use kreki_emergency_contracts::{CASE_ESCALATED, CaseEscalated, Severity};
+use kreki_emergency_contracts::{CASE_ESCALATED, CaseEscalated, Severity, socket::ServerMsg};
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
     bus::{Event, outbox, outbox::RelayState},
@@ -39,6 +39,7 @@ pub struct Dispatcher {
     pub relay: Arc<RelayState>,
     pub base_url: String,
     pub shutdown: CancellationToken,
+    pub hub: Arc<crate::hub::Hub>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
@@ -105,8 +106,26 @@ impl Dispatcher {
             relay,
             base_url,
             shutdown,
+            hub: Arc::new(crate::hub::Hub::default()),
             wakers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Tell the case's caller, team and Ops what it looks like now.
+    pub async fn announce(&self, case_id: &str) {
+        match crate::ws::case_update(&self.store, case_id).await {
+            Ok(Some((msg, team))) => self.hub.to_case(case_id, &team, &msg),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(case_id, error = %e, "cannot announce a case update"),
+        }
+    }
+
+    /// A case changed: re-run its dispatch step and announce it.
+    pub fn changed(self: &Arc<Self>, case_id: &str) {
+        self.wake(case_id);
+        let me = self.clone();
+        let id = case_id.to_string();
+        tokio::spawn(async move { me.announce(&id).await });
     }
 
     fn waker(&self, case_id: &str) -> Arc<Notify> {
@@ -190,7 +209,10 @@ impl Dispatcher {
         // Escalate when nobody accepted within the severity's window.
         let age_s = (now - case.created_at_us) as f64 / 1e6;
         let window = f64::from(escalation_window_s(cfg, case.severity));
+        let mut changed = false;
+        let mut by_socket = Vec::new();
         if !case.escalated && state.responders.is_empty() && age_s >= window {
+            changed = true;
             escalate(&mut tx, &case, "no_accept_in_time", None).await?;
             tracing::warn!(
                 case_id,
@@ -241,15 +263,22 @@ impl Dispatcher {
                     expires_at: rfc3339(expires),
                 };
                 Store::insert_offer(&mut tx, &offer).await?;
+                let socket = self.hub.volunteer_connected(&c.volunteer_id);
                 timeline_add(
                     &mut tx,
                     case_id,
                     "offer_sent",
                     Some(&c.volunteer_id),
-                    &serde_json::json!({ "wave": step, "distance_m": offer.distance_m, "class": c.class, "location_age_s": c.location_age_s }),
+                    &serde_json::json!({ "wave": step, "distance_m": offer.distance_m, "class": c.class,
+                        "location_age_s": c.location_age_s, "via": if socket { "socket" } else { "notify" } }),
                 )
                 .await?;
-                self.notify_offer(&mut tx, &case, &offer).await?;
+                if socket {
+                    by_socket.push(offer);
+                } else {
+                    self.notify_offer(&mut tx, &case, &offer).await?;
+                }
+                changed = true;
             }
             if !candidates.is_empty() {
                 Store::milestone(&mut tx, case_id, Milestone::FirstOffer).await?;
@@ -257,6 +286,29 @@ impl Dispatcher {
         }
         tx.commit().await?;
         self.relay.poke();
+        for offer in by_socket {
+            let msg = ServerMsg::Offer {
+                offer_id: offer.id.clone(),
+                case_id: case_id.to_string(),
+                severity: case.severity,
+                kind: case.kind,
+                latitude: case.latitude,
+                longitude: case.longitude,
+                distance_m: offer.distance_m,
+                expires_at: offer.expires_at.clone(),
+                description: case.description.clone(),
+            };
+            if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 {
+                // The socket went away in between: fall back to notify.
+                let mut tx = self.store.db().begin().await?;
+                self.notify_offer(&mut tx, &case, &offer).await?;
+                tx.commit().await?;
+                self.relay.poke();
+            }
+        }
+        if changed {
+            self.announce(case_id).await;
+        }
         // Wake for the next expiry, wave change or escalation deadline, at least every second.
         let next_offer = offers
             .iter()

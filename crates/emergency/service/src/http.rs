@@ -53,6 +53,7 @@ const TEST_ALERTS_PER_HOUR: u32 = 5;
     (name = "cases", description = "Panic, cases and their timeline"),
     (name = "presence", description = "Volunteer presence and alert self-test"),
     (name = "aeds", description = "AED registry and the nearest AEDs"),
+    (name = "live", description = "Live WebSocket channels"),
 ))]
 struct ApiDoc;
 
@@ -77,7 +78,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(nearby))
                 .routes(routes!(aed_create))
                 .routes(routes!(aed_update, aed_delete, aed_get))
-                .routes(routes!(aed_nearest)),
+                .routes(routes!(aed_nearest))
+                .routes(routes!(crate::ws::ws_ticket))
+                .routes(routes!(crate::ws::ws)),
         )
         .with_state(state)
         .split_for_parts()
@@ -933,7 +936,7 @@ async fn respond(
         }
     };
     tx.commit().await?;
-    st.dispatcher.wake(&id);
+    st.dispatcher.changed(&id);
     match result {
         None => Ok(Envelope::ok(RespondResult {
             role: "declined".into(),
@@ -1000,7 +1003,7 @@ async fn status(
     }
     tx.commit().await?;
     st.relay.poke();
-    st.dispatcher.wake(&id);
+    st.dispatcher.changed(&id);
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
     Ok(Envelope::ok(view(&st, case).await?))
 }
@@ -1088,7 +1091,7 @@ async fn complete(
     timeline_add(&mut tx, &id, "completed", Some(&p.subject), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
     tx.commit().await?;
     st.relay.poke();
-    st.dispatcher.wake(&id);
+    st.dispatcher.changed(&id);
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
     Ok(Envelope::ok(view(&st, case).await?))
 }

@@ -13,9 +13,11 @@ pub mod dispatch;
 pub mod domain;
 pub mod geo;
 pub mod http;
+pub mod hub;
 pub mod presence;
 pub mod sms;
 pub mod store;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -57,6 +59,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "aeds",
         sqlite: include_str!("../migrations/sqlite/0004_aeds.sql"),
         postgres: include_str!("../migrations/postgres/0004_aeds.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "ws_tickets",
+        sqlite: include_str!("../migrations/sqlite/0005_ws_tickets.sql"),
+        postgres: include_str!("../migrations/postgres/0005_ws_tickets.sql"),
     },
 ];
 
