@@ -653,3 +653,53 @@ async fn aed_registry_and_nearest() {
     assert_eq!(case["data"]["aeds"][0]["name"], "Stasiun (lantai 2)");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_volunteers_answer_a_panic() {
+    use kreki_platform::service::{DemoSettings, DemoSim};
+    let app = crate::up::start_up_full(
+        None,
+        |_| {},
+        Some(DemoSettings {
+            sim: DemoSim::AutoAccept,
+        }),
+    )
+    .await;
+    let ops = app.signer.token(ISSUER, "ops", &["ops_admin"]);
+    let (_, near) = get(
+        &app,
+        "/api/emergency/v1/nearby?latitude=-6.1754&longitude=106.8272&radius=3000",
+        &ops,
+    )
+    .await;
+    assert!(
+        near["data"].as_array().unwrap().len() >= 20,
+        "demo volunteers on duty around Monas"
+    );
+    let aeds: Value = app
+        .client
+        .post(format!("{}/api/emergency/v1/aeds/nearest", app.url))
+        .json(&json!({"latitude": -6.1754, "longitude": 106.8272, "radius_m": 5000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!aeds["data"].as_array().unwrap().is_empty(), "demo AEDs");
+    let (s, created) = panic_req(&app, json!({"latitude": -6.1754, "longitude": 106.8272, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081211112222"}), None, None).await;
+    assert_eq!(s, 201);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    kreki_platform::testkit::eventually(
+        "a demo volunteer accepts",
+        std::time::Duration::from_secs(20),
+        || async {
+            let (_, c) = get(&app, &format!("/api/emergency/v1/{id}"), &ops).await;
+            c["data"]["responders"][0]["volunteer_id"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("demo-relawan-"))
+        },
+    )
+    .await;
+    app.stop().await;
+}

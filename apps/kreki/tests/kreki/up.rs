@@ -33,6 +33,15 @@ pub async fn start_up(dir: Option<TempDir>) -> UpApp {
 
 /// The same, with configuration changes.
 pub async fn start_up_with(dir: Option<TempDir>, change: impl FnOnce(&mut Config)) -> UpApp {
+    start_up_full(dir, change, None).await
+}
+
+/// The same, with demo data and its simulator.
+pub async fn start_up_full(
+    dir: Option<TempDir>,
+    change: impl FnOnce(&mut Config),
+    demo: Option<kreki_platform::service::DemoSettings>,
+) -> UpApp {
     let dir = dir.unwrap_or_default();
     let signer = TestSigner::new("test-key");
     let jwks = testkit::serve_jwks(signer.jwks()).await;
@@ -47,7 +56,7 @@ pub async fn start_up_with(dir: Option<TempDir>, change: impl FnOnce(&mut Config
     cfg.notify
         .insert("console_file".into(), console.display().to_string().into());
     change(&mut cfg);
-    let running = kreki::up(cfg, None).await.unwrap();
+    let running = kreki::up(cfg, demo).await.unwrap();
     UpApp {
         url: format!("http://{}", running.addr),
         client: reqwest::Client::new(),

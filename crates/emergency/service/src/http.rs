@@ -885,71 +885,74 @@ async fn respond(
             Msg::new("eta_minutes terlalu besar", "eta_minutes is too large"),
         ));
     }
+    answer(&st, &id, &p.subject, req.action, req.eta_minutes)
+        .await
+        .map(Envelope::ok)
+}
+
+/// Accept or decline (HTTP and the demo simulator).
+pub async fn answer(
+    st: &AppState,
+    id: &str,
+    volunteer: &str,
+    action: RespondAction,
+    eta_minutes: Option<u32>,
+) -> ApiResult<RespondResult> {
     let mut tx = st.store.db().begin().await?;
-    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
-    let offer = Store::offer_state(&mut tx, &id, &p.subject).await?;
-    let result = match req.action {
+    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let offer = Store::offer_state(&mut tx, id, volunteer).await?;
+    let result = match action {
         RespondAction::Reject => {
             state.decline(offer)?;
-            Store::set_offer_state(
-                &mut tx,
-                &id,
-                &p.subject,
-                crate::domain::OfferState::Declined,
-            )
-            .await?;
+            Store::set_offer_state(&mut tx, id, volunteer, crate::domain::OfferState::Declined)
+                .await?;
             timeline_add(
                 &mut tx,
-                &id,
+                id,
                 "offer_declined",
-                Some(&p.subject),
+                Some(volunteer),
                 &serde_json::json!({}),
             )
             .await?;
             None
         }
         RespondAction::Accept => {
-            let accepted = state.accept(&p.subject, offer, req.eta_minutes)?;
-            Store::set_offer_state(
-                &mut tx,
-                &id,
-                &p.subject,
-                crate::domain::OfferState::Accepted,
-            )
-            .await?;
+            let accepted = state.accept(volunteer, offer, eta_minutes)?;
+            Store::set_offer_state(&mut tx, id, volunteer, crate::domain::OfferState::Accepted)
+                .await?;
             let me = state
-                .responder(&p.subject)
+                .responder(volunteer)
                 .cloned()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("responder missing")))?;
-            Store::add_responder(&mut tx, &id, &me).await?;
-            Store::set_status(&mut tx, &id, state.status, None).await?;
-            Store::milestone(&mut tx, &id, crate::store::Milestone::FirstAccept).await?;
+            Store::add_responder(&mut tx, id, &me).await?;
+            Store::set_status(&mut tx, id, state.status, None).await?;
+            Store::milestone(&mut tx, id, crate::store::Milestone::FirstAccept).await?;
             timeline_add(
                 &mut tx,
-                &id,
+                id,
                 "accepted",
-                Some(&p.subject),
-                &serde_json::json!({ "lead": accepted.is_lead, "eta_minutes": req.eta_minutes }),
+                Some(volunteer),
+                &serde_json::json!({ "lead": accepted.is_lead, "eta_minutes": eta_minutes }),
             )
             .await?;
             Some(accepted)
         }
     };
     tx.commit().await?;
-    st.dispatcher.changed(&id);
+    st.dispatcher.changed(id);
     match result {
-        None => Ok(Envelope::ok(RespondResult {
+        None => Ok(RespondResult {
             role: "declined".into(),
             handshake_code: None,
             case: None,
-        })),
+        }),
         Some(a) => {
-            let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-            Ok(Envelope::ok(RespondResult {
+            let case = st.store.get(id).await?.ok_or_else(not_found)?;
+            Ok(RespondResult {
                 role: if a.is_lead { "lead" } else { "member" }.into(),
                 handshake_code: Some(case.handshake_code.clone()),
                 case: Some(case),
-            }))
+            })
         }
     }
 }
@@ -980,32 +983,45 @@ async fn status(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Envelope<CaseView>> {
+    report_status(&st, &id, &p.subject, req.status, req.reason)
+        .await
+        .map(Envelope::ok)
+}
+
+/// A responder's new status (HTTP and the demo simulator).
+pub async fn report_status(
+    st: &AppState,
+    id: &str,
+    volunteer: &str,
+    status: kreki_emergency_contracts::ResponderStatus,
+    reason: Option<String>,
+) -> ApiResult<CaseView> {
     use kreki_emergency_contracts::ResponderStatus;
-    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
     let mut tx = st.store.db().begin().await?;
-    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
-    state.set_status(&p.subject, req.status)?;
-    Store::set_responder_status(&mut tx, &id, &p.subject, req.status).await?;
-    Store::set_status(&mut tx, &id, state.status, None).await?;
-    if req.status >= ResponderStatus::Arrived {
-        Store::milestone(&mut tx, &id, crate::store::Milestone::FirstArrival).await?;
+    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    state.set_status(volunteer, status)?;
+    Store::set_responder_status(&mut tx, id, volunteer, status).await?;
+    Store::set_status(&mut tx, id, state.status, None).await?;
+    if status >= ResponderStatus::Arrived {
+        Store::milestone(&mut tx, id, crate::store::Milestone::FirstArrival).await?;
     }
     timeline_add(
         &mut tx,
-        &id,
-        &format!("status_{}", req.status.as_str()),
-        Some(&p.subject),
-        &serde_json::json!({ "reason": req.reason }),
+        id,
+        &format!("status_{}", status.as_str()),
+        Some(volunteer),
+        &serde_json::json!({ "reason": reason }),
     )
     .await?;
-    if req.status == ResponderStatus::Escalating {
-        crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(&p.subject)).await?;
+    if status == ResponderStatus::Escalating {
+        crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(volunteer)).await?;
     }
     tx.commit().await?;
     st.relay.poke();
-    st.dispatcher.changed(&id);
-    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    Ok(Envelope::ok(view(&st, case).await?))
+    st.dispatcher.changed(id);
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    view(st, case).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1045,6 +1061,20 @@ async fn complete(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Envelope<CaseView>> {
+    let by_ops = OPS.iter().any(|r| p.has_role(r));
+    complete_case(&st, &id, &p.subject, by_ops, req)
+        .await
+        .map(Envelope::ok)
+}
+
+/// Complete a case (HTTP and the demo simulator).
+pub async fn complete_case(
+    st: &AppState,
+    id: &str,
+    by: &str,
+    by_ops: bool,
+    req: CompleteRequest,
+) -> ApiResult<CaseView> {
     use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted};
     if !OUTCOMES.contains(&req.outcome.as_str()) {
         return Err(ApiError::validation(
@@ -1053,18 +1083,17 @@ async fn complete(
         )
         .details(serde_json::json!({ "allowed": OUTCOMES })));
     }
-    let by_ops = OPS.iter().any(|r| p.has_role(r));
-    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == p.subject) {
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == by) {
         return Err(not_found());
     }
     let mut tx = st.store.db().begin().await?;
-    let mut state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
-    state.complete(&p.subject, by_ops)?;
-    Store::set_status(&mut tx, &id, state.status, Some(&req.outcome)).await?;
+    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    state.complete(by, by_ops)?;
+    Store::set_status(&mut tx, id, state.status, Some(&req.outcome)).await?;
     let now = now_micros();
     let ev = CaseCompleted {
-        case_id: id.clone(),
+        case_id: id.to_string(),
         severity: case.severity,
         kind: case.kind,
         latitude: case.latitude,
@@ -1086,14 +1115,14 @@ async fn complete(
     };
     let event = Event::new("emergency", CASE_COMPLETED, &ev)
         .map_err(ApiError::internal)?
-        .correlated(id.clone());
+        .correlated(id.to_string());
     outbox::enqueue(&mut tx, &event).await?;
-    timeline_add(&mut tx, &id, "completed", Some(&p.subject), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
+    timeline_add(&mut tx, id, "completed", Some(by), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
     tx.commit().await?;
     st.relay.poke();
-    st.dispatcher.changed(&id);
-    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
-    Ok(Envelope::ok(view(&st, case).await?))
+    st.dispatcher.changed(id);
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    view(st, case).await
 }
 
 // ---------------------------------------------------------------------------------------

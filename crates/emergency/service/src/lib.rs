@@ -9,6 +9,7 @@
 
 pub mod aed;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod domain;
 pub mod geo;
@@ -180,6 +181,11 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             limiter: ctx.limiter.clone(),
             config,
         };
+        if let Some(demo) = ctx.demo {
+            demo::seed(&state).await?;
+            let st = state.clone();
+            ctx.spawn(demo::simulate(st, demo.sim));
+        }
         let (api, openapi) = http::router(state);
         Ok(Built {
             api,

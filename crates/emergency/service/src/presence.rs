@@ -140,6 +140,13 @@ impl Live {
         self.mark(volunteer, None);
     }
 
+    /// Where an on-duty volunteer is (degrees).
+    pub fn nearby_of(&self, volunteer: &str) -> Option<(f64, f64)> {
+        let g = self.read();
+        let e = g.grid.get(g.slots.get(&volunteer.to_string())?)?;
+        Some((f64::from(e.lat_e6) / 1e6, f64::from(e.lng_e6) / 1e6))
+    }
+
     pub fn is_on_duty(&self, volunteer: &str) -> bool {
         let g = self.read();
         g.slots
