@@ -40,8 +40,74 @@ pub struct Dispatcher {
     pub base_url: String,
     pub shutdown: CancellationToken,
     pub hub: Arc<crate::hub::Hub>,
+    pub timings: Option<Timings>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// This replica's identity in dispatch leases.
+    replica: String,
 }
+
+/// Prometheus histograms of the response times, by severity.
+pub struct Timings {
+    families: [prometheus_client::metrics::family::Family<
+        SeverityLabel,
+        prometheus_client::metrics::histogram::Histogram,
+    >; 3],
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct SeverityLabel {
+    pub service: String,
+    pub severity: String,
+}
+
+fn response_buckets() -> prometheus_client::metrics::histogram::Histogram {
+    prometheus_client::metrics::histogram::Histogram::new([
+        0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
+    ])
+}
+
+impl Timings {
+    pub fn new(metrics: &kreki_platform::metrics::Metrics) -> Timings {
+        let make = || {
+            prometheus_client::metrics::family::Family::<
+                SeverityLabel,
+                prometheus_client::metrics::histogram::Histogram,
+            >::new_with_constructor(
+                response_buckets as fn() -> prometheus_client::metrics::histogram::Histogram,
+            )
+        };
+        let families = [make(), make(), make()];
+        for (name, f) in ["first_offer", "first_accept", "first_arrival"]
+            .iter()
+            .zip(families.iter())
+        {
+            metrics.register(
+                &format!("kreki_emergency_time_to_{name}_seconds"),
+                &format!("Seconds from the panic to the {name}"),
+                f.clone(),
+            );
+        }
+        Timings { families }
+    }
+
+    pub fn observe(&self, m: Milestone, severity: Severity, seconds: f64) {
+        let i = match m {
+            Milestone::FirstOffer => 0,
+            Milestone::FirstAccept => 1,
+            Milestone::FirstArrival => 2,
+        };
+        self.families[i]
+            .get_or_create(&SeverityLabel {
+                service: "emergency".into(),
+                severity: severity.sev().to_ascii_lowercase(),
+            })
+            .observe(seconds.max(0.0));
+    }
+}
+
+/// How long a replica owns a case's dispatch without renewing (it renews every step, at
+/// least every second).
+const LEASE_US: i64 = 10_000_000;
 
 fn escalation_window_s(cfg: &EmergencyConfig, s: Severity) -> u32 {
     match s {
@@ -107,7 +173,59 @@ impl Dispatcher {
             base_url,
             shutdown,
             hub: Arc::new(crate::hub::Hub::default()),
+            timings: None,
             wakers: Mutex::new(HashMap::new()),
+            replica: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Take or renew the lease of a case's dispatch; `false` when another live replica owns it.
+    pub async fn lease(&self, case_id: &str) -> Result<bool, sqlx::Error> {
+        let now = now_micros();
+        let won = sqlx::query(
+            "INSERT INTO dispatch_leases (case_id, owner, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (case_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE dispatch_leases.owner = excluded.owner OR dispatch_leases.expires_at < $4",
+        )
+        .bind(case_id)
+        .bind(&self.replica)
+        .bind(now + LEASE_US)
+        .bind(now)
+        .execute(self.store.db().pool())
+        .await?
+        .rows_affected();
+        Ok(won == 1)
+    }
+
+    pub async fn release(&self, case_id: &str) {
+        let _ = sqlx::query("DELETE FROM dispatch_leases WHERE case_id = $1 AND owner = $2")
+            .bind(case_id)
+            .bind(&self.replica)
+            .execute(self.store.db().pool())
+            .await;
+    }
+
+    /// Start a task for every open case that has none here (a dead replica's cases are taken
+    /// over once their leases expire).
+    pub async fn sweep(self: &Arc<Self>) {
+        let Ok(ids) = self.store.open_case_ids().await else {
+            return;
+        };
+        for id in ids {
+            let running = self
+                .wakers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains_key(&id);
+            if !running {
+                self.start(id);
+            }
+        }
+    }
+
+    pub fn observe(&self, m: Milestone, severity: Severity, seconds: f64) {
+        if let Some(t) = &self.timings {
+            t.observe(m, severity, seconds);
         }
     }
 
@@ -152,11 +270,36 @@ impl Dispatcher {
     /// Start (or resume) dispatching a case.
     pub fn start(self: &Arc<Self>, case_id: String) {
         let me = self.clone();
+        if self
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(&case_id)
+        {
+            return;
+        }
         let wake = self.waker(&case_id);
         tokio::spawn(async move {
             let id = case_id.clone();
             loop {
-                match me.step(&case_id).await {
+                let owned = match me.lease(&case_id).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::warn!(case_id = %case_id, error = %e, "cannot take the dispatch lease");
+                        false
+                    }
+                };
+                let outcome = if owned {
+                    me.step(&case_id).await
+                } else {
+                    // Another replica dispatches this case; look again when its lease may lapse.
+                    match me.store.get(&case_id).await {
+                        Ok(Some(c)) if c.status.is_open() => Ok(Some(Duration::from_secs(2))),
+                        Ok(_) => Ok(None),
+                        Err(e) => Err(e.into()),
+                    }
+                };
+                match outcome {
                     Ok(Some(wait)) => {
                         tokio::select! {
                             _ = me.shutdown.cancelled() => break,
@@ -174,6 +317,7 @@ impl Dispatcher {
                     }
                 }
             }
+            me.release(&id).await;
             me.wakers
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -210,6 +354,7 @@ impl Dispatcher {
         let age_s = (now - case.created_at_us) as f64 / 1e6;
         let window = f64::from(escalation_window_s(cfg, case.severity));
         let mut changed = false;
+        let mut first_offer = false;
         let mut by_socket = Vec::new();
         if !case.escalated && state.responders.is_empty() && age_s >= window {
             changed = true;
@@ -281,11 +426,18 @@ impl Dispatcher {
                 changed = true;
             }
             if !candidates.is_empty() {
-                Store::milestone(&mut tx, case_id, Milestone::FirstOffer).await?;
+                first_offer = Store::milestone(&mut tx, case_id, Milestone::FirstOffer).await?;
             }
         }
         tx.commit().await?;
         self.relay.poke();
+        if first_offer {
+            self.observe(
+                Milestone::FirstOffer,
+                case.severity,
+                (now - case.created_at_us) as f64 / 1e6,
+            );
+        }
         for offer in by_socket {
             let msg = ServerMsg::Offer {
                 offer_id: offer.id.clone(),

@@ -901,6 +901,7 @@ pub async fn answer(
     let mut tx = st.store.db().begin().await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     let offer = Store::offer_state(&mut tx, id, volunteer).await?;
+    let mut first_accept = false;
     let result = match action {
         RespondAction::Reject => {
             state.decline(offer)?;
@@ -926,7 +927,8 @@ pub async fn answer(
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("responder missing")))?;
             Store::add_responder(&mut tx, id, &me).await?;
             Store::set_status(&mut tx, id, state.status, None).await?;
-            Store::milestone(&mut tx, id, crate::store::Milestone::FirstAccept).await?;
+            first_accept =
+                Store::milestone(&mut tx, id, crate::store::Milestone::FirstAccept).await?;
             timeline_add(
                 &mut tx,
                 id,
@@ -948,6 +950,10 @@ pub async fn answer(
         }),
         Some(a) => {
             let case = st.store.get(id).await?.ok_or_else(not_found)?;
+            if first_accept && let Some(sec) = case.metrics.time_to_first_accept_s {
+                st.dispatcher
+                    .observe(crate::store::Milestone::FirstAccept, case.severity, sec);
+            }
             Ok(RespondResult {
                 role: if a.is_lead { "lead" } else { "member" }.into(),
                 handshake_code: Some(case.handshake_code.clone()),
@@ -1003,9 +1009,8 @@ pub async fn report_status(
     state.set_status(volunteer, status)?;
     Store::set_responder_status(&mut tx, id, volunteer, status).await?;
     Store::set_status(&mut tx, id, state.status, None).await?;
-    if status >= ResponderStatus::Arrived {
-        Store::milestone(&mut tx, id, crate::store::Milestone::FirstArrival).await?;
-    }
+    let first_arrival = status >= ResponderStatus::Arrived
+        && Store::milestone(&mut tx, id, crate::store::Milestone::FirstArrival).await?;
     timeline_add(
         &mut tx,
         id,
@@ -1014,6 +1019,13 @@ pub async fn report_status(
         &serde_json::json!({ "reason": reason }),
     )
     .await?;
+    if first_arrival {
+        st.dispatcher.observe(
+            crate::store::Milestone::FirstArrival,
+            case.severity,
+            (now_micros() - case.created_at_us) as f64 / 1e6,
+        );
+    }
     if status == ResponderStatus::Escalating {
         crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(volunteer)).await?;
     }

@@ -67,6 +67,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_ws_tickets.sql"),
         postgres: include_str!("../migrations/postgres/0005_ws_tickets.sql"),
     },
+    Migration {
+        version: 6,
+        name: "dispatch_leases",
+        sqlite: include_str!("../migrations/sqlite/0006_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0006_leases.sql"),
+    },
 ];
 
 pub fn descriptor() -> ServiceDescriptor {
@@ -159,17 +165,29 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             &[PSC119_STATUS],
             Arc::new(Psc119Handler),
         );
-        let dispatcher = Arc::new(dispatch::Dispatcher::new(
+        let mut dispatcher = dispatch::Dispatcher::new(
             store.clone(),
             live.clone(),
             config.clone(),
             ctx.relay.clone(),
             ctx.base_url.clone(),
             ctx.shutdown.clone(),
-        ));
-        // Open cases resume their dispatch from the stored state.
+        );
+        dispatcher.timings = Some(dispatch::Timings::new(&ctx.metrics));
+        let dispatcher = Arc::new(dispatcher);
+        // Open cases resume their dispatch from the stored state; the sweep also picks up
+        // cases whose owner (another replica) stopped renewing its lease.
         for id in store.open_case_ids().await? {
             dispatcher.start(id);
+        }
+        {
+            let d = dispatcher.clone();
+            ctx.spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    d.sweep().await;
+                }
+            });
         }
         let aeds = Arc::new(aed::Registry::load(ctx.db.clone()).await?);
         let state = http::AppState {

@@ -618,20 +618,22 @@ impl Store {
     }
 
     /// Record a milestone's time if it is the first.
-    pub async fn milestone(tx: &mut Tx, case_id: &str, m: Milestone) -> Result<(), sqlx::Error> {
+    /// Returns whether this was the first time.
+    pub async fn milestone(tx: &mut Tx, case_id: &str, m: Milestone) -> Result<bool, sqlx::Error> {
         let col = match m {
             Milestone::FirstOffer => "first_offer_at",
             Milestone::FirstAccept => "first_accept_at",
             Milestone::FirstArrival => "first_arrival_at",
         };
-        sqlx::query(&format!(
+        Ok(sqlx::query(&format!(
             "UPDATE cases SET {col} = $1 WHERE id = $2 AND {col} IS NULL"
         ))
         .bind(now_micros())
         .bind(case_id)
         .execute(&mut **tx)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// Set the escalation flag; `false` when it was already set.

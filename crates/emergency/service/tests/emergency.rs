@@ -226,3 +226,39 @@ storage_conformance!(
     super::MIGRATIONS,
     super::transitions_are_serialised
 );
+
+async fn dispatch_leases_pass_between_replicas(db: Db) {
+    use kreki_emergency::{config::EmergencyConfig, dispatch::Dispatcher, presence::Live};
+    use kreki_platform::bus::outbox::RelayState;
+    use std::sync::Arc;
+    let replica = || {
+        Dispatcher::new(
+            Store::new(db.clone()),
+            Arc::new(Live::new()),
+            Arc::new(EmergencyConfig::default()),
+            Arc::new(RelayState::default()),
+            "http://x".into(),
+            tokio_util::sync::CancellationToken::new(),
+        )
+    };
+    let (a, b) = (replica(), replica());
+    assert!(a.lease("case-1").await.unwrap());
+    assert!(!b.lease("case-1").await.unwrap(), "owned by a live replica");
+    assert!(a.lease("case-1").await.unwrap(), "renewal");
+    assert!(b.lease("case-2").await.unwrap(), "other cases are free");
+    // A stops renewing (crashed): its lease lapses and B takes over.
+    sqlx::query("UPDATE dispatch_leases SET expires_at = 0 WHERE case_id = 'case-1'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert!(b.lease("case-1").await.unwrap());
+    assert!(!a.lease("case-1").await.unwrap());
+    b.release("case-1").await;
+    assert!(a.lease("case-1").await.unwrap(), "released on a clean stop");
+}
+storage_conformance!(
+    leases,
+    "emergency",
+    super::MIGRATIONS,
+    super::dispatch_leases_pass_between_replicas
+);
