@@ -32,7 +32,7 @@ async fn connect(app: &UpApp) -> Ws {
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
+pub async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await

@@ -292,3 +292,132 @@ fn migrate_creates_every_database() {
         assert!(dir.path().join(format!("{s}.db")).exists(), "{s}");
     }
 }
+
+/// Two Emergency Core replicas on one database and NATS: a location reported to one is in the
+/// other's index, a ticket from one opens a socket on the other, and an offer made by the
+/// replica that owns the case reaches the volunteer's socket on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_replicas_share_locations_tickets_and_sockets() {
+    use futures::SinkExt;
+    use kreki_platform::bus::{Bus, Event, nats::NatsBus};
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(nats) = TestNats::create().await else {
+        return;
+    };
+    let Some(pg) = TestPg::create().await else {
+        return;
+    };
+    let signer = TestSigner::new("k");
+    let jwks = testkit::serve_jwks(signer.jwks()).await;
+    let replica = || {
+        let mut c = kreki();
+        c.args([
+            "serve",
+            "emergency",
+            "--port",
+            "0",
+            "--database-url",
+            &pg.url,
+            "--bus-url",
+            &nats.url,
+        ])
+        .env("KREKI_BUS__STREAM", &nats.stream)
+        .env("KREKI_BUS__SUBJECT_PREFIX", &nats.prefix)
+        .env("KREKI_AUTH__JWKS_URL", &jwks)
+        .env("KREKI_AUTH__ISSUER", ISSUER);
+        spawn(c)
+    };
+    let (a, b) = (replica(), replica());
+    let client = reqwest::Client::new();
+    let bus = NatsBus::connect(
+        &nats.url,
+        "test",
+        &nats.stream,
+        &nats.prefix,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let ev = Event::new(
+        "volunteers",
+        "volunteers.eligibility.changed",
+        &serde_json::json!({"volunteer_id": "vol-r", "verified": true, "cert_level": "basic", "cert_valid_until": "2030-01-01T00:00:00Z",
+                            "health_professional": false, "skills": [], "schedule": {}, "version": 1}),
+    )
+    .unwrap();
+    bus.publish(&ev).await.unwrap();
+    let vol = signer.token(ISSUER, "vol-r", &["volunteer"]);
+    let ops = signer.token(ISSUER, "ops", &["ops_admin"]);
+    let r = client
+        .put(format!("{}/api/emergency/v1/presence", a.url))
+        .bearer_auth(&vol)
+        .json(&serde_json::json!({"on_duty": true, "latitude": -6.2, "longitude": 106.8}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    testkit::eventually(
+        "B knows where vol-r is and that vol-r may be dispatched",
+        Duration::from_secs(15),
+        || async {
+            let v: serde_json::Value = client
+                .get(format!(
+                    "{}/api/emergency/v1/nearby?latitude=-6.2&longitude=106.8",
+                    b.url
+                ))
+                .bearer_auth(&ops)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["data"][0]["volunteer_id"] == "vol-r" && v["data"][0]["dispatchable"] == true
+        },
+    )
+    .await;
+    // Ticket from B, socket on A.
+    let t: serde_json::Value = client
+        .post(format!("{}/api/emergency/v1/ws-ticket", b.url))
+        .bearer_auth(&vol)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/api/emergency/v1/ws",
+        a.url.replace("http://", "ws://")
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::Text(
+        serde_json::json!({"type": "auth", "ticket": t["data"]["ticket"]})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(crate::live::next_json(&mut ws).await["type"], "ready");
+    // The panic arrives at B; B dispatches; the offer reaches the socket on A.
+    let r = client
+        .post(format!("{}/api/emergency/v1/panic", b.url))
+        .json(&serde_json::json!({"latitude": -6.2005, "longitude": 106.8, "severity": "critical", "type": "drowning", "caller_phone": "081200000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offer = loop {
+        let m = crate::live::next_json(&mut ws).await;
+        if m["type"] == "offer" {
+            break m;
+        }
+    };
+    assert_eq!(offer["case_id"], id.as_str());
+    nats.cleanup().await;
+}

@@ -179,6 +179,11 @@ impl Dispatcher {
         }
     }
 
+    /// This replica's id.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
     /// Take or renew the lease of a case's dispatch; `false` when another live replica owns it.
     pub async fn lease(&self, case_id: &str) -> Result<bool, sqlx::Error> {
         let now = now_micros();
@@ -418,11 +423,12 @@ impl Dispatcher {
                         "location_age_s": c.location_age_s, "via": if socket { "socket" } else { "notify" } }),
                 )
                 .await?;
-                if socket {
-                    by_socket.push(offer);
-                } else {
+                if !socket {
                     self.notify_offer(&mut tx, &case, &offer).await?;
                 }
+                // Sent to sockets after the commit: here, or on another replica that holds
+                // the volunteer's socket (the apps drop a second copy by offer id).
+                by_socket.push((offer, !socket));
                 changed = true;
             }
             if !candidates.is_empty() {
@@ -438,7 +444,7 @@ impl Dispatcher {
                 (now - case.created_at_us) as f64 / 1e6,
             );
         }
-        for offer in by_socket {
+        for (offer, notified) in by_socket {
             let msg = ServerMsg::Offer {
                 offer_id: offer.id.clone(),
                 case_id: case_id.to_string(),
@@ -450,7 +456,7 @@ impl Dispatcher {
                 expires_at: offer.expires_at.clone(),
                 description: case.description.clone(),
             };
-            if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 {
+            if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 && !notified {
                 // The socket went away in between: fall back to notify.
                 let mut tx = self.store.db().begin().await?;
                 self.notify_offer(&mut tx, &case, &offer).await?;

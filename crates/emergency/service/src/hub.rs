@@ -23,8 +23,21 @@ pub enum Peer {
 
 type Tx = mpsc::Sender<ServerMsg>;
 
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Target {
+    Volunteer { id: String },
+    Case { case_id: String, team: Vec<String> },
+    Ops,
+}
+
+/// Called for every message sent, so other replicas deliver it to their sockets.
+pub type HubSync = Box<dyn Fn(&Target, &ServerMsg) + Send + Sync>;
+
 #[derive(Default)]
 pub struct Hub {
+    sync: std::sync::OnceLock<HubSync>,
     next: AtomicU64,
     volunteers: Mutex<HashMap<String, Vec<(u64, Tx)>>>,
     callers: Mutex<HashMap<String, Vec<(u64, Tx)>>>,
@@ -97,25 +110,66 @@ impl Hub {
 
     /// To a volunteer's sockets; returns how many took it.
     pub fn to_volunteer(&self, volunteer: &str, msg: &ServerMsg) -> usize {
+        self.share(
+            Target::Volunteer {
+                id: volunteer.to_string(),
+            },
+            msg,
+        );
+        self.local_volunteer(volunteer, msg)
+    }
+
+    fn local_volunteer(&self, volunteer: &str, msg: &ServerMsg) -> usize {
         lock(&self.volunteers)
             .get_mut(volunteer)
             .map(|l| send_all(l, msg))
             .unwrap_or(0)
     }
 
+    pub fn set_sync(&self, f: HubSync) {
+        let _ = self.sync.set(f);
+    }
+
+    fn share(&self, t: Target, msg: &ServerMsg) {
+        if let Some(f) = self.sync.get() {
+            f(&t, msg);
+        }
+    }
+
+    /// Deliver to the sockets of this process only (a message from another replica).
+    pub fn deliver_local(&self, t: &Target, msg: &ServerMsg) {
+        match t {
+            Target::Volunteer { id } => {
+                self.local_volunteer(id, msg);
+            }
+            Target::Case { case_id, team } => {
+                if let Some(l) = lock(&self.callers).get_mut(case_id) {
+                    send_all(l, msg);
+                }
+                for v in team {
+                    self.local_volunteer(v, msg);
+                }
+                send_all(&mut lock(&self.ops), msg);
+            }
+            Target::Ops => {
+                send_all(&mut lock(&self.ops), msg);
+            }
+        }
+    }
+
     /// To the case's callers, the given volunteers and Ops.
     pub fn to_case(&self, case_id: &str, team: &[String], msg: &ServerMsg) {
-        if let Some(l) = lock(&self.callers).get_mut(case_id) {
-            send_all(l, msg);
-        }
-        for v in team {
-            self.to_volunteer(v, msg);
-        }
-        send_all(&mut lock(&self.ops), msg);
+        let t = Target::Case {
+            case_id: case_id.to_string(),
+            team: team.to_vec(),
+        };
+        self.share(t.clone(), msg);
+        self.deliver_local(&t, msg);
     }
 
     /// To Ops only.
     pub fn to_ops(&self, msg: &ServerMsg) {
-        send_all(&mut lock(&self.ops), msg);
+        self.share(Target::Ops, msg);
+        self.deliver_local(&Target::Ops, msg);
     }
 }

@@ -18,6 +18,7 @@ pub mod hub;
 pub mod presence;
 pub mod sms;
 pub mod store;
+pub mod sync;
 pub mod ws;
 
 use std::sync::Arc;
@@ -175,6 +176,15 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         );
         dispatcher.timings = Some(dispatch::Timings::new(&ctx.metrics));
         let dispatcher = Arc::new(dispatcher);
+        if ctx.bus.kind() != "embedded" {
+            // Other replicas may run: share positions and socket messages with them.
+            ctx.spawn(sync::run(
+                ctx.bus.clone(),
+                dispatcher.replica().to_string(),
+                live.clone(),
+                dispatcher.hub.clone(),
+            ));
+        }
         // Open cases resume their dispatch from the stored state; the sweep also picks up
         // cases whose owner (another replica) stopped renewing its lease.
         for id in store.open_case_ids().await? {

@@ -19,7 +19,7 @@ use crate::geo::{
 };
 
 /// What dispatch needs to know about a volunteer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Eligibility {
     pub verified: bool,
     pub cert_level: CertLevel,
@@ -69,10 +69,18 @@ struct Inner {
 /// Changes not yet written to the store: `Some(location)` on duty, `None` off duty.
 type Dirty = HashMap<String, Option<(i32, i32, i64)>>;
 
+/// Called after a local presence change (replicas share them through the bus).
+pub type SyncFn = Box<dyn Fn(&str, Option<(i32, i32, i64)>) + Send + Sync>;
+
+/// Called after a local eligibility change.
+pub type EligibilitySyncFn = Box<dyn Fn(&str, &Eligibility) + Send + Sync>;
+
 /// The live state of volunteers.
 pub struct Live {
     inner: RwLock<Inner>,
     dirty: Mutex<Dirty>,
+    sync: std::sync::OnceLock<SyncFn>,
+    sync_eligibility: std::sync::OnceLock<EligibilitySyncFn>,
     /// Index seconds count from here (Unix seconds).
     epoch_s: i64,
 }
@@ -94,6 +102,8 @@ impl Live {
         Live {
             inner: RwLock::new(Inner::default()),
             dirty: Mutex::new(HashMap::new()),
+            sync: std::sync::OnceLock::new(),
+            sync_eligibility: std::sync::OnceLock::new(),
             epoch_s: now_micros() / 1_000_000 - 86_400,
         }
     }
@@ -120,24 +130,42 @@ impl Live {
     /// On duty at `loc` (or a location update while on duty).
     pub fn locate(&self, volunteer: &str, loc: LatLng, at_us: i64) {
         let (lat, lng) = loc.to_e6();
-        {
-            let mut g = self.write();
-            let slot = g.slots.slot(&volunteer.to_string());
-            g.grid
-                .upsert(slot, lat, lng, index_seconds(self.epoch_s, at_us), 0);
-        }
+        self.apply_remote(volunteer, Some((lat, lng, at_us)));
         self.mark(volunteer, Some((lat, lng, at_us)));
+        if let Some(f) = self.sync.get() {
+            f(volunteer, Some((lat, lng, at_us)));
+        }
+    }
+
+    /// Share every local change with the other replicas through `f`.
+    pub fn set_sync(&self, f: SyncFn) {
+        let _ = self.sync.set(f);
+    }
+
+    /// A change made on another replica (that replica writes it to the store).
+    pub fn apply_remote(&self, volunteer: &str, at: Option<(i32, i32, i64)>) {
+        let mut g = self.write();
+        match at {
+            Some((lat, lng, at_us)) => {
+                let slot = g.slots.slot(&volunteer.to_string());
+                g.grid
+                    .upsert(slot, lat, lng, index_seconds(self.epoch_s, at_us), 0);
+            }
+            None => {
+                if let Some(slot) = g.slots.get(&volunteer.to_string()) {
+                    g.grid.remove(slot);
+                }
+            }
+        }
     }
 
     /// Off duty: forget the location.
     pub fn off_duty(&self, volunteer: &str) {
-        {
-            let mut g = self.write();
-            if let Some(slot) = g.slots.get(&volunteer.to_string()) {
-                g.grid.remove(slot);
-            }
-        }
+        self.apply_remote(volunteer, None);
         self.mark(volunteer, None);
+        if let Some(f) = self.sync.get() {
+            f(volunteer, None);
+        }
     }
 
     /// Where an on-duty volunteer is (degrees).
@@ -156,6 +184,21 @@ impl Live {
 
     /// Apply an eligibility event (older versions are ignored). Returns whether it applied.
     pub fn set_eligibility(&self, volunteer: &str, e: Eligibility) -> bool {
+        let applied = self.apply_remote_eligibility(volunteer, e.clone());
+        if applied && let Some(f) = self.sync_eligibility.get() {
+            f(volunteer, &e);
+        }
+        applied
+    }
+
+    /// Share eligibility changes with the other replicas (the bus delivers each event to one
+    /// replica of the consumer group).
+    pub fn set_eligibility_sync(&self, f: EligibilitySyncFn) {
+        let _ = self.sync_eligibility.set(f);
+    }
+
+    /// An eligibility change applied on another replica.
+    pub fn apply_remote_eligibility(&self, volunteer: &str, e: Eligibility) -> bool {
         let mut g = self.write();
         match g.eligibility.get(volunteer) {
             Some(old) if old.version >= e.version => false,

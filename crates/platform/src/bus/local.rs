@@ -45,6 +45,7 @@ struct Inner {
     /// One fetcher at a time per process (SQLite serialises writers anyway).
     fetch_lock: Mutex<()>,
     closed: AtomicBool,
+    live: tokio::sync::broadcast::Sender<(String, Vec<u8>)>,
 }
 
 /// The embedded bus.
@@ -64,6 +65,7 @@ impl LocalBus {
                 retention: Duration::from_secs(7 * 24 * 3600),
                 fetch_lock: Mutex::new(()),
                 closed: AtomicBool::new(false),
+                live: tokio::sync::broadcast::channel(4_096).0,
             }),
         })
     }
@@ -136,6 +138,28 @@ impl Bus for LocalBus {
 
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn live_publish(&self, subject: &str, payload: Vec<u8>) {
+        let _ = self.inner.live.send((subject.to_string(), payload));
+    }
+
+    async fn live_subscribe(&self, subject: &str) -> Result<super::LiveStream, BusError> {
+        let rx = self.inner.live.subscribe();
+        let subject = subject.to_string();
+        let stream = futures::stream::unfold(rx, move |mut rx| {
+            let subject = subject.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok((s, p)) if s == subject => return Some((p, rx)),
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(stream))
     }
 }
 

@@ -135,4 +135,12 @@ pub trait Bus: Send + Sync + 'static {
     /// Is the connection up right now?
     fn is_connected(&self) -> bool;
     fn kind(&self) -> &'static str;
+    /// Fire-and-forget fan-out to every process subscribed to `subject` (not stored, not
+    /// acknowledged): live positions and socket messages between replicas.
+    fn live_publish(&self, subject: &str, payload: Vec<u8>);
+    /// Every live message on `subject` from now on.
+    async fn live_subscribe(&self, subject: &str) -> Result<LiveStream, BusError>;
 }
+
+/// Live messages of one subject.
+pub type LiveStream = std::pin::Pin<Box<dyn futures::Stream<Item = Vec<u8>> + Send>>;

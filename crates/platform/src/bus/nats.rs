@@ -163,6 +163,23 @@ impl Bus for NatsBus {
     fn kind(&self) -> &'static str {
         "nats"
     }
+
+    fn live_publish(&self, subject: &str, payload: Vec<u8>) {
+        let client = self.client.clone();
+        let subject = format!("{}-live.{subject}", self.prefix);
+        tokio::spawn(async move {
+            let _ = client.publish(subject, payload.into()).await;
+        });
+    }
+
+    async fn live_subscribe(&self, subject: &str) -> Result<super::LiveStream, BusError> {
+        let sub = self
+            .client
+            .subscribe(format!("{}-live.{subject}", self.prefix))
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(Box::pin(sub.map(|m| m.payload.to_vec())))
+    }
 }
 
 struct NatsSubscription {
