@@ -470,24 +470,20 @@ impl Store {
 
 impl Store {
     pub async fn offers(&self, case_id: &str) -> Result<Vec<OfferRow>, sqlx::Error> {
-        sqlx::query(&format!(
-            "SELECT {OFFER_COLUMNS} FROM offers WHERE case_id = $1 ORDER BY sent_at"
-        ))
-        .bind(case_id)
-        .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(offer_from)
-        .collect()
+        let mut conn = self.db.pool().acquire().await?;
+        Self::offers_in(&mut conn, case_id).await
     }
 
-    /// The offers of a case, inside the case's transaction.
-    pub async fn offers_in(tx: &mut Tx, case_id: &str) -> Result<Vec<OfferRow>, sqlx::Error> {
+    /// The offers of a case (inside the case's transaction when given one).
+    pub async fn offers_in(
+        conn: &mut sqlx::AnyConnection,
+        case_id: &str,
+    ) -> Result<Vec<OfferRow>, sqlx::Error> {
         sqlx::query(&format!(
             "SELECT {OFFER_COLUMNS} FROM offers WHERE case_id = $1 ORDER BY sent_at"
         ))
         .bind(case_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(conn)
         .await?
         .iter()
         .map(offer_from)
