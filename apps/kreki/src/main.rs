@@ -175,10 +175,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             });
             let data_dir = cfg.data_dir.clone();
+            let scheme = if cfg.http.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let running = kreki::up(cfg, demo).await?;
             println!(
-                "KREKI HELP 119 siap / ready in {} ms — listening on {} (data: {}){}",
+                "KREKI HELP 119 siap / ready in {} ms — listening on {scheme}://{} (public URL {}, data: {}){}",
                 started.elapsed().as_millis(),
+                running.addr,
                 running.base_url,
                 data_dir.display(),
                 if demo.is_some() { " [demo]" } else { "" }

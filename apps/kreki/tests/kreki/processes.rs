@@ -421,3 +421,71 @@ async fn emergency_replicas_share_locations_tickets_and_sockets() {
     assert_eq!(offer["case_id"], id.as_str());
     nats.cleanup().await;
 }
+
+/// `kreki up --tls-cert/--tls-key` serves HTTPS (phones on a network need it for geolocation)
+/// and sends HSTS when the public URL is https.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_https_with_the_given_certificate() {
+    let dir = TempDir::new();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    // The machine's openssl (Debian's package) makes a throw-away self-signed certificate.
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut c = kreki();
+    c.args(["up", "--port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("KREKI_PUBLIC_BASE_URL", "https://kreki.test");
+    let p = spawn(c);
+    let url = p.url.clone();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let res = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    // Plain HTTP on the TLS port is refused.
+    assert!(
+        reqwest::get(format!("{}/healthz", url.replace("https://", "http://")))
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+    );
+}
