@@ -303,7 +303,9 @@ impl Grid {
         // Pass 1: the k-th best (class, planar distance), visiting as few cells as possible.
         let mut best: std::collections::BinaryHeap<(u8, u64)> =
             std::collections::BinaryHeap::with_capacity(k + 1);
-        let mut visited = 0;
+        // Contenders seen so far: anything that could still be among the best `k` when it was
+        // seen (the bar only rises), so the exact pass needs no second scan of the cells.
+        let mut contenders: Vec<(u8, f64, &Entry)> = Vec::with_capacity(4 * k);
         for &(cell_d2, cell) in &cells {
             if best.len() == k
                 && let Some(&(wc, wd)) = best.peek()
@@ -312,7 +314,6 @@ impl Grid {
             {
                 break;
             }
-            visited += 1;
             for e in &self.entries[cell as usize] {
                 let d2 = planar(e);
                 if d2 > r2 || now_s.saturating_sub(e.at_s()) > max_age_s {
@@ -329,6 +330,13 @@ impl Grid {
                     continue;
                 }
                 let Some(cls) = class(e) else { continue };
+                if best.len() == k
+                    && let Some(&(wc, wd)) = best.peek()
+                    && (cls > wc || (cls == wc && d2 > f64::from_bits(wd) * grow))
+                {
+                    continue;
+                }
+                contenders.push((cls, d2, e));
                 let item = (cls, d2.to_bits());
                 if best.len() < k {
                     best.push(item);
@@ -346,35 +354,27 @@ impl Grid {
         } else {
             (wc, f64::from_bits(wd) * grow)
         };
-        // Pass 2: exact distances for the contenders only.
+        // Exact distances for the final contenders only.
         let mut hits = Vec::with_capacity(k + 8);
-        for &(_, cell) in &cells[..visited] {
-            for e in &self.entries[cell as usize] {
-                let d2 = planar(e);
-                let age = now_s.saturating_sub(e.at_s());
-                if d2 > r2 || age > max_age_s {
-                    continue;
-                }
-                let Some(cls) = class(e) else { continue };
-                if cls > worst_class || (cls == worst_class && d2 > worst_d2) {
-                    continue;
-                }
-                let d = haversine_m(
-                    clat,
-                    clng,
-                    f64::from(e.lat_e6) / 1e6,
-                    f64::from(e.lng_e6) / 1e6,
-                );
-                if d <= radius_m {
-                    hits.push(Hit {
-                        slot: e.slot,
-                        distance_m: d,
-                        class: cls,
-                        age_s: age,
-                        lat_e6: e.lat_e6,
-                        lng_e6: e.lng_e6,
-                    });
-                }
+        for &(cls, d2, e) in &contenders {
+            if cls > worst_class || (cls == worst_class && d2 > worst_d2) {
+                continue;
+            }
+            let d = haversine_m(
+                clat,
+                clng,
+                f64::from(e.lat_e6) / 1e6,
+                f64::from(e.lng_e6) / 1e6,
+            );
+            if d <= radius_m {
+                hits.push(Hit {
+                    slot: e.slot,
+                    distance_m: d,
+                    class: cls,
+                    age_s: now_s.saturating_sub(e.at_s()),
+                    lat_e6: e.lat_e6,
+                    lng_e6: e.lng_e6,
+                });
             }
         }
         hits.sort_unstable_by(|a, b| {
