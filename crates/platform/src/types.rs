@@ -4,6 +4,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Lower-case hex SHA-256 of `bytes` (stored hashes of tokens, request bodies, migrations).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A phone number in E.164 (`+6281234567890`). Indonesian national forms (`0812…`, `62812…`)
 /// are accepted and normalised; separators (spaces, dashes, dots, parentheses) are ignored.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

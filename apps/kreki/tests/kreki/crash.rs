@@ -16,47 +16,6 @@ use serde_json::{Value, json};
 
 use crate::up::ISSUER;
 
-struct Child(std::process::Child, String);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(base: &dyn Fn() -> Command) -> Child {
-    use std::io::{BufRead, BufReader};
-    let mut cmd = base();
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(p) = line.find("listening on ") {
-                let url = line[p + 13..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                let _ = tx.send(if url.starts_with("http") {
-                    url
-                } else {
-                    format!("http://{url}")
-                });
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("kreki did not start");
-    Child(child, url)
-}
-
 fn body(n: u64) -> Value {
     json!({"latitude": -6.2, "longitude": 106.8, "severity": "critical", "type": "other",
            "caller_phone": format!("0812{:08}", n)})
@@ -104,15 +63,15 @@ async fn fire(url: String, sent: Sent, round: u32, stop: Arc<std::sync::atomic::
 async fn crash_rounds(base: &dyn Fn() -> Command, rounds: u32, ops_token: String) {
     let sent: Sent = Arc::default();
     for round in 0..rounds {
-        let child = start(base);
+        let child = crate::processes::spawn(base());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let firing = tokio::spawn(fire(child.1.clone(), sent.clone(), round, stop.clone()));
+        let firing = tokio::spawn(fire(child.url.clone(), sent.clone(), round, stop.clone()));
         let wait = rand::thread_rng().gen_range(150..700);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         // SIGKILL: no shutdown code runs.
         let mut child = child;
-        child.0.kill().unwrap();
-        let _ = child.0.wait();
+        child.child.kill().unwrap();
+        let _ = child.child.wait();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = firing.await;
     }
@@ -129,7 +88,7 @@ async fn crash_rounds(base: &dyn Fn() -> Command, rounds: u32, ops_token: String
     );
 
     // Restart: every key retried gives the same case; nothing doubled.
-    let child = start(base);
+    let child = crate::processes::spawn(base());
     let client = reqwest::Client::new();
     let all: Vec<(String, u64)> = sent
         .lock()
@@ -140,7 +99,7 @@ async fn crash_rounds(base: &dyn Fn() -> Command, rounds: u32, ops_token: String
     let mut ids = HashSet::new();
     for (key, n) in &all {
         let r = client
-            .post(format!("{}/api/emergency/v1/panic", child.1))
+            .post(format!("{}/api/emergency/v1/panic", child.url))
             .header("idempotency-key", key)
             .json(&body(*n))
             .send()
@@ -160,7 +119,7 @@ async fn crash_rounds(base: &dyn Fn() -> Command, rounds: u32, ops_token: String
     assert_eq!(ids.len(), all.len(), "one case per key");
     let signer_token = ops_token;
     let active: Value = client
-        .get(format!("{}/api/emergency/v1/active", child.1))
+        .get(format!("{}/api/emergency/v1/active", child.url))
         .bearer_auth(&signer_token)
         .send()
         .await
@@ -181,7 +140,7 @@ async fn crash_rounds(base: &dyn Fn() -> Command, rounds: u32, ops_token: String
         || {
             let (client, url, token, pending) = (
                 client.clone(),
-                child.1.clone(),
+                child.url.clone(),
                 signer_token.clone(),
                 pending.clone(),
             );

@@ -11,9 +11,9 @@ use kreki_platform::testkit::{self, TempDir, TestNats, TestPg, TestSigner};
 
 use crate::up::{ISSUER, console_lines};
 
-struct Proc {
-    child: Child,
-    url: String,
+pub struct Proc {
+    pub child: Child,
+    pub url: String,
 }
 
 impl Drop for Proc {
@@ -31,7 +31,7 @@ fn kreki() -> Command {
 }
 
 /// Start a process and wait for its "listening on" line.
-fn spawn(mut cmd: Command) -> Proc {
+pub fn spawn(mut cmd: Command) -> Proc {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -22,7 +22,7 @@ use kreki_platform::{
     types::PhoneE164,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -177,10 +177,7 @@ pub enum CaseActor {
 }
 
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    kreki_platform::types::sha256_hex(token.as_bytes())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CaseActor {

@@ -2,7 +2,6 @@
 //! make two cases). The key is claimed and completed inside the same transaction as the
 //! thing it creates, so a crash leaves either both or neither.
 
-use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use crate::time_util::now_micros;
@@ -20,10 +19,7 @@ pub enum Claim {
 
 /// Hash of a request body, to tell a true retry from a reused key.
 pub fn request_hash(body: &[u8]) -> String {
-    Sha256::digest(body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::types::sha256_hex(body)
 }
 
 /// Validate a client-supplied key: 1–128 visible ASCII characters.

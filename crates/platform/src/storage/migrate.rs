@@ -3,7 +3,6 @@
 //! transaction, recorded with a checksum so an edited migration is noticed.
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Backend, Db};
@@ -30,8 +29,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS kreki_migrations (\
     checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))";
 
 fn checksum(sql: &str) -> String {
-    let digest = Sha256::digest(sql.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::types::sha256_hex(sql.as_bytes())
 }
 
 /// Apply what is missing of `migrations` for `component`.
