@@ -189,6 +189,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 data_dir.display(),
                 if demo.is_some() { " [demo]" } else { "" }
             );
+            if demo.is_some() {
+                println!(
+                    "Akun demo / demo accounts (kata sandi / password: {}) — masuk di / sign in at {}/akun/:",
+                    kreki_identity::demo::PASSWORD,
+                    running.base_url
+                );
+                for (role, email, phone, _, totp) in kreki_identity::demo::ACCOUNTS {
+                    println!(
+                        "  {:<15} {:<26} {}{}",
+                        role.as_str(),
+                        email,
+                        phone,
+                        totp.map(|s| format!("  TOTP seed {s}")).unwrap_or_default()
+                    );
+                }
+            }
             wait(running).await
         }
         Command::Serve {

@@ -7,6 +7,7 @@ mod crash;
 mod deps;
 mod dispatch;
 mod emergency;
+mod identity;
 mod live;
 mod processes;
 mod up;

@@ -53,6 +53,135 @@ impl Role {
     }
 }
 
+/// Permissions (resource × action) as `resource:action` strings. The matrix below is the
+/// source of truth: KREKI ID stores it (and serves it to admins), and every service checks a
+/// caller's roles against it with [`roles_permit`].
+pub mod perm {
+    pub const CASE_CREATE: &str = "case:create";
+    pub const CASE_READ_OWN: &str = "case:read_own";
+    pub const CASE_CANCEL_OWN: &str = "case:cancel_own";
+    pub const CASE_READ_ASSIGNED: &str = "case:read_assigned";
+    pub const CASE_RESPOND: &str = "case:respond";
+    pub const CASE_COMPLETE: &str = "case:complete";
+    pub const CASE_READ_ALL: &str = "case:read_all";
+    pub const CASE_MANAGE: &str = "case:manage";
+    pub const VOLUNTEER_NEARBY: &str = "volunteer:nearby";
+    pub const PRESENCE_OWN: &str = "presence:manage_own";
+    pub const AED_MANAGE: &str = "aed:manage";
+    pub const PROFILE_OWN: &str = "profile:manage_own";
+    pub const VOLUNTEER_READ_TEAM: &str = "volunteer:read_team";
+    pub const VOLUNTEER_VERIFY: &str = "volunteer:verify";
+    pub const COURSE_LEARN: &str = "course:learn";
+    pub const COURSE_MANAGE: &str = "course:manage";
+    pub const CERTIFICATE_ISSUE: &str = "certificate:issue";
+    pub const CERTIFICATE_REVOKE: &str = "certificate:revoke";
+    pub const BRIDGE_READ: &str = "bridge:read";
+    pub const BRIDGE_CALLBACK: &str = "bridge:callback";
+    pub const NOTIFICATION_READ: &str = "notification:read";
+    pub const AUDIT_READ: &str = "audit:read";
+    pub const ACCOUNT_MANAGE: &str = "account:manage";
+    pub const ROLE_ASSIGN: &str = "role:assign";
+    pub const CLIENT_MANAGE: &str = "client:manage";
+    pub const KEY_ROTATE: &str = "key:rotate";
+}
+
+use perm::*;
+
+const PUBLIC: &[&str] = &[
+    CASE_CREATE,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
+    PROFILE_OWN,
+    COURSE_LEARN,
+];
+const VOLUNTEER: &[&str] = &[
+    CASE_CREATE,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
+    PROFILE_OWN,
+    COURSE_LEARN,
+    PRESENCE_OWN,
+    CASE_READ_ASSIGNED,
+    CASE_RESPOND,
+];
+const VOLUNTEER_LEAD: &[&str] = &[
+    CASE_CREATE,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
+    PROFILE_OWN,
+    COURSE_LEARN,
+    PRESENCE_OWN,
+    CASE_READ_ASSIGNED,
+    CASE_RESPOND,
+    CASE_COMPLETE,
+    VOLUNTEER_READ_TEAM,
+];
+const TRAINING_ADMIN: &[&str] = &[
+    PROFILE_OWN,
+    COURSE_LEARN,
+    COURSE_MANAGE,
+    CERTIFICATE_ISSUE,
+    CERTIFICATE_REVOKE,
+    VOLUNTEER_VERIFY,
+    VOLUNTEER_READ_TEAM,
+];
+const OPS_ADMIN: &[&str] = &[
+    PROFILE_OWN,
+    CASE_CREATE,
+    CASE_READ_ALL,
+    CASE_MANAGE,
+    CASE_COMPLETE,
+    VOLUNTEER_NEARBY,
+    VOLUNTEER_READ_TEAM,
+    AED_MANAGE,
+    BRIDGE_READ,
+    NOTIFICATION_READ,
+    AUDIT_READ,
+];
+const SYSTEM_ADMIN: &[&str] = &[
+    PROFILE_OWN,
+    CASE_READ_ALL,
+    CASE_MANAGE,
+    VOLUNTEER_NEARBY,
+    AED_MANAGE,
+    BRIDGE_READ,
+    NOTIFICATION_READ,
+    AUDIT_READ,
+    ACCOUNT_MANAGE,
+    ROLE_ASSIGN,
+    CLIENT_MANAGE,
+    KEY_ROTATE,
+];
+const PARTNER: &[&str] = &[BRIDGE_CALLBACK];
+
+impl Role {
+    /// Parse a claim value.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+
+    /// What this role may do (`resource:action`).
+    pub fn permissions(self) -> &'static [&'static str] {
+        match self {
+            Role::Public => PUBLIC,
+            Role::Volunteer => VOLUNTEER,
+            Role::VolunteerLead => VOLUNTEER_LEAD,
+            Role::TrainingAdmin => TRAINING_ADMIN,
+            Role::OpsAdmin => OPS_ADMIN,
+            Role::SystemAdmin => SYSTEM_ADMIN,
+            Role::Partner => PARTNER,
+        }
+    }
+}
+
+/// Whether any of `roles` (claim values; unknown ones grant nothing) has `permission`.
+pub fn roles_permit<S: AsRef<str>>(roles: &[S], permission: &str) -> bool {
+    roles
+        .iter()
+        .filter_map(|r| Role::parse(r.as_ref()))
+        .any(|r| r.permissions().contains(&permission))
+}
+
 /// Payload of `identity.account.created|updated` (what notify keeps in its directory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AccountChanged {
@@ -78,6 +207,16 @@ pub struct AccountErased {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matrix() {
+        assert!(roles_permit(&["ops_admin"], perm::CASE_READ_ALL));
+        assert!(!roles_permit(&["volunteer"], perm::CASE_READ_ALL));
+        assert!(!roles_permit(&["volunteer", "bogus"], perm::AUDIT_READ));
+        assert!(roles_permit(&["public", "volunteer"], perm::CASE_RESPOND));
+        assert!(!roles_permit::<&str>(&[], perm::CASE_CREATE));
+        assert!(Role::ALL.iter().all(|r| !r.permissions().is_empty()));
+    }
 
     #[test]
     fn role_names_match_serde() {

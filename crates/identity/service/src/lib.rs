@@ -1,16 +1,40 @@
-//! KREKI ID: identity service and OpenID Connect provider.
-//!
-//! Foundation state: the service runs in both modes with its own database (the platform's
-//! outbox, inbox, rate-limit and idempotency tables) and its operational endpoints
-//! (health, readiness, metrics, OpenAPI); its features arrive with their issues.
+//! KREKI ID: the identity service and OpenID Connect provider every KREKI app signs in
+//! through. Accounts with member numbers, password / phone-code / TOTP sign-in, the REST API
+//! of the org standard (`/api/auth/v1`), an OIDC provider at the site root (authorization code
+//! with PKCE, refresh rotation with reuse detection, client credentials, userinfo,
+//! revocation, introspection, RP-initiated logout), login pages at `/akun/`, roles and the
+//! permission matrix, the security audit log, consents, export and erasure.
+
+pub mod api;
+pub mod clients;
+pub mod config;
+pub mod demo;
+pub mod idp;
+pub mod keys;
+pub mod oidc;
+pub mod pages;
+pub mod password;
+pub mod store;
+pub mod totp;
+pub mod web;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use kreki_platform::{
+    config::{Config, ConfigError},
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::Migration,
 };
+use tokio::sync::RwLock;
 
-/// The service's own migrations (the platform's tables are applied before them).
-pub const MIGRATIONS: &[Migration] = &[];
+use crate::config::IdentityConfig;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "identity",
+    sqlite: include_str!("../migrations/sqlite/0001_identity.sql"),
+    postgres: include_str!("../migrations/postgres/0001_identity.sql"),
+}];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -23,12 +47,51 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
-fn check_config(
-    cfg: &kreki_platform::config::Config,
-) -> Result<(), kreki_platform::config::ConfigError> {
-    kreki_platform::service::no_config_section(cfg, "identity")
+fn check_config(cfg: &Config) -> Result<(), ConfigError> {
+    cfg.service_section::<IdentityConfig>("identity")?
+        .validate()
 }
 
-fn build(_ctx: ServiceContext) -> BuildFuture {
-    Box::pin(async move { Ok(Built::operational_only()) })
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let cfg = Arc::new(ctx.config.service_section::<IdentityConfig>("identity")?);
+        cfg.validate()?;
+        let longest = Duration::from_secs(cfg.access_token_ttl_s.max(cfg.id_token_ttl_s));
+        let keys = Arc::new(
+            keys::KeyRing::open(
+                ctx.db.clone(),
+                Duration::from_secs(cfg.key_rotation_days * 86_400),
+                longest,
+            )
+            .await?,
+        );
+        let mut seeds = clients::builtin(&ctx.base_url);
+        seeds.extend(cfg.clients.iter().map(clients::from_seed));
+        let registry = clients::Registry::open(ctx.db.clone(), seeds).await?;
+        let issuer = ctx.base_url.trim_end_matches('/').to_string();
+        let idp = Arc::new(idp::Idp {
+            store: store::Store::new(ctx.db.clone()),
+            keys,
+            clients: registry,
+            cfg,
+            secure_cookies: issuer.starts_with("https://"),
+            issuer,
+            relay: ctx.relay.clone(),
+            limiter: ctx.limiter.clone(),
+            revoked: RwLock::new(HashMap::new()),
+        });
+        idp.reload_revoked().await?;
+        api::store_permissions(&idp).await?;
+        if ctx.demo.is_some() {
+            demo::seed(&idp).await?;
+        }
+        ctx.spawn(idp.clone().upkeep());
+        let (api, openapi) = api::router(idp.clone());
+        let pages = oidc::router(idp.clone()).merge(pages::router(idp));
+        Ok(Built {
+            api,
+            openapi,
+            pages,
+        })
+    })
 }

@@ -158,6 +158,47 @@ pub struct MessageRequested {
 }
 
 impl MessageRequested {
+    /// A request with a new message id, to an account (its directory entry) or a raw address.
+    pub fn new(
+        dedup_key: impl Into<String>,
+        to: Recipient,
+        template: Template,
+        priority: Priority,
+    ) -> Self {
+        let (recipient_id, address) = match to {
+            Recipient::Account(a) => (Some(a), None),
+            Recipient::Address(a) => (None, Some(a)),
+        };
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            dedup_key: dedup_key.into(),
+            recipient_id,
+            address,
+            template,
+            vars: serde_json::Map::new(),
+            language: None,
+            priority,
+            channels: Vec::new(),
+            expires_at: None,
+            correlation_id: None,
+        }
+    }
+
+    pub fn var(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn channels(mut self, channels: &[Channel]) -> Self {
+        self.channels = channels.to_vec();
+        self
+    }
+
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = Some(language);
+        self
+    }
+
     /// The recipient, if exactly one of `recipient_id` / `address` is given.
     pub fn recipient(&self) -> Option<Recipient> {
         match (&self.recipient_id, &self.address) {

@@ -1,0 +1,1646 @@
+//! KREKI ID over HTTP: the OIDC provider driven by an independent relying-party library
+//! (`openidconnect`), the REST API of the org standard, MFA checked with an independent TOTP
+//! implementation (`totp-rs`), throttles, phone codes, privacy rights, admin API, and a
+//! KREKI ID token checked by another service's permission check.
+
+use std::collections::HashMap;
+
+use kreki_platform::{
+    config::Config,
+    service::{DemoSettings, DemoSim},
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreUserInfoClaims},
+};
+use serde_json::{Value, json};
+
+use crate::up::{UpApp, console_lines, start_up_full};
+
+const CC_SECRET: &str = "partner-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// `kreki up` with KREKI ID as the real issuer (no test signer), cheap Argon2 and one
+/// confidential partner client.
+async fn start(demo: bool) -> UpApp {
+    start_up_full(
+        None,
+        |cfg: &mut Config| {
+            cfg.auth.jwks_url = None;
+            cfg.auth.issuer = None;
+            let id = &mut cfg.identity;
+            id.insert("argon2_memory_kib".into(), 8192.into());
+            id.insert("argon2_iterations".into(), 1.into());
+            let clients = figment::value::Value::serialize(json!([{
+                "client_id": "partner-psc",
+                "name": "PSC 119 partner",
+                "client_secret": CC_SECRET,
+                "confidential": true,
+                "grant_types": ["client_credentials"],
+                "scopes": ["bridge.callback"],
+            }, {
+                "client_id": "third-party",
+                "name": "Aplikasi Mitra",
+                "client_secret": CC_SECRET,
+                "confidential": true,
+                "redirect_uris": ["http://127.0.0.1:9/cb"],
+                "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scopes": ["openid", "profile", "email"],
+            }]))
+            .unwrap();
+            id.insert("clients".into(), clients);
+        },
+        demo.then_some(DemoSettings { sim: DemoSim::Off }),
+    )
+    .await
+}
+
+/// A tiny browser: no redirects followed, cookies kept by name.
+struct Browser {
+    c: reqwest::Client,
+    base: String,
+    jar: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        Self {
+            c: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.into(),
+            jar: HashMap::new(),
+        }
+    }
+    fn url(&self, u: &str) -> String {
+        if u.starts_with("http") {
+            u.into()
+        } else {
+            format!("{}{u}", self.base)
+        }
+    }
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let s = v.to_str().unwrap();
+            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            if val.is_empty() {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.into(), val.into());
+            }
+        }
+    }
+    async fn get(&mut self, u: &str) -> (u16, String, String) {
+        let r = self
+            .c
+            .get(self.url(u))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status().as_u16(), loc, r.text().await.unwrap())
+    }
+    async fn post(&mut self, u: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body: String = url_encode(form);
+        let r = self
+            .c
+            .post(self.url(u))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status().as_u16(), loc, r.text().await.unwrap())
+    }
+}
+
+fn url_encode(form: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in form.iter().enumerate() {
+        if i > 0 {
+            s.push('&');
+        }
+        s.push_str(&format!("{k}={}", enc(v)));
+    }
+    s
+}
+
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + needle.len();
+    let end = html[start..].find('"').unwrap();
+    html[start..start + end].replace("&amp;", "&")
+}
+
+fn query_param(url: &str, key: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| {
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    out.push(
+                        u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16)
+                            .unwrap(),
+                    );
+                    i += 3;
+                } else {
+                    out.push(if b[i] == b'+' { b' ' } else { b[i] });
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).unwrap()
+        })
+    })
+}
+
+/// Follow an authorization URL through the login page to the client's redirect URI.
+async fn browser_authorize(b: &mut Browser, auth_url: &str, ident: &str, pw: &str) -> String {
+    let (s, loc, _) = b.get(auth_url).await;
+    assert_eq!(s, 303);
+    if !loc.starts_with("/akun/masuk") {
+        return loc;
+    }
+    let (s, _, html) = b.get(&loc).await;
+    assert_eq!(s, 200);
+    let (csrf, ret) = (hidden(&html, "csrf"), hidden(&html, "return_to"));
+    assert!(ret.starts_with("/oauth2/authorize?"), "{ret}");
+    let (s, loc, body) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("identifier", ident),
+                ("password", pw),
+                ("return_to", &ret),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303, "{body}");
+    let (s, loc, _) = b.get(&loc).await;
+    assert_eq!(s, 303);
+    loc
+}
+
+async fn api(
+    app: &UpApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let url = format!("{}/api/auth/v1{path}", app.url);
+    let mut r = match method {
+        "GET" => app.client.get(url),
+        "PUT" => app.client.put(url).json(&body),
+        "DELETE" => app.client.delete(url).json(&body),
+        _ => app.client.post(url).json(&body),
+    };
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let res = r.send().await.unwrap();
+    let s = res.status().as_u16();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(app: &UpApp, email: &str, pw: &str) -> Value {
+    let (s, v) = api(app, "POST", "/register", None, json!({ "email": email, "password": pw, "full_name": "Rahmat Hidayat", "role": "volunteer" })).await;
+    assert_eq!(s, 201, "{v}");
+    v["data"].clone()
+}
+
+async fn login(app: &UpApp, ident: &str, pw: &str) -> Value {
+    let (s, v) = api(
+        app,
+        "POST",
+        "/login",
+        None,
+        json!({ "identifier": ident, "password": pw }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["data"].clone()
+}
+
+const PW: &str = "Kopi-Tubruk-Senja-77";
+
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_code_pkce_refresh_userinfo_logout_and_client_credentials_with_openidconnect() {
+    let app = start(false).await;
+    register(&app, "rahmat@example.org", PW).await;
+    let http = http();
+    let meta =
+        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(app.url.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let end_session = meta
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .unwrap();
+    let redirect = format!("{}/relawan/callback", app.url);
+    let client = CoreClient::from_provider_metadata(
+        meta.clone(),
+        ClientId::new("kreki-relawan".into()),
+        None,
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut b = Browser::new(&app.url);
+    let back = browser_authorize(&mut b, auth_url.as_str(), "rahmat@example.org", PW).await;
+    assert!(back.starts_with(&redirect), "{back}");
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(query_param(&back, "iss").as_deref(), Some(app.url.as_str()));
+    let code = query_param(&back, "code").unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some("rahmat@example.org")
+    );
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Rahmat Hidayat")
+    );
+    // The ID token's roles claim, checked with an independent JWT library on our JWKS.
+    let roles = decode_payload(&id_token.to_string())["roles"].clone();
+    assert_eq!(roles, json!(["volunteer"]));
+
+    // The code is single-use: a replay is refused and revokes what it issued.
+    let replay = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert_oauth_error(replay, CoreErrorResponseType::InvalidGrant);
+    let rt = tokens.refresh_token().unwrap().clone();
+    let after_replay = client
+        .exchange_refresh_token(&rt)
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert_oauth_error(after_replay, CoreErrorResponseType::InvalidGrant);
+
+    // A second sign-in (session cookie: no password prompt) for rotation and reuse detection.
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser_authorize(&mut b, auth_url.as_str(), "-", "-").await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query_param(&back, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap().clone();
+    id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .unwrap();
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(info.email().map(|e| e.as_str()), Some("rahmat@example.org"));
+    let rt1 = tokens.refresh_token().unwrap().clone();
+    let rotated = client
+        .exchange_refresh_token(&rt1)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    let rt2 = rotated.refresh_token().unwrap().clone();
+    assert_ne!(rt1.secret(), rt2.secret(), "rotation");
+    // Reusing rt1 revokes the whole family, rt2 included.
+    assert_oauth_error(
+        client
+            .exchange_refresh_token(&rt1)
+            .unwrap()
+            .request_async(&http)
+            .await,
+        CoreErrorResponseType::InvalidGrant,
+    );
+    assert_oauth_error(
+        client
+            .exchange_refresh_token(&rt2)
+            .unwrap()
+            .request_async(&http)
+            .await,
+        CoreErrorResponseType::InvalidGrant,
+    );
+
+    // RP-initiated logout ends the session: the next authorization asks for the password.
+    let logout = openidconnect::LogoutRequest::from(end_session)
+        .set_id_token_hint(&id_token)
+        .set_post_logout_redirect_uri(
+            PostLogoutRedirectUrl::new(format!("{}/relawan/", app.url)).unwrap(),
+        )
+        .set_state(CsrfToken::new("bye-state".into()))
+        .http_get_url();
+    let (s, loc, _) = b.get(logout.as_str()).await;
+    assert_eq!(s, 303);
+    assert_eq!(loc, format!("{}/relawan/?state=bye-state", app.url));
+    let (s, loc, _) = b.get(auth_url.as_str()).await;
+    assert_eq!((s, loc.starts_with("/akun/masuk")), (303, true), "{loc}");
+    // An unregistered post-logout address is refused, never followed.
+    let (s, loc, _) = b
+        .get(&format!(
+            "/oauth2/logout?client_id=kreki-relawan&post_logout_redirect_uri={}",
+            enc("https://evil.example/")
+        ))
+        .await;
+    assert_eq!((s, loc.as_str()), (400, ""));
+
+    // Client credentials (a partner machine), then introspection and revocation.
+    let partner = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new("partner-psc".into()),
+        Some(ClientSecret::new(CC_SECRET.into())),
+    );
+    let cc = partner
+        .exchange_client_credentials()
+        .unwrap()
+        .add_scope(Scope::new("bridge.callback".into()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    let at = cc.access_token().secret().clone();
+    let claims = decode_payload(&at);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["roles"].clone()),
+        (Some("partner-psc"), json!(["partner"]))
+    );
+    let wrong = CoreClient::from_provider_metadata(
+        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(app.url.clone()).unwrap(), &http)
+            .await
+            .unwrap(),
+        ClientId::new("partner-psc".into()),
+        Some(ClientSecret::new("wrong".into())),
+    );
+    assert_oauth_error(
+        wrong
+            .exchange_client_credentials()
+            .unwrap()
+            .request_async(&http)
+            .await,
+        CoreErrorResponseType::InvalidClient,
+    );
+    let bad_scope = partner
+        .exchange_client_credentials()
+        .unwrap()
+        .add_scope(Scope::new("admin".into()))
+        .request_async(&http)
+        .await;
+    assert_oauth_error(bad_scope, CoreErrorResponseType::InvalidScope);
+    let intro = |t: String| {
+        let c = app.client.clone();
+        let u = format!("{}/oauth2/introspect", app.url);
+        async move {
+            c.post(u)
+                .basic_auth("partner-psc", Some(CC_SECRET))
+                .form(&[("token", t)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let v = intro(at.clone()).await;
+    assert_eq!(
+        (v["active"].as_bool(), v["client_id"].as_str()),
+        (Some(true), Some("partner-psc")),
+        "{v}"
+    );
+    assert_eq!(
+        intro("not-a-token".into()).await,
+        json!({ "active": false })
+    );
+    let r = app
+        .client
+        .post(format!("{}/oauth2/revoke", app.url))
+        .basic_auth("partner-psc", Some(CC_SECRET))
+        .form(&[("token", at.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(intro(at).await, json!({ "active": false }));
+    app.stop().await;
+}
+
+fn assert_oauth_error<T: std::fmt::Debug, E>(
+    r: Result<
+        T,
+        openidconnect::RequestTokenError<
+            E,
+            openidconnect::StandardErrorResponse<CoreErrorResponseType>,
+        >,
+    >,
+    want: CoreErrorResponseType,
+) where
+    E: std::error::Error + 'static,
+{
+    match r {
+        Err(openidconnect::RequestTokenError::ServerResponse(e)) => {
+            assert_eq!(e.error(), &want, "{e:?}")
+        }
+        other => panic!("expected {want:?}, got {other:?}"),
+    }
+}
+
+/// The claims of a JWT, verified with `jsonwebtoken` on the published JWKS would need the
+/// key; here only the payload is read (signatures are verified by openidconnect above).
+fn decode_payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_requests_with_bad_input_are_refused() {
+    let app = start(false).await;
+    register(&app, "tika@example.org", PW).await;
+    let mut b = Browser::new(&app.url);
+    let cb = format!("{}/relawan/callback", app.url);
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let authz = |extra: &str| {
+        format!(
+            "/oauth2/authorize?response_type=code&client_id=kreki-relawan&redirect_uri={}&scope=openid&state=s1{extra}",
+            enc(&cb)
+        )
+    };
+    // Unknown client and unregistered redirect URI: an error page, never a redirect.
+    let (s, loc, html) = b
+        .get(&format!(
+            "/oauth2/authorize?response_type=code&client_id=nope&redirect_uri={}",
+            enc(&cb)
+        ))
+        .await;
+    assert_eq!((s, loc.as_str()), (400, ""));
+    assert!(html.contains("Aplikasi tidak dikenal"), "{html}");
+    let (s, loc, _) = b.get(&format!("/oauth2/authorize?response_type=code&client_id=kreki-relawan&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256", enc("https://evil.example/cb"))).await;
+    assert_eq!((s, loc.as_str()), (400, ""));
+    // Public client without PKCE, or with `plain`: error back to the client.
+    let (s, loc, _) = b.get(&authz("")).await;
+    assert_eq!(s, 303);
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("s1"));
+    let (_, loc, _) = b
+        .get(&authz(&format!(
+            "&code_challenge={challenge}&code_challenge_method=plain"
+        )))
+        .await;
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let (_, loc, _) = b
+        .get(
+            &authz(&format!(
+                "&code_challenge={challenge}&code_challenge_method=S256"
+            ))
+            .replace("response_type=code", "response_type=token"),
+        )
+        .await;
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    let (_, loc, _) = b
+        .get(
+            &authz(&format!(
+                "&code_challenge={challenge}&code_challenge_method=S256"
+            ))
+            .replace("scope=openid", "scope=openid%20admin"),
+        )
+        .await;
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_scope"));
+    let (s, _, _) = b.get(&format!("{}&state=again", authz(""))).await;
+    assert_eq!(s, 400, "a repeated parameter is refused");
+    // The login page never sends anyone elsewhere (open redirect).
+    let (_, _, html) = b
+        .get(&format!(
+            "/akun/masuk?return_to={}",
+            enc("https://evil.example/")
+        ))
+        .await;
+    assert_eq!(hidden(&html, "return_to"), "/akun/");
+    let (_, _, html) = b
+        .get(&format!(
+            "/akun/masuk?return_to={}",
+            enc("//evil.example/x")
+        ))
+        .await;
+    assert_eq!(hidden(&html, "return_to"), "/akun/");
+    // A sign-in form without its CSRF token is refused.
+    let (s, _, _) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("identifier", "tika@example.org"),
+                ("password", PW),
+                ("csrf", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 403);
+
+    // Wrong PKCE verifier and wrong redirect_uri at the token endpoint.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let url = authz(&format!(
+        "&code_challenge={challenge}&code_challenge_method=S256"
+    ));
+    let back = browser_authorize(&mut b, &url, "tika@example.org", PW).await;
+    let code = query_param(&back, "code").unwrap();
+    let token = |form: Vec<(&'static str, String)>| {
+        let c = app.client.clone();
+        let u = format!("{}/oauth2/token", app.url);
+        async move {
+            let r = c.post(u).form(&form).send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap())
+        }
+    };
+    let base = |v: &str, r: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("client_id", "kreki-relawan".into()),
+            ("code", code.clone()),
+            ("redirect_uri", r.to_string()),
+            ("code_verifier", v.to_string()),
+        ]
+    };
+    let (s, v) = token(base("x".repeat(43).as_str(), &cb)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{v}"
+    );
+    let (s, v) = token(base(verifier, "http://127.0.0.1:9/other")).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, v) = token(base(verifier, &cb)).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["id_token"].is_string() && v["refresh_token"].is_string());
+    // Unknown client, unsupported grant, wrong content type.
+    let (s, v) = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("client_id", "nope".into()),
+        ("code", "x".into()),
+    ])
+    .await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")));
+    let (s, v) = token(vec![
+        ("grant_type", "password".into()),
+        ("client_id", "kreki-relawan".into()),
+    ])
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (s, v) = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", "kreki-relawan".into()),
+    ])
+    .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("unauthorized_client")));
+    let r = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .json(&json!({ "grant_type": "client_credentials" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A third-party client needs the user's consent; denying sends access_denied back.
+    let tp = "/oauth2/authorize?response_type=code&client_id=third-party&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid%20email&state=t1";
+    let (s, _, html) = b.get(tp).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("Aplikasi Mitra") && html.contains("Alamat e-mail"),
+        "{html}"
+    );
+    let (csrf, req) = (hidden(&html, "csrf"), hidden(&html, "request"));
+    let (s, loc, _) = b
+        .post(
+            "/akun/persetujuan",
+            &[("csrf", &csrf), ("request", &req), ("decision", "deny")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
+    let (_, loc, _) = b
+        .post(
+            "/akun/persetujuan",
+            &[("csrf", &csrf), ("request", &req), ("decision", "allow")],
+        )
+        .await;
+    assert!(query_param(&loc, "code").is_some(), "{loc}");
+    // Consent is remembered.
+    let (s, loc, _) = b.get(tp).await;
+    assert_eq!(s, 303);
+    assert!(query_param(&loc, "code").is_some());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_register_login_profile_tokens_and_passwords() {
+    let app = start(false).await;
+    let user = register(&app, "Ayu@Example.org", PW).await;
+    assert_eq!(user["email"], "ayu@example.org");
+    assert_eq!(user["role"], "volunteer");
+    let member = user["member_number"].as_str().unwrap();
+    assert!(member.len() == 8 && member.bytes().all(|b| b.is_ascii_digit()));
+    // Duplicates and bad input.
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/register",
+        None,
+        json!({ "email": "ayu@example.org", "password": PW, "full_name": "X" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("AUTH_ACCOUNT_EXISTS"))
+    );
+    for (pw, code) in [
+        ("short1A", "AUTH_PASSWORD_TOO_SHORT"),
+        ("nouppercase1", "AUTH_PASSWORD_NO_UPPERCASE"),
+        ("NoDigitsHere", "AUTH_PASSWORD_NO_DIGIT"),
+        ("Password1", "AUTH_PASSWORD_WEAK"),
+        ("Jakarta2024", "AUTH_PASSWORD_WEAK"),
+    ] {
+        let (s, v) = api(
+            &app,
+            "POST",
+            "/register",
+            None,
+            json!({ "email": "new@example.org", "password": pw, "full_name": "Budi" }),
+        )
+        .await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some(code)), "{pw}");
+    }
+    for (body, code) in [
+        (
+            json!({ "password": PW, "full_name": "Budi" }),
+            "VALIDATION_EMAIL_OR_PHONE_REQUIRED",
+        ),
+        (
+            json!({ "email": "not-an-email", "password": PW, "full_name": "Budi" }),
+            "VALIDATION_EMAIL_INVALID",
+        ),
+        (
+            json!({ "phone": "12", "password": PW, "full_name": "Budi" }),
+            "VALIDATION_PHONE_INVALID",
+        ),
+        (
+            json!({ "email": "b@example.org", "password": PW, "full_name": "Budi", "role": "ops_admin" }),
+            "VALIDATION_ROLE_INVALID",
+        ),
+        (
+            json!({ "email": "b@example.org", "password": PW, "full_name": "x".repeat(101) }),
+            "VALIDATION_NAME_INVALID",
+        ),
+        (
+            json!({ "email": "b@example.org", "password": PW, "full_name": "Budi", "admin": true }),
+            "VALIDATION_UNKNOWN_FIELD",
+        ),
+    ] {
+        let (s, v) = api(&app, "POST", "/register", None, body).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some(code)));
+    }
+    // Verification e-mail went through the notify contract.
+    let link = wait_for_console(&app, "akun/verifikasi-email?token=").await;
+
+    // Sign in by e-mail or member number; wrong password and unknown account look the same.
+    let t = login(&app, "ayu@example.org", PW).await;
+    assert_eq!(t["user"]["role"], "volunteer");
+    login(&app, member, PW).await;
+    let (s1, v1) = api(
+        &app,
+        "POST",
+        "/login",
+        None,
+        json!({ "email": "ayu@example.org", "password": "Wrong-Pass-123" }),
+    )
+    .await;
+    let (s2, v2) = api(
+        &app,
+        "POST",
+        "/login",
+        None,
+        json!({ "email": "nobody@example.org", "password": "Wrong-Pass-123" }),
+    )
+    .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(v1["error"], v2["error"]);
+    let access = t["accessToken"].as_str().unwrap();
+    let (s, me) = api(&app, "GET", "/me", Some(access), Value::Null).await;
+    assert_eq!(
+        (s, me["data"]["email_verified"].as_bool()),
+        (200, Some(false))
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/verify-email",
+        None,
+        json!({ "token": link }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/verify-email",
+        None,
+        json!({ "token": link }),
+    )
+    .await;
+    assert_eq!(s, 400, "a link works once");
+    let (_, me) = api(&app, "GET", "/me", Some(access), Value::Null).await;
+    assert_eq!(me["data"]["email_verified"], true);
+    // Rectification.
+    let (s, me) = api(
+        &app,
+        "PUT",
+        "/me",
+        Some(access),
+        json!({ "full_name": "Ayu Lestari", "phone": "0812 3456 7890", "language": "en" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(
+        (
+            me["data"]["full_name"].as_str(),
+            me["data"]["phone"].as_str()
+        ),
+        (Some("Ayu Lestari"), Some("+6281234567890"))
+    );
+    let (s, _) = api(
+        &app,
+        "PUT",
+        "/me",
+        Some(access),
+        json!({ "language": "fr" }),
+    )
+    .await;
+    assert_eq!(s, 422);
+    // Refresh rotates; reuse revokes.
+    let rt = t["refreshToken"].as_str().unwrap();
+    let (s, r2) = api(
+        &app,
+        "POST",
+        "/refresh",
+        None,
+        json!({ "refreshToken": rt }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let rt2 = r2["data"]["refreshToken"].as_str().unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/refresh",
+        None,
+        json!({ "refreshToken": rt }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("AUTH_REFRESH_INVALID"))
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/refresh",
+        None,
+        json!({ "refreshToken": rt2 }),
+    )
+    .await;
+    assert_eq!(s, 401, "the family was revoked");
+    // Forged tokens.
+    let forged_none = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        access.split('.').nth(1).unwrap()
+    );
+    let (s, _) = api(&app, "GET", "/me", Some(&forged_none), Value::Null).await;
+    assert_eq!(s, 401);
+    let jwks: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &decode_payload(access),
+        &jsonwebtoken::EncodingKey::from_secret(jwks["keys"][0]["x"].as_str().unwrap().as_bytes()),
+    )
+    .unwrap();
+    let (s, _) = api(&app, "GET", "/me", Some(&hs), Value::Null).await;
+    assert_eq!(s, 401);
+    // Change password: the old one stops working and other sessions end.
+    let t = login(&app, "ayu@example.org", PW).await;
+    let access = t["accessToken"].as_str().unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/change-password",
+        Some(access),
+        json!({ "current_password": "nope", "new_password": "Gado-Gado-Pedas-88" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("AUTH_INVALID_CREDENTIALS"))
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/change-password",
+        Some(access),
+        json!({ "current_password": PW, "new_password": "Gado-Gado-Pedas-88" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/refresh",
+        None,
+        json!({ "refreshToken": t["refreshToken"] }),
+    )
+    .await;
+    assert_eq!(s, 401);
+    login(&app, "ayu@example.org", "Gado-Gado-Pedas-88").await;
+    // Forgot / reset by the e-mailed link (no enumeration: the same answer for strangers).
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/forgot-password",
+        None,
+        json!({ "email": "stranger@example.org" }),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/forgot-password",
+        None,
+        json!({ "email": "ayu@example.org" }),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let token = wait_for_console(&app, "akun/reset-sandi?token=").await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/reset-password",
+        None,
+        json!({ "token": token, "new_password": "abc" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("AUTH_PASSWORD_TOO_SHORT"))
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/reset-password",
+        None,
+        json!({ "token": token, "new_password": "Sate-Padang-Malam-31" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/reset-password",
+        None,
+        json!({ "token": token, "new_password": "Sate-Padang-Malam-32" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("AUTH_RESET_TOKEN_INVALID"))
+    );
+    let t = login(&app, "ayu@example.org", "Sate-Padang-Malam-31").await;
+    // Logout revokes the access token at once.
+    let access = t["accessToken"].as_str().unwrap();
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/logout",
+        Some(access),
+        json!({ "refreshToken": t["refreshToken"] }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = api(&app, "GET", "/me", Some(access), Value::Null).await;
+    assert_eq!(s, 401);
+    app.stop().await;
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+/// The value after `marker` in the newest console message containing it.
+async fn wait_for_console(app: &UpApp, marker: &str) -> String {
+    let mut found = None;
+    kreki_platform::testkit::eventually(
+        "a message on the console channel",
+        std::time::Duration::from_secs(10),
+        || {
+            let lines = console_lines(&app.console);
+            found = lines.iter().rev().find_map(|l| {
+                let s = l.to_string();
+                let i = s.find(marker)? + marker.len();
+                Some(
+                    s[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect::<String>(),
+                )
+            });
+            let ok = found.is_some();
+            async move { ok }
+        },
+    )
+    .await;
+    found.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_limited_per_ip_and_throttled_per_account() {
+    let app = start(false).await;
+    register(&app, "dian@example.org", PW).await;
+    // Free attempts, then the account+IP pair must wait (exponential delay).
+    for _ in 0..3 {
+        let (s, _) = api(
+            &app,
+            "POST",
+            "/login",
+            None,
+            json!({ "email": "dian@example.org", "password": "Wrong-Pass-1" }),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login",
+        None,
+        json!({ "email": "dian@example.org", "password": PW }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (429, Some("AUTH_TOO_MANY_ATTEMPTS")),
+        "the pair waits, even with the right password"
+    );
+    // Five failures per IP within 15 minutes (org standard): then 429 with Retry-After.
+    for who in ["x1@example.org", "x2@example.org"] {
+        let (s, _) = api(
+            &app,
+            "POST",
+            "/login",
+            None,
+            json!({ "email": who, "password": "Wrong-Pass-1" }),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let r = app
+        .client
+        .post(format!("{}/api/auth/v1/login", app.url))
+        .json(&json!({ "email": "x3@example.org", "password": "Wrong-Pass-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 900, "{retry}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["success"].as_bool(), v["error"]["code"].as_str()),
+        (Some(false), Some("AUTH_TOO_MANY_ATTEMPTS"))
+    );
+    // The audit log has the failures, with masked addresses.
+    app.stop().await;
+}
+
+fn totp_now(seed: &str) -> String {
+    let secret = totp_rs::Secret::Encoded(seed.into()).to_bytes().unwrap();
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
+        .unwrap()
+        .generate_current()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_admins_sign_in_with_totp_and_permissions_hold_across_services() {
+    let app = start(true).await;
+    let pw = kreki_identity::demo::PASSWORD;
+    // Every role has a demo account.
+    for (role, email, _, _, seed) in kreki_identity::demo::ACCOUNTS {
+        let t = login(&app, email, pw).await;
+        assert_eq!(t["user"]["role"], role.as_str());
+        assert_eq!(t["mfaRequired"].as_bool(), Some(seed.is_some()), "{email}");
+    }
+    // Ops Admin: password, then TOTP (computed by an independent implementation).
+    let (_, _, _, _, seed) = kreki_identity::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.0.as_str() == "ops_admin")
+        .unwrap();
+    let step = login(&app, "ops@demo.kreki.id", pw).await;
+    assert!(step["accessToken"].is_null());
+    let ticket = step["mfaToken"].as_str().unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": ticket, "code": "000000" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("AUTH_MFA_INVALID"))
+    );
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": ticket, "code": totp_now(seed.unwrap()) }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let ops = v["data"]["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(decode_payload(&ops)["roles"], json!(["ops_admin"]));
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": ticket, "code": totp_now(seed.unwrap()) }),
+    )
+    .await;
+    assert_eq!(s, 401, "a ticket is used once");
+    let vol = login(&app, "relawan@demo.kreki.id", pw).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Within KREKI ID: the audit log is for Ops/System admins only.
+    let (s, _) = api(&app, "GET", "/admin/audit", Some(&vol), Value::Null).await;
+    assert_eq!(s, 403);
+    let (s, v) = api(
+        &app,
+        "GET",
+        "/admin/audit?kind=login_success&limit=5",
+        Some(&ops),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(v["meta"]["total"].as_u64().unwrap() >= 2);
+    assert!(v["data"][0]["ip"].as_str().unwrap().ends_with(".x"), "{v}");
+    let (s, v) = api(&app, "GET", "/admin/permissions", Some(&ops), Value::Null).await;
+    assert_eq!(s, 200);
+    assert!(v["data"].as_array().unwrap().iter().any(|r| {
+        r["role"] == "ops_admin"
+            && r["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("case:read_all"))
+    }));
+    // Another service checks a KREKI ID token through the platform's JWKS extractor: a
+    // Volunteer cannot call an Ops endpoint, an Ops Admin can.
+    let nearby = |t: String| {
+        let c = app.client.clone();
+        let u = format!(
+            "{}/api/emergency/v1/nearby?latitude=-6.2&longitude=106.8&radius=1000",
+            app.url
+        );
+        async move {
+            c.get(u)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(nearby(vol.clone()).await, 403);
+    assert_eq!(nearby(ops.clone()).await, 200);
+    // Key rotation by the System Admin: old tokens stay valid, new ones use the new key.
+    let (_, _, _, _, sys_seed) = kreki_identity::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.0.as_str() == "system_admin")
+        .unwrap();
+    let step = login(&app, "sysadmin@demo.kreki.id", pw).await;
+    let (_, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": totp_now(sys_seed.unwrap()) }),
+    )
+    .await;
+    let sys = v["data"]["accessToken"].as_str().unwrap().to_string();
+    let (s, _) = api(&app, "POST", "/admin/keys/rotate", Some(&ops), Value::Null).await;
+    assert_eq!(s, 403, "Ops Admin cannot rotate keys");
+    let (s, v) = api(&app, "POST", "/admin/keys/rotate", Some(&sys), Value::Null).await;
+    assert_eq!(s, 200);
+    let kid = v["data"]["kid"].as_str().unwrap().to_string();
+    let jwks: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        nearby(ops.clone()).await,
+        200,
+        "a token of the retired key still works"
+    );
+    let vol2 = login(&app, "relawan@demo.kreki.id", pw).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let header: Value = {
+        use base64::Engine;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(vol2.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(header["kid"].as_str(), Some(kid.as_str()));
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(
+        api(&app, "GET", "/me", Some(&vol2), Value::Null).await.0,
+        200
+    );
+    // Admin API for clients: create a confidential client; its secret works once shown.
+    let (s, v) = api(&app, "POST", "/admin/clients", Some(&sys), json!({ "name": "Dinkes", "confidential": true, "grant_types": ["client_credentials"], "scopes": ["reports"] })).await;
+    assert_eq!(s, 201, "{v}");
+    let (id, secret) = (
+        v["data"]["client"]["client_id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        v["data"]["client_secret"].as_str().unwrap().to_string(),
+    );
+    let r = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, v) = api(&app, "POST", "/admin/clients", Some(&sys), json!({ "name": "Bad", "confidential": false, "grant_types": ["authorization_code"], "redirect_uris": ["http://evil.example/cb"] })).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("VALIDATION_CLIENT_INVALID"))
+    );
+    let (s, _) = api(&app, "GET", "/admin/clients", Some(&ops), Value::Null).await;
+    assert_eq!(s, 403);
+    // Role change by the System Admin is audited and applies at the next sign-in.
+    let me = api(&app, "GET", "/me", Some(&vol2), Value::Null).await.1;
+    let (s, v) = api(
+        &app,
+        "PUT",
+        &format!(
+            "/admin/accounts/{}/role",
+            me["data"]["id"].as_str().unwrap()
+        ),
+        Some(&sys),
+        json!({ "role": "volunteer_lead" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["data"]["role"].as_str()),
+        (200, Some("volunteer_lead"))
+    );
+    let (_, v) = api(
+        &app,
+        "GET",
+        "/admin/audit?kind=role_changed",
+        Some(&ops),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["data"][0]["details"]["to"], "volunteer_lead");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
+    let app = start(false).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/register",
+        None,
+        json!({ "phone": "081298765432", "password": PW, "full_name": "Wayan Sudarma" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["phone"], "+6281298765432");
+    // Codes go only to allowed countries, with a resend cooldown.
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "+14155550100", "purpose": "login" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("AUTH_PHONE_COUNTRY_NOT_ALLOWED"))
+    );
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "081298765432", "purpose": "login" }),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "081298765432", "purpose": "login" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (429, Some("AUTH_OTP_COOLDOWN"))
+    );
+    // An unknown number gets the same answer (no enumeration) and no message.
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "081200000000", "purpose": "login" }),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let code = wait_for_code(&app).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/otp/login",
+        None,
+        json!({ "phone": "081298765432", "code": "000000" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("AUTH_OTP_INVALID"))
+    );
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/otp/login",
+        None,
+        json!({ "phone": "+6281298765432", "code": code }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["user"]["phone_verified"], true);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/otp/login",
+        None,
+        json!({ "phone": "+6281298765432", "code": code }),
+    )
+    .await;
+    assert_eq!(s, 401, "a code works once");
+    let access = v["data"]["accessToken"].as_str().unwrap().to_string();
+    // TOTP enrolment by the user, confirmed with an independent implementation.
+    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
+    assert_eq!(s, 200);
+    assert!(v["data"]["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert!(
+        v["data"]["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/KREKI%20ID")
+    );
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/enable",
+        Some(&access),
+        json!({ "code": totp_now(&secret) }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let recovery = v["data"][0].as_str().unwrap().to_string();
+    // The next sign-in asks for the second factor; a recovery code works once.
+    let step = login(&app, "+6281298765432", PW).await;
+    assert_eq!(step["mfaRequired"], true);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": recovery }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let step = login(&app, "+6281298765432", PW).await;
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": recovery }),
+    )
+    .await;
+    assert_eq!(s, 401);
+    // Consents are recorded with their times; the export holds everything.
+    let (s, v) = api(
+        &app,
+        "PUT",
+        "/me/consents",
+        Some(&access),
+        json!({ "purpose": "emergency_location", "granted": true }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"][0]["granted"], true);
+    api(
+        &app,
+        "PUT",
+        "/me/consents",
+        Some(&access),
+        json!({ "purpose": "emergency_location", "granted": false }),
+    )
+    .await;
+    let (s, _) = api(
+        &app,
+        "PUT",
+        "/me/consents",
+        Some(&access),
+        json!({ "purpose": "selling_data", "granted": true }),
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, v) = api(&app, "GET", "/me/export", Some(&access), Value::Null).await;
+    assert_eq!(s, 200);
+    let d = &v["data"];
+    assert_eq!(d["account"]["phone"], "+6281298765432");
+    assert_eq!(d["consents"].as_array().unwrap().len(), 2);
+    assert!(
+        d["security_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "mfa_enabled")
+    );
+    // Erasure: needs the password; afterwards nothing signs in and the event is out.
+    let (s, _) = api(
+        &app,
+        "DELETE",
+        "/me",
+        Some(&access),
+        json!({ "password": "nope" }),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = api(
+        &app,
+        "DELETE",
+        "/me",
+        Some(&access),
+        json!({ "password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/login",
+        None,
+        json!({ "phone": "+6281298765432", "password": PW }),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = api(&app, "GET", "/me", Some(&access), Value::Null).await;
+    assert_eq!(s, 401);
+    app.stop().await;
+}
+
+async fn wait_for_code(app: &UpApp) -> String {
+    let mut code = None;
+    kreki_platform::testkit::eventually(
+        "a one-time code on the console channel",
+        std::time::Duration::from_secs(10),
+        || {
+            code = console_lines(&app.console).iter().rev().find_map(|l| {
+                let body = l["message"]["body"].as_str()?;
+                let i = body.find("Kode KREKI Anda: ")? + "Kode KREKI Anda: ".len();
+                Some(body[i..i + 6].to_string())
+            });
+            let ok = code.is_some();
+            async move { ok }
+        },
+    )
+    .await;
+    code.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_pages_render_in_both_languages_and_sign_in() {
+    let app = start(false).await;
+    register(&app, "putri@example.org", PW).await;
+    let mut b = Browser::new(&app.url);
+    let (s, _, html) = b.get("/akun/masuk").await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("lang=\"id\"")
+            && html.contains("Kata sandi")
+            && html.contains("<label for=\"password\">")
+    );
+    let (_, _, html) = b.get("/akun/masuk?lang=en").await;
+    assert!(html.contains("lang=\"en\"") && html.contains("Password"));
+    let (_, _, html) = b.get("/akun/daftar").await;
+    assert!(
+        html.contains("Create an account"),
+        "the language choice is remembered"
+    );
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = b
+        .post(
+            "/akun/daftar",
+            &[
+                ("csrf", &csrf),
+                ("full_name", "Putu"),
+                ("email", "putu@example.org"),
+                ("password", "abc"),
+                ("role", "public"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(html.contains("at least 8 characters"), "{html}");
+    let (s, loc, _) = b
+        .post(
+            "/akun/daftar",
+            &[
+                ("csrf", &csrf),
+                ("full_name", "Putu"),
+                ("email", "putu@example.org"),
+                ("password", PW),
+                ("role", "public"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!((s, loc.as_str()), (303, "/akun/"));
+    let (s, _, html) = b.get("/akun/").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Putu"));
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "putri@example.org"),
+                ("password", "Wrong-1-pass"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert!(html.contains("role=\"alert\""));
+    app.stop().await;
+}

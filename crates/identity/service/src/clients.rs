@@ -1,0 +1,238 @@
+//! Registered OAuth 2.0 / OIDC clients: the KREKI web apps (built-in public clients),
+//! clients from configuration, and clients made by a System Admin through the admin API.
+
+use std::{collections::HashMap, sync::Arc};
+
+use kreki_platform::{storage::Db, time_util::now_micros, types::sha256_hex};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+use tokio::sync::RwLock;
+use utoipa::ToSchema;
+
+use crate::config::ClientSeed;
+
+/// A client as the admin API shows it (never the secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub confidential: bool,
+    pub first_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    /// `builtin`, `config` or `admin`.
+    pub source: String,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+}
+
+impl Client {
+    pub fn allows_grant(&self, g: &str) -> bool {
+        self.grant_types.iter().any(|x| x == g)
+    }
+
+    pub fn check_secret(&self, secret: &str) -> bool {
+        match &self.secret_hash {
+            Some(h) => {
+                let got = sha256_hex(secret.as_bytes());
+                bool::from(got.as_bytes().ct_eq(h.as_bytes()))
+            }
+            None => false,
+        }
+    }
+
+    /// Scopes of `requested` this client may ask for (unknown ones are dropped).
+    pub fn allowed_scopes(&self, requested: &str) -> Vec<String> {
+        requested
+            .split_whitespace()
+            .filter(|s| self.scopes.iter().any(|a| a == s))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The KREKI web apps: public clients (authorization code + PKCE), first party.
+pub fn builtin(base_url: &str) -> Vec<Client> {
+    let base = base_url.trim_end_matches('/');
+    [
+        ("kreki-caller", "HELP 119", "/"),
+        ("kreki-relawan", "HELP 119 Relawan", "/relawan/"),
+        ("kreki-ops", "HELP 119 Ops", "/ops/"),
+        ("kreki-belajar", "KREKI Belajar", "/belajar/"),
+        ("kreki-admin", "KREKI Admin", "/admin/"),
+    ]
+    .into_iter()
+    .map(|(id, name, path)| Client {
+        client_id: id.into(),
+        name: name.into(),
+        confidential: false,
+        first_party: true,
+        redirect_uris: vec![format!("{base}{path}"), format!("{base}{path}callback")],
+        post_logout_redirect_uris: vec![format!("{base}{path}")],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scopes: ["openid", "profile", "email", "phone", "offline_access"]
+            .map(String::from)
+            .to_vec(),
+        source: "builtin".into(),
+        secret_hash: None,
+    })
+    .collect()
+}
+
+pub fn from_seed(s: &ClientSeed) -> Client {
+    Client {
+        client_id: s.client_id.clone(),
+        name: s.name.clone(),
+        confidential: s.confidential,
+        first_party: s.first_party,
+        redirect_uris: s.redirect_uris.clone(),
+        post_logout_redirect_uris: s.post_logout_redirect_uris.clone(),
+        grant_types: s.grant_types.clone(),
+        scopes: s.scopes.clone(),
+        source: "config".into(),
+        secret_hash: s
+            .client_secret
+            .as_ref()
+            .map(|x| sha256_hex(x.expose().as_bytes())),
+    }
+}
+
+fn list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn unlist(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Clients, cached in memory (every token request needs one); admin changes write through.
+pub struct Registry {
+    db: Db,
+    cache: RwLock<HashMap<String, Arc<Client>>>,
+}
+
+impl Registry {
+    pub async fn open(db: Db, seeds: Vec<Client>) -> anyhow::Result<Self> {
+        let r = Self {
+            db,
+            cache: RwLock::new(HashMap::new()),
+        };
+        for c in seeds {
+            r.upsert(&c).await?;
+        }
+        r.reload().await?;
+        Ok(r)
+    }
+
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT client_id, name, secret_hash, confidential, first_party, redirect_uris, post_logout_redirect_uris, grant_types, scopes, source FROM clients",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut map = HashMap::new();
+        for r in rows {
+            let c = Client {
+                client_id: r.try_get("client_id")?,
+                name: r.try_get("name")?,
+                secret_hash: r.try_get("secret_hash")?,
+                confidential: r.try_get::<i64, _>("confidential")? != 0,
+                first_party: r.try_get::<i64, _>("first_party")? != 0,
+                redirect_uris: unlist(&r.try_get::<String, _>("redirect_uris")?),
+                post_logout_redirect_uris: unlist(
+                    &r.try_get::<String, _>("post_logout_redirect_uris")?,
+                ),
+                grant_types: unlist(&r.try_get::<String, _>("grant_types")?),
+                scopes: unlist(&r.try_get::<String, _>("scopes")?),
+                source: r.try_get("source")?,
+            };
+            map.insert(c.client_id.clone(), Arc::new(c));
+        }
+        *self.cache.write().await = map;
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> Option<Arc<Client>> {
+        self.cache.read().await.get(id).cloned()
+    }
+
+    pub async fn all(&self) -> Vec<Arc<Client>> {
+        let mut v: Vec<_> = self.cache.read().await.values().cloned().collect();
+        v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        v
+    }
+
+    /// Insert or replace a client (keeps the stored secret when `c` has none and is confidential).
+    pub async fn upsert(&self, c: &Client) -> anyhow::Result<()> {
+        let now = now_micros();
+        let mut tx = self.db.begin().await?;
+        let existing: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT secret_hash FROM clients WHERE client_id = $1")
+                .bind(&c.client_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let secret = match (&c.secret_hash, &existing) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some((old,))) if c.confidential => old.clone(),
+            _ => None,
+        };
+        if existing.is_some() {
+            sqlx::query(
+                "UPDATE clients SET name = $2, secret_hash = $3, confidential = $4, first_party = $5, redirect_uris = $6, \
+                 post_logout_redirect_uris = $7, grant_types = $8, scopes = $9, source = $10, updated_at = $11 WHERE client_id = $1",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&secret)
+            .bind(c.confidential as i64)
+            .bind(c.first_party as i64)
+            .bind(list(&c.redirect_uris))
+            .bind(list(&c.post_logout_redirect_uris))
+            .bind(list(&c.grant_types))
+            .bind(list(&c.scopes))
+            .bind(&c.source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO clients (client_id, name, secret_hash, confidential, first_party, redirect_uris, post_logout_redirect_uris, \
+                 grant_types, scopes, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&secret)
+            .bind(c.confidential as i64)
+            .bind(c.first_party as i64)
+            .bind(list(&c.redirect_uris))
+            .bind(list(&c.post_logout_redirect_uris))
+            .bind(list(&c.grant_types))
+            .bind(list(&c.scopes))
+            .bind(&c.source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let mut stored = c.clone();
+        stored.secret_hash = secret;
+        self.cache
+            .write()
+            .await
+            .insert(c.client_id.clone(), Arc::new(stored));
+        Ok(())
+    }
+
+    pub async fn delete(&self, id: &str) -> anyhow::Result<bool> {
+        let n = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+            .bind(id)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        self.cache.write().await.remove(id);
+        Ok(n == 1)
+    }
+}
