@@ -177,7 +177,10 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
         .context("cannot start the event bus")?,
     );
     let listener = bind(&cfg, desc.default_port).await?;
-    let limiter: Arc<dyn RateLimiter> = Arc::new(SqlRateLimiter::new(db.clone()));
+    let limiter: Arc<dyn RateLimiter> = match cfg.http.rate_limit_store {
+        kreki_platform::config::RateLimitStore::Shared => Arc::new(SqlRateLimiter::new(db.clone())),
+        kreki_platform::config::RateLimitStore::Local => Arc::new(MemoryRateLimiter::new()),
+    };
     start(cfg, listener, vec![Unit { desc, db, limiter }], bus, None).await
 }
 

@@ -104,6 +104,10 @@ pub struct HttpConfig {
     /// Requests per minute per client IP on every API route (a floor against floods;
     /// sensitive endpoints have their own stricter limits).
     pub rate_limit_per_minute: u32,
+    /// Where rate-limit counters live: `shared` (the service's database, so that replicas
+    /// count together; the default of `kreki serve`) or `local` (process memory; always
+    /// so in `kreki up`).
+    pub rate_limit_store: RateLimitStore,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
     pub tls_cert: Option<PathBuf>,
@@ -119,11 +123,19 @@ impl Default for HttpConfig {
             request_timeout_ms: 15_000,
             shutdown_grace_ms: 10_000,
             rate_limit_per_minute: 1_200,
+            rate_limit_store: RateLimitStore::Shared,
             trust_proxy: false,
             tls_cert: None,
             tls_key: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStore {
+    Shared,
+    Local,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

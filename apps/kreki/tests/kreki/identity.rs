@@ -1642,5 +1642,262 @@ async fn login_pages_render_in_both_languages_and_sign_in() {
         .await;
     assert_eq!(s, 401);
     assert!(html.contains("role=\"alert\""));
+    // Sign-in by phone code on the pages.
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/register",
+        None,
+        json!({ "phone": "081377778888", "password": PW, "full_name": "Made Wirawan" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let mut p = Browser::new(&app.url);
+    let (s, _, html) = p.get("/akun/masuk-telepon").await;
+    assert_eq!(s, 200);
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = p
+        .post(
+            "/akun/masuk-telepon",
+            &[
+                ("csrf", &csrf),
+                ("phone", "0813-7777-8888"),
+                ("step", "send"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(hidden(&html, "phone"), "+6281377778888");
+    let code = wait_for_code(&app).await;
+    let (s, _, html) = p
+        .post(
+            "/akun/masuk-telepon",
+            &[
+                ("csrf", &csrf),
+                ("phone", "+6281377778888"),
+                ("code", "999999"),
+                ("step", "verify"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert!(html.contains("role=\"alert\""));
+    let (s, loc, _) = p
+        .post(
+            "/akun/masuk-telepon",
+            &[
+                ("csrf", &csrf),
+                ("phone", "+6281377778888"),
+                ("code", &code),
+                ("step", "verify"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!((s, loc.as_str()), (303, "/akun/"));
+    let (_, _, html) = p.get("/akun/").await;
+    assert!(html.contains("Made Wirawan"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_as_second_factor_and_passwordless_with_a_software_authenticator() {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    // WebAuthn needs a domain as relying-party id: serve on localhost.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let app = start_up_full(
+        None,
+        |cfg: &mut Config| {
+            cfg.http.port = Some(port);
+            cfg.public_base_url = Some(origin.clone());
+            cfg.auth.jwks_url = None;
+            cfg.auth.issuer = None;
+            cfg.identity.insert("argon2_memory_kib".into(), 8192.into());
+            cfg.identity.insert("argon2_iterations".into(), 1.into());
+        },
+        None,
+    )
+    .await;
+    let origin_url = reqwest::Url::parse(&origin).unwrap();
+    register(&app, "nyoman@example.org", PW).await;
+    let access = login(&app, "nyoman@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&access),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let ceremony = v["data"]["ceremony"].as_str().unwrap().to_string();
+    let reg = authenticator
+        .do_registration(
+            origin_url.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": ceremony, "name": "HP Android", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let passkey_id = v["data"]["id"].as_str().unwrap().to_string();
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": ceremony, "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 400, "a ceremony is used once");
+
+    // Password, then the passkey as the second factor.
+    let step = login(&app, "nyoman@example.org", PW).await;
+    assert_eq!(
+        (
+            step["mfaRequired"].as_bool(),
+            step["mfaEnrollRequired"].as_bool()
+        ),
+        (Some(true), None)
+    );
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa/passkey/start",
+        None,
+        json!({ "mfaToken": step["mfaToken"] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let assertion = authenticator
+        .do_authentication(
+            origin_url.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, t) = api(&app, "POST", "/login/mfa/passkey/finish", None, json!({ "mfaToken": step["mfaToken"], "ceremony": v["data"]["ceremony"], "credential": assertion })).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t["data"]["accessToken"].is_string());
+    // The same assertion again: the ceremony is gone.
+    let (s, v2) = api(&app, "POST", "/login/mfa/passkey/finish", None, json!({ "mfaToken": step["mfaToken"], "ceremony": v["data"]["ceremony"], "credential": assertion })).await;
+    assert_eq!(s, 401, "{v2}");
+
+    // Passwordless, and a tampered signature is refused.
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/passkey/start",
+        None,
+        json!({ "identifier": "nyoman@example.org" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut assertion = serde_json::to_value(
+        authenticator
+            .do_authentication(
+                origin_url.clone(),
+                serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let good = assertion.clone();
+    let sig = assertion["response"]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = format!(
+        "{}{}",
+        &sig[..sig.len() - 2],
+        if sig.ends_with('A') { "BB" } else { "AA" }
+    );
+    assertion["response"]["signature"] = flipped.into();
+    let (s, e) = api(
+        &app,
+        "POST",
+        "/login/passkey/finish",
+        None,
+        json!({ "ceremony": v["data"]["ceremony"], "credential": assertion }),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (401, Some("AUTH_PASSKEY_REFUSED")),
+        "{e}"
+    );
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/passkey/start",
+        None,
+        json!({ "identifier": "nyoman@example.org" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let assertion = authenticator
+        .do_authentication(
+            origin_url.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, t) = api(
+        &app,
+        "POST",
+        "/login/passkey/finish",
+        None,
+        json!({ "ceremony": v["data"]["ceremony"], "credential": assertion }),
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    assert_ne!(good, serde_json::to_value(&assertion).unwrap());
+    // Unknown accounts get the same answer as accounts without a passkey.
+    let (s, e) = api(
+        &app,
+        "POST",
+        "/login/passkey/start",
+        None,
+        json!({ "identifier": "ghost@example.org" }),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (401, Some("AUTH_PASSKEY_UNAVAILABLE"))
+    );
+    // List and remove.
+    let access = t["data"]["accessToken"].as_str().unwrap();
+    let (_, v) = api(&app, "GET", "/mfa/passkeys", Some(access), Value::Null).await;
+    assert_eq!(v["data"][0]["name"], "HP Android");
+    assert!(v["data"][0]["last_used_at"].is_string());
+    let (s, _) = api(
+        &app,
+        "DELETE",
+        &format!("/mfa/passkeys/{passkey_id}"),
+        Some(access),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        login(&app, "nyoman@example.org", PW).await["mfaRequired"],
+        false
+    );
     app.stop().await;
 }

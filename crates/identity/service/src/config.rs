@@ -32,6 +32,8 @@ pub struct IdentityConfig {
     pub otp_per_ip_per_day: u32,
     /// Country calling codes a phone code may be sent to (SMS-pumping defence).
     pub otp_allowed_country_codes: Vec<String>,
+    /// WebAuthn relying-party id (a domain). Default: the host of the public base URL.
+    pub webauthn_rp_id: Option<String>,
     /// Clients registered from configuration (in addition to the built-in public apps).
     pub clients: Vec<ClientSeed>,
 }
@@ -55,6 +57,7 @@ impl Default for IdentityConfig {
             otp_per_number_per_day: 5,
             otp_per_ip_per_day: 20,
             otp_allowed_country_codes: vec!["62".into()],
+            webauthn_rp_id: None,
             clients: Vec::new(),
         }
     }

@@ -83,12 +83,15 @@ impl<E: Into<anyhow::Error>> From<E> for LoginError {
 
 pub struct Idp {
     pub store: Store,
+    pub passkeys: Option<crate::passkeys::Passkeys>,
     pub keys: Arc<KeyRing>,
     pub clients: Registry,
     pub cfg: Arc<IdentityConfig>,
     pub issuer: String,
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// Argon2 runs at most this many at once (one per core): its memory cost is per hash.
+    pub hash_slots: tokio::sync::Semaphore,
     /// Revoked access-token ids → expiry (µs); refreshed from the database (other replicas).
     pub revoked: RwLock<HashMap<String, i64>>,
     pub secure_cookies: bool,
@@ -135,11 +138,15 @@ impl Idp {
 
     /// Hash a password off the async threads (Argon2 is deliberately slow).
     pub async fn hash_password(&self, pw: &str) -> anyhow::Result<String> {
+        let _slot = self.hash_slots.acquire().await?;
         let (pw, cost) = (pw.to_string(), self.cost());
         tokio::task::spawn_blocking(move || password::hash(&pw, cost)).await?
     }
 
     pub async fn verify_password(&self, pw: &str, phc: Option<String>) -> bool {
+        let Ok(_slot) = self.hash_slots.acquire().await else {
+            return false;
+        };
         let pw = pw.to_string();
         tokio::task::spawn_blocking(move || match phc {
             Some(h) => password::verify(&pw, &h),
@@ -594,9 +601,25 @@ impl Idp {
         Ok(n == 1)
     }
 
-    /// Whether `role` may be given a session without a second factor.
-    pub fn needs_mfa(a: &Account) -> bool {
-        a.totp_enabled || a.role.requires_mfa()
+    /// Whether a sign-in of this account needs a second factor: TOTP or a passkey set up, or
+    /// a role for which MFA is mandatory.
+    pub async fn mfa_needed(&self, a: &Account) -> bool {
+        a.totp_enabled || a.role.requires_mfa() || self.passkey_count(&a.id).await > 0
+    }
+
+    /// The account's passkeys (0 when passkeys are off; a database error counts as one, so
+    /// that a second factor is not skipped).
+    pub async fn passkey_count(&self, account: &str) -> i64 {
+        match &self.passkeys {
+            Some(p) => p.count(account).await.unwrap_or(1),
+            None => 0,
+        }
+    }
+
+    pub fn passkeys(&self) -> Result<&crate::passkeys::Passkeys, crate::passkeys::PasskeyError> {
+        self.passkeys
+            .as_ref()
+            .ok_or(crate::passkeys::PasskeyError::Disabled)
     }
 
     pub fn secure(&self) -> bool {

@@ -13,6 +13,7 @@ pub mod idp;
 pub mod keys;
 pub mod oidc;
 pub mod pages;
+pub mod passkeys;
 pub mod password;
 pub mod store;
 pub mod totp;
@@ -29,12 +30,20 @@ use tokio::sync::RwLock;
 
 use crate::config::IdentityConfig;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity",
-    sqlite: include_str!("../migrations/sqlite/0001_identity.sql"),
-    postgres: include_str!("../migrations/postgres/0001_identity.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity",
+        sqlite: include_str!("../migrations/sqlite/0001_identity.sql"),
+        postgres: include_str!("../migrations/postgres/0001_identity.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "passkeys",
+        sqlite: include_str!("../migrations/sqlite/0002_passkeys.sql"),
+        postgres: include_str!("../migrations/postgres/0002_passkeys.sql"),
+    },
+];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -69,8 +78,24 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         seeds.extend(cfg.clients.iter().map(clients::from_seed));
         let registry = clients::Registry::open(ctx.db.clone(), seeds).await?;
         let issuer = ctx.base_url.trim_end_matches('/').to_string();
+        let rp_id = match &cfg.webauthn_rp_id {
+            Some(r) => r.clone(),
+            None => url::Url::parse(&issuer)?
+                .host_str()
+                .unwrap_or("localhost")
+                .to_string(),
+        };
+        // WebAuthn needs a domain (not an IP address) as relying-party id.
+        let passkeys = match passkeys::Passkeys::new(ctx.db.clone(), &rp_id, &issuer) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(rp_id = %rp_id, error = %e, "passkeys are off: the public base URL needs a host name (e.g. http://localhost:8119) or set identity.webauthn_rp_id");
+                None
+            }
+        };
         let idp = Arc::new(idp::Idp {
             store: store::Store::new(ctx.db.clone()),
+            passkeys,
             keys,
             clients: registry,
             cfg,
@@ -79,6 +104,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
             revoked: RwLock::new(HashMap::new()),
+            hash_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         });
         idp.reload_revoked().await?;
         api::store_permissions(&idp).await?;

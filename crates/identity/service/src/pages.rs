@@ -31,6 +31,7 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/akun/", get(home))
         .route("/akun/masuk", get(login_form).post(login_submit))
         .route("/akun/mfa", axum::routing::post(mfa_submit))
+        .route("/akun/masuk-telepon", get(phone_form).post(phone_submit))
         .route("/akun/daftar", get(register_form).post(register_submit))
         .route("/akun/persetujuan", axum::routing::post(consent_submit))
         .route("/akun/lupa-sandi", get(forgot_form).post(forgot_submit))
@@ -196,7 +197,8 @@ fn login_html(
 <label for=\"identifier\">{l1}</label><input id=\"identifier\" name=\"identifier\" autocomplete=\"username\" required value=\"{ident}\">\
 <label for=\"password\">{l2}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
 <button type=\"submit\">{b}</button></form>\
-<nav><a href=\"/akun/lupa-sandi\">{f}</a> · <a href=\"/akun/daftar?{rq}\">{reg}</a></nav>",
+<nav><a href=\"/akun/masuk-telepon?{rq}\">{ph}</a> · <a href=\"/akun/lupa-sandi\">{f}</a> · <a href=\"/akun/daftar?{rq}\">{reg}</a></nav>",
+            ph = t(lang, "Masuk dengan kode SMS", "Sign in with an SMS code"),
             err = error_box(error),
             c = hidden("csrf", csrf),
             r = hidden("return_to", return_to),
@@ -326,7 +328,7 @@ async fn login_submit(
     let pw = field(&form, "password").unwrap_or("");
     match idp.password_login(&ident, pw, ip).await {
         Ok(mut a) => {
-            if Idp::needs_mfa(&a) {
+            if idp.mfa_needed(&a).await {
                 let Ok(ticket) = idp.mfa_ticket(&a, "pwd").await else {
                     return message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again."));
                 };
@@ -545,6 +547,152 @@ async fn logout(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) ->
         web::set_cookie(SESSION_COOKIE, "", 0, idp.secure(), "Lax"),
     );
     res
+}
+
+// ---- sign-in by phone code ---------------------------------------------------------------
+
+fn phone_html(
+    lang: Lang,
+    csrf: &str,
+    return_to: &str,
+    error: Option<&str>,
+    phone: Option<&str>,
+) -> Html<String> {
+    let step = match phone {
+        None => format!(
+            "<label for=\"phone\">{}</label><input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" required>\
+<button type=\"submit\" name=\"step\" value=\"send\">{}</button>",
+            t(lang, "Nomor HP", "Phone number"),
+            t(lang, "Kirim kode", "Send a code")
+        ),
+        Some(p) => format!(
+            "<p class=\"ok\" role=\"status\">{}</p>{}<label for=\"code\">{}</label>\
+<input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
+<button type=\"submit\" name=\"step\" value=\"verify\">{}</button>",
+            t(
+                lang,
+                "Jika nomor ini terdaftar, kode 6 angka sudah dikirim (berlaku 5 menit).",
+                "If this number is registered, a 6-digit code is on its way (valid 5 minutes)."
+            ),
+            hidden("phone", p),
+            t(lang, "Kode", "Code"),
+            t(lang, "Masuk", "Sign in")
+        ),
+    };
+    page(
+        lang,
+        t(lang, "Masuk dengan kode SMS", "Sign in with an SMS code"),
+        &format!(
+            "{}<form method=\"post\" action=\"/akun/masuk-telepon\">{}{}{step}</form><nav><a href=\"/akun/masuk\">{}</a></nav>",
+            error_box(error),
+            hidden("csrf", csrf),
+            hidden("return_to", return_to),
+            t(lang, "Masuk dengan kata sandi", "Sign in with a password")
+        ),
+    )
+}
+
+async fn phone_form(headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let q = parse_query(q);
+    let (lang, lc) = lang_from(&headers, &q);
+    let (token, cc) = csrf(&headers);
+    finish(
+        StatusCode::OK,
+        phone_html(
+            lang,
+            &token,
+            &safe_return(field(&q, "return_to")),
+            None,
+            None,
+        ),
+        lc.into_iter().chain(cc).collect(),
+    )
+}
+
+async fn phone_submit(
+    State(idp): State<Arc<Idp>>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Response {
+    let lang = lang_of(&headers);
+    let form = parse_body(&body).await;
+    let (token, cc) = csrf(&headers);
+    let ret = safe_return(field(&form, "return_to"));
+    let cookies = || cc.clone().into_iter().collect::<Vec<_>>();
+    if !csrf_ok(&headers, &form) {
+        let msg = t(
+            lang,
+            "Sesi formulir kedaluwarsa. Silakan coba lagi.",
+            "The form expired. Please try again.",
+        );
+        return finish(
+            StatusCode::FORBIDDEN,
+            phone_html(lang, &token, &ret, Some(msg), None),
+            cookies(),
+        );
+    }
+    let phone = match api::normalize_phone(field(&form, "phone").unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => {
+            return finish(
+                e.status,
+                phone_html(lang, &token, &ret, Some(e.msg.get(lang)), None),
+                cookies(),
+            );
+        }
+    };
+    if field(&form, "step") == Some("verify") {
+        return match api::phone_code_first_factor(
+            &idp,
+            &phone,
+            field(&form, "code").unwrap_or(""),
+            ip,
+        )
+        .await
+        {
+            Ok(a) if idp.mfa_needed(&a).await => match idp.mfa_ticket(&a, "sms").await {
+                Ok(ticket) => finish(
+                    StatusCode::OK,
+                    mfa_html(lang, &token, &ticket, &ret, None, None),
+                    cookies(),
+                ),
+                Err(_) => message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again.")),
+            },
+            Ok(a) => start_session(&idp, &a, "sms", &ret, ip, "sms").await,
+            Err(e) => finish(
+                e.status,
+                phone_html(
+                    lang,
+                    &token,
+                    &ret,
+                    Some(e.msg.get(lang)),
+                    Some(phone.as_str()),
+                ),
+                cookies(),
+            ),
+        };
+    }
+    match api::send_login_code(&idp, &phone, ip).await {
+        Ok(()) => finish(
+            StatusCode::OK,
+            phone_html(lang, &token, &ret, None, Some(phone.as_str())),
+            cookies(),
+        ),
+        Err(e) => {
+            let mut r = finish(
+                e.status,
+                phone_html(lang, &token, &ret, Some(e.msg.get(lang)), None),
+                cookies(),
+            );
+            if let Some(s) = e.retry_after_s
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+    }
 }
 
 // ---- consent ----------------------------------------------------------------------------
