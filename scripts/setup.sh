@@ -8,4 +8,12 @@ if ! command -v cargo >/dev/null; then
   echo "error: Rust (cargo) is required: https://rustup.rs" >&2
   exit 1
 fi
-# Nothing else is needed yet: every crate is pure Rust (rustls with ring, bundled SQLite).
+
+# webauthn-rs (KREKI ID passkeys) links the system OpenSSL: its headers and pkg-config.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  echo "== installing libssl-dev and pkg-config (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libssl-dev pkg-config >/dev/null
+fi

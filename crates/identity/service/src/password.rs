@@ -4,9 +4,11 @@
 
 use std::sync::LazyLock;
 
+use std::sync::Mutex;
+
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
-    password_hash::SaltString,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::{Output, ParamsString, SaltString},
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +47,26 @@ pub fn check(password: &str, personal: &[&str]) -> Result<(), Weakness> {
     if !password.chars().any(|c| c.is_ascii_digit()) {
         return Err(Weakness::NoDigit);
     }
-    let mut inputs: Vec<&str> = personal.iter().copied().filter(|s| !s.is_empty()).collect();
+    // The user's details as zxcvbn dictionary words: whole, without spaces, word by word, and
+    // an e-mail's local part, so that "Budisantoso1990" is caught for "Budi Santoso".
+    let mut owned: Vec<String> = Vec::new();
+    for p in personal
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+    {
+        owned.push(p.replace(' ', ""));
+        owned.extend(
+            p.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 3)
+                .map(str::to_string),
+        );
+        if let Some((local, _)) = p.split_once('@') {
+            owned.push(local.to_string());
+        }
+        owned.push(p);
+    }
+    let mut inputs: Vec<&str> = owned.iter().map(String::as_str).collect();
     inputs.extend([
         "kreki",
         "relawan",
@@ -60,30 +81,93 @@ pub fn check(password: &str, personal: &[&str]) -> Result<(), Weakness> {
     Ok(())
 }
 
-fn hasher(cost: Cost) -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.lanes, None)
-        .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params(cost: Cost) -> anyhow::Result<Params> {
+    Params::new(cost.memory_kib, cost.iterations, cost.lanes, None)
+        .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))
 }
 
+/// Argon2's working memory (19 MiB by default), kept for the next hash instead of being
+/// freed: the allocator would otherwise keep a copy per thread arena, and a burst of sign-ins
+/// would leave hundreds of MiB behind. At most one buffer per concurrent hash (the caller
+/// bounds concurrency to one hash per core).
+static BUFFERS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_blocks<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let mut blocks = BUFFERS
+        .lock()
+        .ok()
+        .and_then(|mut b| b.pop())
+        .unwrap_or_default();
+    if blocks.len() < count {
+        blocks.resize(count, Block::default());
+    }
+    let out = f(&mut blocks[..count]);
+    if let Ok(mut b) = BUFFERS.lock()
+        && b.len() < 16
+    {
+        b.push(blocks);
+    }
+    out
+}
+
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    p: Params,
+    pw: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> anyhow::Result<()> {
+    let count = p.block_count();
+    let a = Argon2::new(algorithm, version, p);
+    with_blocks(count, |blocks| {
+        a.hash_password_into_with_memory(pw, salt, out, blocks)
+    })
+    .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+/// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of a new random salt.
 pub fn hash(password: &str, cost: Cost) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Ok(hasher(cost)?
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-        .to_string())
-}
-
-/// Verify with the parameters recorded in the hash (constant time inside argon2).
-pub fn verify(password: &str, phc: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
+    let p = params(cost)?;
+    let salt_raw: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_raw).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = [0u8; 32];
+    compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        p.clone(),
+        password.as_bytes(),
+        &salt_raw,
+        &mut out,
+    )?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&p).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
     };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    Ok(phc.to_string())
 }
 
+/// Verify with the parameters recorded in the hash; the comparison is constant-time.
+pub fn verify(password: &str, phc: &str) -> bool {
+    let check = || -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = parsed
+            .version
+            .map_or(Some(Version::V0x13), |v| Version::try_from(v).ok())?;
+        let p = Params::try_from(&parsed).ok()?;
+        let expected = parsed.hash?;
+        let mut salt_buf = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        compute(algorithm, version, p, password.as_bytes(), salt, &mut out).ok()?;
+        Some(Output::new(&out).ok()? == expected)
+    };
+    check().unwrap_or(false)
+}
 /// Whether a stored hash was made with weaker parameters than `cost`.
 pub fn needs_rehash(phc: &str, cost: Cost) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
@@ -159,5 +243,34 @@ mod tests {
             }
         ));
         assert!(!needs_rehash(&h, LOW));
+    }
+
+    #[test]
+    fn interoperates_with_the_argon2_crate_own_phc_api() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        // Ours → theirs.
+        let ours = hash("Kopi-Tubruk-Senja-77", LOW).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"Kopi-Tubruk-Senja-77", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"Kopi-Tubruk-Senja-78", &parsed)
+                .is_err()
+        );
+        // Theirs (other parameters, argon2i too) → ours.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        for alg in [Algorithm::Argon2id, Algorithm::Argon2i] {
+            let a = Argon2::new(alg, Version::V0x13, Params::new(9000, 2, 2, None).unwrap());
+            let theirs = a
+                .hash_password(b"Sate-Padang-31", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify("Sate-Padang-31", &theirs), "{theirs}");
+            assert!(!verify("Sate-Padang-32", &theirs));
+        }
     }
 }
