@@ -1347,6 +1347,54 @@ async fn demo_admins_sign_in_with_totp_and_permissions_hold_across_services() {
     )
     .await;
     assert_eq!(v["data"][0]["details"]["to"], "volunteer_lead");
+    // On the login pages: an admin's password, then the backup factor (a code by SMS).
+    let mut b = Browser::new(&app.url);
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "pelatihan@demo.kreki.id"),
+                ("password", pw),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let ticket = hidden(&html, "ticket");
+    let (s, _, html) = b
+        .post(
+            "/akun/mfa",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &ticket),
+                ("step", "sms"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("role=\"status\">Kode dikirim ke +628*******004"),
+        "{html}"
+    );
+    let code = wait_for_code(&app).await;
+    let (s, loc, _) = b
+        .post(
+            "/akun/mfa",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &ticket),
+                ("code", &code),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!((s, loc.as_str()), (303, "/akun/"));
+    let (_, _, html) = b.get("/akun/").await;
+    assert!(html.contains("training_admin"), "{html}");
     app.stop().await;
 }
 

@@ -781,9 +781,16 @@ async fn login_mfa_sms(
     ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<TicketBody>,
 ) -> ApiResult<Envelope<serde_json::Value>> {
+    let masked = send_mfa_sms(&idp, &b.mfa_token, ip).await?;
+    Ok(Envelope::accepted(serde_json::json!({ "sent_to": masked })))
+}
+
+/// The backup second factor: a code by SMS to the account's verified phone, filed under the
+/// ticket. Returns the masked number.
+pub async fn send_mfa_sms(idp: &Idp, ticket: &str, ip: IpAddr) -> Result<String, ApiError> {
     let t = idp
         .store
-        .peek_token("mfa", &b.mfa_token)
+        .peek_token("mfa", ticket)
         .await?
         .ok_or_else(mfa_invalid)?;
     let a = idp
@@ -804,11 +811,9 @@ async fn login_mfa_sms(
                 ),
             )
         })?;
-    let target = crate::idp::ticket_target(&b.mfa_token);
-    send_phone_code(&idp, "mfa_sms", &target, &phone, Some(&a.id), ip).await?;
-    Ok(Envelope::accepted(
-        serde_json::json!({ "sent_to": mask_phone(&phone) }),
-    ))
+    let target = crate::idp::ticket_target(ticket);
+    send_phone_code(idp, "mfa_sms", &target, &phone, Some(&a.id), ip).await?;
+    Ok(mask_phone(&phone))
 }
 
 // ---- phone one-time codes ---------------------------------------------------------------

@@ -270,6 +270,7 @@ fn mfa_html(
     return_to: &str,
     error: Option<&str>,
     enroll: Option<(&str, &str)>,
+    notice: Option<&str>,
 ) -> Html<String> {
     let enroll_html = enroll
         .map(|(secret, svg)| {
@@ -285,9 +286,14 @@ fn mfa_html(
         lang,
         t(lang, "Verifikasi dua langkah", "Two-step verification"),
         &format!(
-            "{err}{enroll_html}<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}\
+            "{err}{note}{enroll_html}<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}\
 <label for=\"code\">{l}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
-<button type=\"submit\">{b}</button></form>",
+<button type=\"submit\">{b}</button></form>\
+<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}<button class=\"secondary\" type=\"submit\" name=\"step\" value=\"sms\">{sms}</button></form>",
+            sms = t(lang, "Kirim kode lewat SMS", "Send a code by SMS"),
+            note = notice
+                .map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", esc(n)))
+                .unwrap_or_default(),
             err = error_box(error),
             c = hidden("csrf", csrf),
             tk = hidden("ticket", ticket),
@@ -364,6 +370,7 @@ async fn login_submit(
                     &ret,
                     None,
                     enroll.as_ref().map(|(s, q)| (s.as_str(), q.as_str())),
+                    None,
                 );
                 return finish(StatusCode::OK, html, cc.into_iter().collect());
             }
@@ -434,6 +441,30 @@ async fn mfa_submit(
             ),
         );
     }
+    if field(&form, "step") == Some("sms") {
+        let html = match api::send_mfa_sms(&idp, &ticket, ip).await {
+            Ok(masked) => {
+                let note = format!("{} {masked}", t(lang, "Kode dikirim ke", "Code sent to"));
+                (
+                    StatusCode::OK,
+                    mfa_html(lang, &token, &ticket, &ret, None, None, Some(&note)),
+                )
+            }
+            Err(e) => (
+                e.status,
+                mfa_html(
+                    lang,
+                    &token,
+                    &ticket,
+                    &ret,
+                    Some(e.msg.get(lang)),
+                    None,
+                    None,
+                ),
+            ),
+        };
+        return finish(html.0, html.1, cc.into_iter().collect());
+    }
     match idp
         .mfa_verify(&ticket, field(&form, "code").unwrap_or(""), ip)
         .await
@@ -478,7 +509,7 @@ async fn mfa_submit(
             );
             finish(
                 StatusCode::UNAUTHORIZED,
-                mfa_html(lang, &token, &ticket, &ret, Some(msg), None),
+                mfa_html(lang, &token, &ticket, &ret, Some(msg), None, None),
                 cc.into_iter().collect(),
             )
         }
@@ -654,7 +685,7 @@ async fn phone_submit(
             Ok(a) if idp.mfa_needed(&a).await => match idp.mfa_ticket(&a, "sms").await {
                 Ok(ticket) => finish(
                     StatusCode::OK,
-                    mfa_html(lang, &token, &ticket, &ret, None, None),
+                    mfa_html(lang, &token, &ticket, &ret, None, None, None),
                     cookies(),
                 ),
                 Err(_) => message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again.")),
