@@ -71,20 +71,17 @@ pub trait KeySource: Send + Sync + 'static {
     async fn fetch(&self) -> anyhow::Result<JwkSet>;
 }
 
-/// A JWKS over HTTP(S).
+/// A JWKS over HTTP(S). The HTTP client (with its TLS roots) is made at the first fetch.
 pub struct HttpJwks {
     url: String,
-    client: reqwest::Client,
+    client: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl HttpJwks {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            client: std::sync::OnceLock::new(),
         }
     }
 }
@@ -92,8 +89,13 @@ impl HttpJwks {
 #[async_trait]
 impl KeySource for HttpJwks {
     async fn fetch(&self) -> anyhow::Result<JwkSet> {
-        Ok(self
-            .client
+        let client = self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
+        });
+        Ok(client
             .get(&self.url)
             .send()
             .await?

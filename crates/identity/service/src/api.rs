@@ -575,14 +575,7 @@ pub async fn reset(idp: &Idp, token: &str, new_password: &str, ip: IpAddr) -> Re
         .account(code.account_id.as_deref().unwrap_or_default())
         .await?
         .ok_or_else(invalid)?;
-    let personal: Vec<&str> = [
-        Some(a.full_name.as_str()),
-        a.email.as_deref(),
-        a.phone.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let personal = a.personal();
     password::check(new_password, &personal).map_err(weak)?;
     if idp
         .store
@@ -1008,12 +1001,7 @@ pub async fn phone_code_first_factor(
         .ok_or_else(invalid_credentials)?;
     if !a.phone_verified {
         a.phone_verified = true;
-        let mut tx = idp.store.db.begin().await?;
-        Store::save_account(&mut tx, &mut a)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await?;
-        idp.relay.poke();
+        idp.save(&mut a).await.map_err(store_err)?;
     }
     Ok(a)
 }
@@ -1144,12 +1132,7 @@ async fn otp_verify_phone(
     })?;
     check_phone_code(&idp, "otp_verify", &phone, &b.code).await?;
     a.phone_verified = true;
-    let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
-        .await
-        .map_err(store_err)?;
-    tx.commit().await?;
-    idp.relay.poke();
+    idp.save(&mut a).await.map_err(store_err)?;
     Ok(Envelope::ok((&a).into()))
 }
 
@@ -1241,9 +1224,7 @@ async fn logout(
         Store::revoke_family(&mut tx, &family).await?;
         tx.commit().await?;
     }
-    let mut tx = idp.store.db.begin().await?;
-    audit(
-        &mut tx,
+    idp.audit_now(
         "logout",
         Some(&caller.0.sub),
         Some(&caller.0.sub),
@@ -1251,7 +1232,6 @@ async fn logout(
         serde_json::json!({ "via": "api" }),
     )
     .await?;
-    tx.commit().await?;
     Ok(Envelope::ok(serde_json::json!({ "signed_out": true })))
 }
 
@@ -1566,14 +1546,7 @@ async fn change_password(
     {
         return Err(invalid_credentials());
     }
-    let personal: Vec<&str> = [
-        Some(a.full_name.as_str()),
-        a.email.as_deref(),
-        a.phone.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let personal = a.personal();
     password::check(&b.new_password, &personal).map_err(weak)?;
     a.password_hash = Some(
         idp.hash_password(&b.new_password)
@@ -1667,12 +1640,7 @@ pub async fn verify_email_token(idp: &Idp, token: &str) -> Result<Account, ApiEr
         return Err(invalid());
     }
     a.email_verified = true;
-    let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
-        .await
-        .map_err(store_err)?;
-    tx.commit().await?;
-    idp.relay.poke();
+    idp.save(&mut a).await.map_err(store_err)?;
     Ok(a)
 }
 
@@ -1961,9 +1929,7 @@ async fn passkey_register_finish(
         .finish_registration(&caller.0.sub, &b.ceremony, name.trim(), &cred)
         .await
         .map_err(passkey_err)?;
-    let mut tx = idp.store.db.begin().await?;
-    audit(
-        &mut tx,
+    idp.audit_now(
         "mfa_enabled",
         Some(&caller.0.sub),
         Some(&caller.0.sub),
@@ -1971,7 +1937,6 @@ async fn passkey_register_finish(
         serde_json::json!({ "method": "passkey" }),
     )
     .await?;
-    tx.commit().await?;
     Ok(Envelope::created(info))
 }
 
@@ -2009,9 +1974,7 @@ async fn passkey_delete(
             Msg::new("Passkey tidak ditemukan", "Passkey not found"),
         ));
     }
-    let mut tx = idp.store.db.begin().await?;
-    audit(
-        &mut tx,
+    idp.audit_now(
         "mfa_disabled",
         Some(&caller.0.sub),
         Some(&caller.0.sub),
@@ -2019,7 +1982,6 @@ async fn passkey_delete(
         serde_json::json!({ "method": "passkey" }),
     )
     .await?;
-    tx.commit().await?;
     Ok(Envelope::ok(serde_json::json!({ "deleted": true })))
 }
 
@@ -2378,9 +2340,8 @@ async fn admin_audit_event(
     ip: IpAddr,
     details: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let mut tx = idp.store.db.begin().await?;
-    audit(&mut tx, kind, None, Some(&caller.0.sub), Some(ip), details).await?;
-    tx.commit().await?;
+    idp.audit_now(kind, None, Some(&caller.0.sub), Some(ip), details)
+        .await?;
     Ok(())
 }
 

@@ -429,9 +429,7 @@ impl Idp {
         let Some(mut a) = account.filter(|_| ok) else {
             self.login_failed(identifier, ip).await?;
             let known = self.find_account(identifier).await?;
-            let mut tx = self.store.db.begin().await?;
-            audit(
-                &mut tx,
+            self.audit_now(
                 "login_failure",
                 known.as_ref().map(|a| a.id.as_str()),
                 None,
@@ -439,7 +437,6 @@ impl Idp {
                 serde_json::json!({ "method": "password" }),
             )
             .await?;
-            tx.commit().await?;
             return Err(LoginError::Invalid);
         };
         self.login_succeeded(identifier, ip).await?;
@@ -449,18 +446,37 @@ impl Idp {
             // Parameters were raised since this hash was made.
             let new = self.hash_password(pw).await?;
             a.password_hash = Some(new);
-            let mut tx = self.store.db.begin().await?;
-            Store::save_account(&mut tx, &mut a).await?;
-            tx.commit().await?;
+            self.save(&mut a).await?;
         }
         Ok(a)
     }
 
+    /// Save an account's changes (version + 1) and publish `identity.account.updated`.
+    pub async fn save(&self, a: &mut Account) -> Result<(), crate::store::StoreError> {
+        let mut tx = self.store.db.begin().await?;
+        Store::save_account(&mut tx, a).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        Ok(())
+    }
+
+    /// Write one audit record on its own.
+    pub async fn audit_now(
+        &self,
+        kind: &str,
+        account_id: Option<&str>,
+        actor: Option<&str>,
+        ip: Option<IpAddr>,
+        details: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.store.db.begin().await?;
+        audit(&mut tx, kind, account_id, actor, ip, details).await?;
+        tx.commit().await
+    }
+
     /// Record a completed sign-in.
     pub async fn audit_login(&self, a: &Account, method: &str, ip: IpAddr) -> anyhow::Result<()> {
-        let mut tx = self.store.db.begin().await?;
-        audit(
-            &mut tx,
+        self.audit_now(
             "login_success",
             Some(&a.id),
             None,
@@ -468,7 +484,6 @@ impl Idp {
             serde_json::json!({ "method": method }),
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -545,9 +560,7 @@ impl Idp {
             if attempts >= 5 {
                 self.store.consume_code(&t.id).await?;
             }
-            let mut tx = self.store.db.begin().await?;
-            audit(
-                &mut tx,
+            self.audit_now(
                 "mfa_failure",
                 Some(&a.id),
                 None,
@@ -555,7 +568,6 @@ impl Idp {
                 serde_json::json!({}),
             )
             .await?;
-            tx.commit().await?;
             return Ok(None);
         };
         if !self.store.consume_code(&t.id).await? {

@@ -769,16 +769,26 @@ async fn userinfo(State(idp): State<Arc<Idp>>, headers: HeaderMap) -> Response {
     no_store_json(serde_json::Value::Object(m))
 }
 
-async fn revoke(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(form) = web::parse_form(&body) else {
-        return oauth_error(
+/// The form body of a client-authenticated endpoint and the authenticated client.
+async fn form_and_client(
+    idp: &Idp,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Vec<(String, String)>, Arc<Client>), Response> {
+    let Ok(form) = web::parse_form(body) else {
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "a parameter is repeated",
-        );
+        ));
     };
-    let client = match authenticate_client(&idp, &headers, &form).await {
-        Ok(c) => c,
+    let client = authenticate_client(idp, headers, &form).await?;
+    Ok((form, client))
+}
+
+async fn revoke(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (form, client) = match form_and_client(&idp, &headers, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Some(token) = param(&form, "token") else {
@@ -811,15 +821,8 @@ async fn revoke(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn introspect(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(form) = web::parse_form(&body) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "a parameter is repeated",
-        );
-    };
-    let client = match authenticate_client(&idp, &headers, &form).await {
-        Ok(c) => c,
+    let (form, client) = match form_and_client(&idp, &headers, &body).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if !client.confidential {

@@ -83,6 +83,18 @@ impl Account {
         }
     }
 
+    /// The details a password must not be built from.
+    pub fn personal(&self) -> Vec<&str> {
+        [
+            Some(self.full_name.as_str()),
+            self.email.as_deref(),
+            self.phone.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     pub fn mfa_required(&self) -> bool {
         self.totp_enabled || self.role.requires_mfa()
     }
