@@ -91,7 +91,7 @@ wait_ready() { # url pid log seconds
 rss_kib() { ps -o rss= -p "$1" 2>/dev/null | tr -d ' ' || true; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 
 sampler_start() { # pid out: max RSS every 0.5 s while the process lives
   local pid=$1 out=$2
