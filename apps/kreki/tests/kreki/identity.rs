@@ -1410,6 +1410,7 @@ async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
+    let account_id = v["data"]["id"].as_str().unwrap().to_string();
     assert_eq!(v["data"]["phone"], "+6281298765432");
     // Codes go only to allowed countries, with a resend cooldown.
     let (s, v) = api(
@@ -1601,6 +1602,34 @@ async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
     assert_eq!(s, 401);
     let (s, _) = api(&app, "GET", "/me", Some(&access), Value::Null).await;
     assert_eq!(s, 401);
+    // The account's life is on the bus: created, updated (phone verified, MFA), erased.
+    let bus = app.running.as_ref().unwrap().bus.clone();
+    let mut sub = bus
+        .subscribe("test-account-events", &["identity.account.*"])
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&"identity.account.erased".to_string()) {
+        let d = tokio::time::timeout_at(deadline, sub.next())
+            .await
+            .expect("account events")
+            .unwrap()
+            .unwrap();
+        if d.event.data["account_id"] == account_id.as_str() {
+            seen.push(d.event.subject.clone());
+        }
+        d.acker.ack().await.unwrap();
+    }
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("identity.account.created"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|s| s == "identity.account.updated"),
+        "{seen:?}"
+    );
     app.stop().await;
 }
 

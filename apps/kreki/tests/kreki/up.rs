@@ -162,18 +162,30 @@ async fn alert_self_test_travels_outbox_bus_notify_channel() {
         .find(|l| l["message"]["id"] == id.as_str())
         .unwrap();
     assert_eq!(line["message"]["to"], "account:vol-123");
-    // The operator sees its history.
+    // The operator sees its history (the channel writes the line before the worker records
+    // "sent", so the status may lag the console by a moment).
     let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
-    let view: serde_json::Value = c
-        .get(format!("{}/api/notify/v1/messages/{id}", app.url))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(view["data"]["status"], "sent", "{view}");
+    let status_url = format!("{}/api/notify/v1/messages/{id}", app.url);
+    testkit::eventually(
+        "the message is recorded as sent",
+        Duration::from_secs(10),
+        || {
+            let (c, u, ops) = (c.clone(), status_url.clone(), ops.clone());
+            async move {
+                let view: serde_json::Value = c
+                    .get(u)
+                    .bearer_auth(&ops)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                view["data"]["status"] == "sent"
+            }
+        },
+    )
+    .await;
     // A volunteer cannot read the message log.
     let res = c
         .get(format!("{}/api/notify/v1/messages/{id}", app.url))
