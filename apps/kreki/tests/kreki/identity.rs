@@ -1897,16 +1897,18 @@ async fn passkeys_as_second_factor_and_passwordless_with_a_software_authenticato
     )
     .unwrap();
     let good = assertion.clone();
-    let sig = assertion["response"]["signature"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let flipped = format!(
-        "{}{}",
-        &sig[..sig.len() - 2],
-        if sig.ends_with('A') { "BB" } else { "AA" }
-    );
-    assertion["response"]["signature"] = flipped.into();
+    // Flip one bit in the middle of the signature (not in base64 padding bits).
+    let sig = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut raw = b64
+            .decode(assertion["response"]["signature"].as_str().unwrap())
+            .unwrap();
+        let mid = raw.len() / 2;
+        raw[mid] ^= 0x01;
+        b64.encode(raw)
+    };
+    assertion["response"]["signature"] = sig.into();
     let (s, e) = api(
         &app,
         "POST",

@@ -489,3 +489,141 @@ async fn up_serves_https_with_the_given_certificate() {
             .unwrap_or(true)
     );
 }
+
+/// KREKI ID as its own process on PostgreSQL and NATS: accounts, refresh rotation and reuse
+/// detection, client credentials and introspection; after a restart the signing keys, the
+/// configured client (updated in place) and the refresh tokens are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_on_postgresql_keeps_keys_clients_and_tokens_across_restarts() {
+    let Some(nats) = TestNats::create().await else {
+        return;
+    };
+    let Some(pg) = TestPg::create().await else {
+        return;
+    };
+    let dir = TempDir::new();
+    let secret = "pg-partner-secret-0123456789abcdefghijklmnop";
+    let cfg = dir.path().join("kreki.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[identity]\nargon2_memory_kib = 8192\nargon2_iterations = 1\n\
+             [[identity.clients]]\nclient_id = \"pg-partner\"\nname = \"Partner\"\nclient_secret = \"{secret}\"\n\
+             confidential = true\ngrant_types = [\"client_credentials\"]\nscopes = [\"bridge.callback\"]\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let serve = || {
+        let mut c = kreki();
+        c.args(["--config", cfg.to_str().unwrap()])
+            .args(["serve", "identity", "--port", &port])
+            .args(["--database-url", &pg.url, "--bus-url", &nats.url])
+            .env("KREKI_BUS__STREAM", &nats.stream)
+            .env("KREKI_BUS__SUBJECT_PREFIX", &nats.prefix);
+        spawn(c)
+    };
+    let client = reqwest::Client::new();
+    let post = |url: String, body: serde_json::Value| {
+        let c = client.clone();
+        async move {
+            let r = c.post(url).json(&body).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let cc = |base: String| {
+        let c = client.clone();
+        async move {
+            c.post(format!("{base}/oauth2/token"))
+                .basic_auth("pg-partner", Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let introspect = |base: String, token: String| {
+        let c = client.clone();
+        async move {
+            c.post(format!("{base}/oauth2/introspect"))
+                .basic_auth("pg-partner", Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    let p = serve();
+    assert_eq!(ready(&client, &p.url).await["data"]["status"], "ready");
+    let (s, v) = post(
+        format!("{}/api/auth/v1/register", p.url),
+        serde_json::json!({ "email": "pg@example.org", "phone": "081355550000", "password": "Kopi-Tubruk-Senja-77", "full_name": "Sri Rahayu" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = post(
+        format!("{}/api/auth/v1/login", p.url),
+        serde_json::json!({ "identifier": "081355550000", "password": "Kopi-Tubruk-Senja-77" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let rt1 = v["data"]["refreshToken"].as_str().unwrap().to_string();
+    let (s, v) = post(
+        format!("{}/api/auth/v1/refresh", p.url),
+        serde_json::json!({ "refreshToken": rt1 }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let rt2 = v["data"]["refreshToken"].as_str().unwrap().to_string();
+    let at = cc(p.url.clone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(introspect(p.url.clone(), at.clone()).await["active"], true);
+    let url = p.url.clone();
+    drop(p);
+
+    let p = serve();
+    assert_eq!(p.url, url);
+    assert_eq!(
+        introspect(p.url.clone(), at).await["active"],
+        true,
+        "a token signed before the restart"
+    );
+    assert!(cc(p.url.clone()).await["access_token"].is_string());
+    let (s, v) = post(
+        format!("{}/api/auth/v1/refresh", p.url),
+        serde_json::json!({ "refreshToken": rt2 }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let rt3 = v["data"]["refreshToken"].as_str().unwrap().to_string();
+    // The reused rt2 revokes the family, rt3 included.
+    let (s, _) = post(
+        format!("{}/api/auth/v1/refresh", p.url),
+        serde_json::json!({ "refreshToken": rt2 }),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = post(
+        format!("{}/api/auth/v1/refresh", p.url),
+        serde_json::json!({ "refreshToken": rt3 }),
+    )
+    .await;
+    assert_eq!(s, 401);
+}

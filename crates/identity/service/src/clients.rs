@@ -108,6 +108,26 @@ fn unlist(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
+/// A client's columns bound as $1..$11 (`now` is $11).
+fn bind_client<'q>(
+    sql: &'q str,
+    c: &'q Client,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(c.confidential as i64)
+        .bind(c.first_party as i64)
+        .bind(list(&c.redirect_uris))
+        .bind(list(&c.post_logout_redirect_uris))
+        .bind(list(&c.grant_types))
+        .bind(list(&c.scopes))
+        .bind(&c.source)
+        .bind(now)
+}
+
 /// Clients, cached in memory (every token request needs one); admin changes write through.
 pub struct Registry {
     db: Db,
@@ -168,54 +188,35 @@ impl Registry {
     /// Insert or replace a client (keeps the stored secret when `c` has none and is confidential).
     pub async fn upsert(&self, c: &Client) -> anyhow::Result<()> {
         let now = now_micros();
+        // Write first (a SQLite transaction that starts with a read may not become a
+        // writer). A confidential client without a new secret keeps its stored one.
         let mut tx = self.db.begin().await?;
-        let existing: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT secret_hash FROM clients WHERE client_id = $1")
-                .bind(&c.client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let secret = match (&c.secret_hash, &existing) {
-            (Some(h), _) => Some(h.clone()),
-            (None, Some((old,))) if c.confidential => old.clone(),
-            _ => None,
-        };
-        if existing.is_some() {
-            sqlx::query(
-                "UPDATE clients SET name = $2, secret_hash = $3, confidential = $4, first_party = $5, redirect_uris = $6, \
-                 post_logout_redirect_uris = $7, grant_types = $8, scopes = $9, source = $10, updated_at = $11 WHERE client_id = $1",
+        let updated = bind_client(
+            "UPDATE clients SET name = $2, secret_hash = CASE WHEN $4 = 0 THEN NULL ELSE COALESCE($3, secret_hash) END, \
+             confidential = $4, first_party = $5, redirect_uris = $6, post_logout_redirect_uris = $7, grant_types = $8, \
+             scopes = $9, source = $10, updated_at = $11 WHERE client_id = $1",
+            c,
+            now,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            bind_client(
+                "INSERT INTO clients (client_id, name, secret_hash, confidential, first_party, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, scopes, source, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                c,
+                now,
             )
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(&secret)
-            .bind(c.confidential as i64)
-            .bind(c.first_party as i64)
-            .bind(list(&c.redirect_uris))
-            .bind(list(&c.post_logout_redirect_uris))
-            .bind(list(&c.grant_types))
-            .bind(list(&c.scopes))
-            .bind(&c.source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO clients (client_id, name, secret_hash, confidential, first_party, redirect_uris, post_logout_redirect_uris, \
-                 grant_types, scopes, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-            )
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(&secret)
-            .bind(c.confidential as i64)
-            .bind(c.first_party as i64)
-            .bind(list(&c.redirect_uris))
-            .bind(list(&c.post_logout_redirect_uris))
-            .bind(list(&c.grant_types))
-            .bind(list(&c.scopes))
-            .bind(&c.source)
-            .bind(now)
             .execute(&mut *tx)
             .await?;
         }
+        let (secret,): (Option<String>,) =
+            sqlx::query_as("SELECT secret_hash FROM clients WHERE client_id = $1")
+                .bind(&c.client_id)
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
         let mut stored = c.clone();
         stored.secret_hash = secret;

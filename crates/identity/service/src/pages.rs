@@ -165,6 +165,30 @@ fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> 
     with_csp(res)
 }
 
+/// What every form submission starts with: its language, fields, CSRF token (and the cookie
+/// to set when it is new), where to go back to, and whether its CSRF token matched.
+struct Posted {
+    lang: Lang,
+    form: Vec<(String, String)>,
+    token: String,
+    cc: Option<HeaderValue>,
+    ret: String,
+    csrf_valid: bool,
+}
+
+fn posted(headers: &HeaderMap, body: &Bytes) -> Posted {
+    let form = web::parse_form(body).unwrap_or_default();
+    let (token, cc) = csrf(headers);
+    Posted {
+        lang: lang_of(headers),
+        ret: safe_return(field(&form, "return_to")),
+        csrf_valid: csrf_ok(headers, &form),
+        form,
+        token,
+        cc,
+    }
+}
+
 fn hidden(name: &str, value: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
@@ -174,10 +198,6 @@ fn hidden(name: &str, value: &str) -> String {
 
 fn parse_query(q: Option<String>) -> Vec<(String, String)> {
     web::parse_form(q.unwrap_or_default().as_bytes()).unwrap_or_default()
-}
-
-async fn parse_body(body: &Bytes) -> Vec<(String, String)> {
-    web::parse_form(body).unwrap_or_default()
 }
 
 // ---- sign-in ----------------------------------------------------------------------------
@@ -314,12 +334,16 @@ async fn login_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    let (token, cc) = csrf(&headers);
-    let ret = safe_return(field(&form, "return_to"));
+    let Posted {
+        lang,
+        form,
+        token,
+        cc,
+        ret,
+        csrf_valid,
+    } = posted(&headers, &body);
     let ident = field(&form, "identifier").unwrap_or("").to_string();
-    if !csrf_ok(&headers, &form) {
+    if !csrf_valid {
         let msg = t(
             lang,
             "Sesi formulir kedaluwarsa. Silakan coba lagi.",
@@ -425,12 +449,16 @@ async fn mfa_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    let (token, cc) = csrf(&headers);
-    let ret = safe_return(field(&form, "return_to"));
+    let Posted {
+        lang,
+        form,
+        token,
+        cc,
+        ret,
+        csrf_valid,
+    } = posted(&headers, &body);
     let ticket = field(&form, "ticket").unwrap_or("").to_string();
-    if !csrf_ok(&headers, &form) {
+    if !csrf_valid {
         return message_page(
             lang,
             "KREKI ID",
@@ -561,11 +589,10 @@ async fn home(State(idp): State<Arc<Idp>>, headers: HeaderMap, RawQuery(q): RawQ
 }
 
 async fn logout(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    if csrf_ok(&headers, &form)
-        && let Some((sid, _)) = session_account(&idp, &headers).await
-    {
+    let Posted {
+        lang, csrf_valid, ..
+    } = posted(&headers, &body);
+    if csrf_valid && let Some((sid, _)) = session_account(&idp, &headers).await {
         let _ = idp.store.end_session(&sid).await;
     }
     let mut res = message_page(
@@ -646,12 +673,16 @@ async fn phone_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    let (token, cc) = csrf(&headers);
-    let ret = safe_return(field(&form, "return_to"));
+    let Posted {
+        lang,
+        form,
+        token,
+        cc,
+        ret,
+        csrf_valid,
+    } = posted(&headers, &body);
     let cookies = || cc.clone().into_iter().collect::<Vec<_>>();
-    if !csrf_ok(&headers, &form) {
+    if !csrf_valid {
         let msg = t(
             lang,
             "Sesi formulir kedaluwarsa. Silakan coba lagi.",
@@ -787,9 +818,13 @@ async fn consent_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    if !csrf_ok(&headers, &form) {
+    let Posted {
+        lang,
+        form,
+        csrf_valid,
+        ..
+    } = posted(&headers, &body);
+    if !csrf_valid {
         return message_page(
             lang,
             "KREKI ID",
@@ -920,11 +955,15 @@ async fn register_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    let (token, cc) = csrf(&headers);
-    let ret = safe_return(field(&form, "return_to"));
-    if !csrf_ok(&headers, &form) {
+    let Posted {
+        lang,
+        form,
+        token,
+        cc,
+        ret,
+        csrf_valid,
+    } = posted(&headers, &body);
+    if !csrf_valid {
         let msg = t(
             lang,
             "Sesi formulir kedaluwarsa. Silakan coba lagi.",
@@ -975,11 +1014,13 @@ async fn forgot_form(headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
 }
 
 async fn forgot_submit(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    if csrf_ok(&headers, &form)
-        && let Err(e) = api::forgot(&idp, field(&form, "email").unwrap_or("")).await
-    {
+    let Posted {
+        lang,
+        form,
+        csrf_valid,
+        ..
+    } = posted(&headers, &body);
+    if csrf_valid && let Err(e) = api::forgot(&idp, field(&form, "email").unwrap_or("")).await {
         tracing::warn!(code = %e.code, "forgot password");
     }
     message_page(
@@ -1032,11 +1073,16 @@ async fn reset_submit(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let form = parse_body(&body).await;
-    let (csrf_token, cc) = csrf(&headers);
+    let Posted {
+        lang,
+        form,
+        token: csrf_token,
+        cc,
+        csrf_valid,
+        ..
+    } = posted(&headers, &body);
     let token = field(&form, "token").unwrap_or("").to_string();
-    if !csrf_ok(&headers, &form) {
+    if !csrf_valid {
         return finish(
             StatusCode::FORBIDDEN,
             reset_html(

@@ -84,16 +84,23 @@ impl Passkeys {
         kind: &str,
         id: &str,
     ) -> Result<(String, T), PasskeyError> {
+        // Write first (a SQLite transaction that starts with a read may not become a writer):
+        // take this ceremony and clear expired ones, then read what was taken.
         let mut tx = self.db.begin().await?;
-        let row = sqlx::query("SELECT account_id, state, expires_at FROM webauthn_ceremonies WHERE id_hash = $1 AND kind = $2")
-            .bind(hash_token(id))
-            .bind(kind)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(PasskeyError::Ceremony)?;
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id_hash = $1 OR expires_at < $2")
-            .bind(hash_token(id))
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
             .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT account_id, state, expires_at FROM webauthn_ceremonies WHERE id_hash = $1 AND kind = $2",
+        )
+        .bind(hash_token(id))
+        .bind(kind)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(PasskeyError::Ceremony)?;
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE id_hash = $1")
+            .bind(hash_token(id))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

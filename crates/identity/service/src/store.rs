@@ -420,65 +420,63 @@ impl Store {
         token: &str,
         client_id: &str,
     ) -> Result<RefreshOutcome, sqlx::Error> {
+        let h = hash_token(token);
+        let now = now_micros();
+        // Write first: on SQLite a transaction that starts with a read cannot always become
+        // a writer (another connection may have written since its snapshot). Only one
+        // concurrent use of a token can win this UPDATE.
         let mut tx = self.db.begin().await?;
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND client_id = $3 \
+             AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(&h)
+        .bind(now)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         let row = sqlx::query(
             "SELECT family_id, account_id, client_id, scope, sid, amr, auth_time, expires_at, used_at, revoked_at \
              FROM refresh_tokens WHERE token_hash = $1",
         )
-        .bind(hash_token(token))
+        .bind(&h)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(r) = row else {
             return Ok(RefreshOutcome::Unknown);
         };
-        let g = Grant {
-            family_id: r.try_get("family_id")?,
-            account_id: r.try_get("account_id")?,
-            client_id: r.try_get("client_id")?,
-            scope: r.try_get("scope")?,
-            sid: r.try_get("sid")?,
-            amr: r.try_get("amr")?,
-            auth_time: r.try_get("auth_time")?,
-        };
+        let g = grant_from(&r)?;
         if g.client_id != client_id {
             return Ok(RefreshOutcome::Unknown);
         }
+        if won {
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Ok(g));
+        }
+        drop(tx);
         let used: Option<i64> = r.try_get("used_at")?;
         let revoked: Option<i64> = r.try_get("revoked_at")?;
-        let now = now_micros();
-        if used.is_some() || revoked.is_some() {
-            if revoked.is_none() || used.is_some() {
-                Self::revoke_family(&mut tx, &g.family_id).await?;
-                audit(
-                    &mut tx,
-                    "token_reuse_detected",
-                    Some(&g.account_id),
-                    None,
-                    None,
-                    serde_json::json!({ "client_id": g.client_id, "family": g.family_id }),
-                )
-                .await?;
-                tx.commit().await?;
-            }
-            return Ok(RefreshOutcome::Reused(g));
-        }
-        if r.try_get::<i64, _>("expires_at")? <= now {
+        if used.is_none() && revoked.is_none() {
             return Ok(RefreshOutcome::Expired);
         }
-        // Only one concurrent use wins.
-        let n = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
-        )
-        .bind(hash_token(token))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
-            return Ok(RefreshOutcome::Reused(g));
+        if used.is_some() {
+            // Presented again after its use: a copy is in someone else's hands.
+            let mut tx = self.db.begin().await?;
+            Self::revoke_family(&mut tx, &g.family_id).await?;
+            audit(
+                &mut tx,
+                "token_reuse_detected",
+                Some(&g.account_id),
+                None,
+                None,
+                serde_json::json!({ "client_id": g.client_id, "family": g.family_id }),
+            )
+            .await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        Ok(RefreshOutcome::Ok(g))
+        Ok(RefreshOutcome::Reused(g))
     }
 
     pub async fn revoke_family(tx: &mut Tx, family_id: &str) -> Result<u64, sqlx::Error> {
@@ -531,21 +529,8 @@ impl Store {
         .bind(now_micros())
         .fetch_optional(self.db.pool())
         .await?;
-        row.map(|r| {
-            Ok((
-                Grant {
-                    family_id: r.try_get("family_id")?,
-                    account_id: r.try_get("account_id")?,
-                    client_id: r.try_get("client_id")?,
-                    scope: r.try_get("scope")?,
-                    sid: r.try_get("sid")?,
-                    amr: r.try_get("amr")?,
-                    auth_time: r.try_get("auth_time")?,
-                },
-                r.try_get("expires_at")?,
-            ))
-        })
-        .transpose()
+        row.map(|r| Ok((grant_from(&r)?, r.try_get("expires_at")?)))
+            .transpose()
     }
 
     // ---- one-time codes --------------------------------------------------------------
@@ -583,27 +568,31 @@ impl Store {
     ) -> Result<Option<OneTimeCode>, sqlx::Error> {
         let h = hash_token(secret);
         let now = now_micros();
+        // Write first (see `use_refresh`): consuming is the UPDATE; only one use wins.
         let mut tx = self.db.begin().await?;
+        let won = sqlx::query(
+            "UPDATE one_time_codes SET consumed_at = $3 WHERE code_hash = $1 AND purpose = $2 \
+             AND consumed_at IS NULL AND expires_at > $3",
+        )
+        .bind(&h)
+        .bind(purpose)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !won {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "SELECT id, target, account_id, code_hash, attempts, created_at, expires_at, consumed_at FROM one_time_codes \
              WHERE code_hash = $1 AND purpose = $2",
         )
         .bind(&h)
         .bind(purpose)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let c = code_from(&r)?;
-        if c.consumed_at.is_some() || c.expires_at <= now {
-            return Ok(None);
-        }
-        sqlx::query(
-            "UPDATE one_time_codes SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
-        )
-        .bind(&c.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let c = code_from(&row)?;
         tx.commit().await?;
         Ok(Some(c))
     }
@@ -786,6 +775,18 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+fn grant_from(r: &sqlx::any::AnyRow) -> Result<Grant, sqlx::Error> {
+    Ok(Grant {
+        family_id: r.try_get("family_id")?,
+        account_id: r.try_get("account_id")?,
+        client_id: r.try_get("client_id")?,
+        scope: r.try_get("scope")?,
+        sid: r.try_get("sid")?,
+        amr: r.try_get("amr")?,
+        auth_time: r.try_get("auth_time")?,
+    })
 }
 
 fn code_from(r: &sqlx::any::AnyRow) -> Result<OneTimeCode, sqlx::Error> {
