@@ -38,6 +38,30 @@ const ACCOUNT_COLS: &str = "id, member_number, email, phone, full_name, password
     email_verified, phone_verified, language, totp_secret, totp_enabled, totp_last_step, version, \
     created_at, updated_at";
 
+/// An account's columns bound as $1..$16 in the order of `ACCOUNT_COLS`.
+fn bind_account<'q>(
+    sql: &'q str,
+    a: &'q Account,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&a.id)
+        .bind(&a.member_number)
+        .bind(&a.email)
+        .bind(&a.phone)
+        .bind(&a.full_name)
+        .bind(&a.password_hash)
+        .bind(a.role.as_str())
+        .bind(a.email_verified as i64)
+        .bind(a.phone_verified as i64)
+        .bind(&a.language)
+        .bind(&a.totp_secret)
+        .bind(a.totp_enabled as i64)
+        .bind(a.totp_last_step)
+        .bind(a.version)
+        .bind(a.created_at)
+        .bind(a.updated_at)
+}
+
 fn account_from(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let role: String = r.try_get("role")?;
     Ok(Account {
@@ -298,27 +322,10 @@ impl Store {
                 updated_at: now,
             };
             let mut tx = self.db.begin().await?;
-            let res = sqlx::query(&format!(
+            let insert = format!(
                 "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-            ))
-            .bind(&a.id)
-            .bind(&a.member_number)
-            .bind(&a.email)
-            .bind(&a.phone)
-            .bind(&a.full_name)
-            .bind(&a.password_hash)
-            .bind(a.role.as_str())
-            .bind(a.email_verified as i64)
-            .bind(a.phone_verified as i64)
-            .bind(&a.language)
-            .bind(&a.totp_secret)
-            .bind(a.totp_enabled as i64)
-            .bind(a.totp_last_step)
-            .bind(a.version)
-            .bind(a.created_at)
-            .bind(a.updated_at)
-            .execute(&mut *tx)
-            .await;
+            );
+            let res = bind_account(&insert, &a).execute(&mut *tx).await;
             match res {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
@@ -356,25 +363,13 @@ impl Store {
     pub async fn save_account(tx: &mut Tx, a: &mut Account) -> Result<(), StoreError> {
         a.version += 1;
         a.updated_at = now_micros();
-        let res = sqlx::query(
-            "UPDATE accounts SET email = $2, phone = $3, full_name = $4, password_hash = $5, role = $6, \
-             email_verified = $7, phone_verified = $8, language = $9, totp_secret = $10, totp_enabled = $11, \
-             totp_last_step = $12, version = $13, updated_at = $14 WHERE id = $1",
+        // member_number and created_at never change; they are bound like the insert's.
+        let res = bind_account(
+            "UPDATE accounts SET member_number = $2, email = $3, phone = $4, full_name = $5, password_hash = $6, \
+             role = $7, email_verified = $8, phone_verified = $9, language = $10, totp_secret = $11, \
+             totp_enabled = $12, totp_last_step = $13, version = $14, created_at = $15, updated_at = $16 WHERE id = $1",
+            a,
         )
-        .bind(&a.id)
-        .bind(&a.email)
-        .bind(&a.phone)
-        .bind(&a.full_name)
-        .bind(&a.password_hash)
-        .bind(a.role.as_str())
-        .bind(a.email_verified as i64)
-        .bind(a.phone_verified as i64)
-        .bind(&a.language)
-        .bind(&a.totp_secret)
-        .bind(a.totp_enabled as i64)
-        .bind(a.totp_last_step)
-        .bind(a.version)
-        .bind(a.updated_at)
         .execute(&mut **tx)
         .await;
         match res {
