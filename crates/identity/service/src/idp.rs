@@ -3,7 +3,6 @@
 
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 
-use kreki_identity_contracts::Role;
 use kreki_platform::{
     bus::outbox::RelayState, storage::ratelimit::RateLimiter, time_util::now_micros,
 };
@@ -636,10 +635,6 @@ impl Idp {
 
     pub fn secure(&self) -> bool {
         self.secure_cookies
-    }
-
-    pub fn role_label(r: Role) -> &'static str {
-        r.as_str()
     }
 
     /// Background upkeep: key refresh/rotation, revocation list, pruning.

@@ -9,7 +9,6 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-use jsonwebtoken::jwk::JwkSet;
 use kreki_platform::{storage::Db, time_util::now_micros};
 use ring::{
     rand::SystemRandom,
@@ -22,7 +21,6 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::RwLock;
 
 struct Current {
-    kid: String,
     /// `{"alg":"ES256","typ":"JWT","kid":…}`, base64url, followed by a dot.
     header_b64: String,
     pair: EcdsaKeyPair,
@@ -152,7 +150,6 @@ impl KeyRing {
                     .map_err(|e| anyhow::anyhow!("stored signing key {kid} is unusable: {e}"))?;
                 let header = serde_json::json!({ "alg": "ES256", "typ": "JWT", "kid": kid });
                 current = Some(Arc::new(Current {
-                    kid: kid.clone(),
                     header_b64: format!("{}.", B64.encode(header.to_string())),
                     pair,
                 }));
@@ -211,10 +208,6 @@ impl KeyRing {
 
     pub async fn jwks(&self) -> Arc<serde_json::Value> {
         self.inner.read().await.jwks.clone()
-    }
-
-    pub async fn current_kid(&self) -> String {
-        self.inner.read().await.current.kid.clone()
     }
 
     /// Sign claims as a compact JWS (ES256, with the key id).
@@ -295,10 +288,5 @@ impl KeyRing {
         issuer: &str,
     ) -> Option<T> {
         self.check(token, issuer, true).await.ok()
-    }
-
-    /// The key set as a `jsonwebtoken` JWKS (for the in-process authenticator).
-    pub async fn jwk_set(&self) -> anyhow::Result<JwkSet> {
-        Ok(serde_json::from_value((*self.jwks().await).clone())?)
     }
 }

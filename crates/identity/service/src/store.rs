@@ -118,10 +118,6 @@ impl Account {
         .flatten()
         .collect()
     }
-
-    pub fn mfa_required(&self) -> bool {
-        self.totp_enabled || self.role.requires_mfa()
-    }
 }
 
 #[derive(Debug, Clone)]
