@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --bin kreki
-exec target/release/kreki up --demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/kreki" up --demo "$@"
