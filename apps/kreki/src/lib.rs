@@ -22,7 +22,7 @@ use kreki_platform::{
         DemoSettings, Probe, ServiceContext, ServiceDescriptor, drain_tasks, mount, root_router,
     },
     storage::{
-        Db,
+        Db, housekeeping,
         ratelimit::{MemoryRateLimiter, RateLimiter, SqlRateLimiter},
     },
 };
@@ -184,6 +184,9 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
     start(cfg, listener, vec![Unit { desc, db, limiter }], bus, None).await
 }
 
+/// How often retention sweeps run (also once at start).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3_600);
+
 async fn start(
     cfg: Config,
     listener: TcpListener,
@@ -216,6 +219,12 @@ async fn start(
         let relay = Relay::new(unit.db.clone(), bus.clone());
         let relay_state = relay.state.clone();
         tasks.spawn(relay.run(shutdown.clone()));
+        tasks.spawn(housekeeping::run(
+            unit.db.clone(),
+            unit.desc.name,
+            HOUSEKEEPING_EVERY,
+            shutdown.clone(),
+        ));
         metrics.watch(unit.desc.name, relay_state.clone(), bus.clone());
         let ctx = ServiceContext {
             name: unit.desc.name,
@@ -242,6 +251,23 @@ async fn start(
             cfg.http.rate_limit_per_minute,
         ));
         dbs.push(unit.db);
+    }
+    {
+        // The embedded bus forgets what every consumer has passed (JetStream has its limits).
+        let (bus, cancel) = (bus.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            loop {
+                match bus.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(messages = n, "bus retention sweep"),
+                    Err(e) => tracing::warn!(error = %e, "bus retention sweep failed"),
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+                }
+            }
+        });
     }
     let app = outer(
         app.merge(root_router(probes, metrics.clone())),

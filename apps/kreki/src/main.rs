@@ -128,6 +128,11 @@ fn set<T: serde::Serialize>(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every volunteer's live socket is a file descriptor: take all the kernel allows (the
+    // soft limit is often 1 024 while the hard one is far higher).
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("warning: cannot raise the open-file limit: {e}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

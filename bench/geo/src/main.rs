@@ -13,13 +13,19 @@ mod redis;
 
 use std::{
     sync::{
-        Arc, RwLock,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use kreki_emergency::geo::{LatLng, index::Grid};
+use kreki_emergency::{
+    geo::{
+        LatLng,
+        index::{Grid, SharedGrid, Snapshot},
+    },
+    presence::PUBLISH_INTERVAL,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 pub const RADIUS_M: f64 = 3_000.0;
@@ -65,7 +71,7 @@ fn flag(name: &str) -> bool {
 }
 
 /// The grid's answer as volunteer ids (`ids[slot]`).
-fn grid_query(g: &Grid, ids: &[u32], q: LatLng) -> Vec<u32> {
+fn grid_query(g: &Snapshot, ids: &[u32], q: LatLng) -> Vec<u32> {
     g.nearest(q, RADIUS_M, K, 0, u32::MAX, |_| Some(0))
         .iter()
         .map(|h| ids[h.slot as usize])
@@ -98,18 +104,24 @@ fn main() -> anyhow::Result<()> {
         grid.upsert(slot as u32, v.lat_e6, v.lng_e6, 0, 0);
     }
     grid.shrink();
+    // Queries run on the compact snapshot the service publishes.
+    let snapshot = Snapshot::of(&mut grid);
     let on_duty = ids.len();
     println!(
         "grid built with {on_duty} on-duty volunteers in {:.0} ms; index memory {:.1} bytes per indexed volunteer",
         t.elapsed().as_secs_f64() * 1e3,
         grid.memory_bytes() as f64 / on_duty as f64
     );
+    println!(
+        "query snapshot: {:.1} bytes per indexed volunteer",
+        snapshot.memory_bytes() as f64 / on_duty as f64
+    );
     let mut lat = Vec::with_capacity(nq);
     let mut found = 0usize;
     let wall = Instant::now();
     for q in queries.iter().take(nq) {
         let t = Instant::now();
-        let r = grid.nearest(*q, RADIUS_M, K, 0, u32::MAX, |_| Some(0));
+        let r = snapshot.nearest(*q, RADIUS_M, K, 0, u32::MAX, |_| Some(0));
         lat.push(t.elapsed().as_nanos() as u64);
         found += r.len();
     }
@@ -118,7 +130,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut rows: Vec<(String, Stats)> = Vec::new();
     if !flag("--skip-postgis") {
-        let pg = postgis::run(&vols, &queries, &grid, &ids)?;
+        let pg = postgis::run(&vols, &queries, &snapshot, &ids)?;
         rows.extend(pg);
     }
     if !flag("--skip-redis") {
@@ -173,15 +185,22 @@ fn ingest(vols: &[data::Volunteer], queries: &[LatLng], grid: Grid) {
     let rate = moves.len() as f64 / t.elapsed().as_secs_f64();
     println!("ingest, one core, no queries:                 {rate:>12.0} updates/s");
 
-    let shared = Arc::new(RwLock::new(grid));
-    let measure_queries = |shared: &Arc<RwLock<Grid>>, dur: Duration| {
+    // As in the service: writers change a master copy, queries read the published snapshot
+    // (they never wait for a writer); moves are published at least every PUBLISH_INTERVAL.
+    let grid_bytes = grid.memory_bytes();
+    let shared = Arc::new(SharedGrid::new(grid, PUBLISH_INTERVAL));
+    println!(
+        "shared index: {:.1} bytes per indexed volunteer in all (master grid, published snapshot, spare snapshot)",
+        (grid_bytes + 2 * shared.read().memory_bytes()) as f64 / onduty.len() as f64
+    );
+    let measure_queries = |shared: &Arc<SharedGrid>, dur: Duration| {
         let mut lat = Vec::new();
         let start = Instant::now();
         let mut i = 0;
         while start.elapsed() < dur {
             let q = queries[i % queries.len()];
             let t = Instant::now();
-            let g = shared.read().unwrap();
+            let g = shared.read();
             std::hint::black_box(g.nearest(q, RADIUS_M, K, 0, u32::MAX, |_| Some(0)));
             drop(g);
             lat.push(t.elapsed().as_nanos() as u64);
@@ -190,7 +209,7 @@ fn ingest(vols: &[data::Volunteer], queries: &[LatLng], grid: Grid) {
         stats(lat, start.elapsed())
     };
     let idle = measure_queries(&shared, Duration::from_secs(3));
-    print("queries, idle (behind the shared lock)", &idle);
+    print("queries, idle (published snapshot)", &idle);
 
     // Unpaced writer beside a reader: what ingest reaches while queries run.
     let stop = Arc::new(AtomicBool::new(false));
@@ -200,11 +219,12 @@ fn ingest(vols: &[data::Volunteer], queries: &[LatLng], grid: Grid) {
             let mut n = 0usize;
             let start = Instant::now();
             while !stop.load(Ordering::Relaxed) {
-                let mut g = shared.write().unwrap();
-                for &(id, la, lo) in moves.iter().skip(n % moves.len()).take(64) {
-                    g.upsert(id, la, lo, 30, 0);
-                }
-                drop(g);
+                shared.update(|g| {
+                    for &(id, la, lo) in moves.iter().skip(n % moves.len()).take(64) {
+                        g.upsert(id, la, lo, 30, 0);
+                    }
+                    ((), false)
+                });
                 n += 64;
             }
             n as f64 / start.elapsed().as_secs_f64()
@@ -222,16 +242,23 @@ fn ingest(vols: &[data::Volunteer], queries: &[LatLng], grid: Grid) {
         let (shared, stop, moves) = (shared.clone(), stop.clone(), moves.clone());
         std::thread::spawn(move || {
             let start = Instant::now();
+            let mut tick = start;
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let due = (start.elapsed().as_secs_f64() * 33_000.0) as usize;
                 if due > n {
-                    let mut g = shared.write().unwrap();
-                    for &(id, la, lo) in moves.iter().skip(n % moves.len()).take(due - n) {
-                        g.upsert(id, la, lo, 40, 0);
-                    }
-                    drop(g);
+                    shared.update(|g| {
+                        for &(id, la, lo) in moves.iter().skip(n % moves.len()).take(due - n) {
+                            g.upsert(id, la, lo, 40, 0);
+                        }
+                        ((), false)
+                    });
                     n = due;
+                }
+                // The service's ticker.
+                if tick.elapsed() >= PUBLISH_INTERVAL {
+                    shared.publish_pending();
+                    tick = Instant::now();
                 }
                 std::thread::sleep(Duration::from_micros(500));
             }

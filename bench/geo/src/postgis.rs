@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use kreki_emergency::geo::{LatLng, index::Grid};
+use kreki_emergency::geo::{LatLng, index::Snapshot};
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 use crate::{K, RADIUS_M, Stats, data::Volunteer, grid_query, stats};
@@ -13,7 +13,7 @@ const PT: &str = "ST_SetSRID(ST_MakePoint($1, $2), 4326)";
 pub fn run(
     vols: &[Volunteer],
     queries: &[LatLng],
-    grid: &Grid,
+    grid: &Snapshot,
     ids: &[u32],
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -25,7 +25,7 @@ pub fn run(
 async fn run_async(
     vols: &[Volunteer],
     queries: &[LatLng],
-    grid: &Grid,
+    grid: &Snapshot,
     ids: &[u32],
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let admin_url = std::env::var("KREKI_TEST_DATABASE_URL")

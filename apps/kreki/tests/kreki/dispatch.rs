@@ -404,6 +404,13 @@ async fn nobody_accepts_escalates_and_psc119_status_reaches_the_timeline() {
         cfg.emergency.insert("escalate_critical_s".into(), 1.into());
     })
     .await;
+    // The only volunteer is 2 km away: beyond the first wave's 1 km, inside the second's 3 km.
+    let far = app.signer.token(ISSUER, "vol-2km", &["volunteer"]);
+    eligible(&app, "vol-2km", true, 1).await;
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &far, north(2_000.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
     let res = app
         .client
         .post(format!("{}/api/emergency/v1/panic", app.url))
@@ -440,6 +447,16 @@ async fn nobody_accepts_escalates_and_psc119_status_reaches_the_timeline() {
         waited < Duration::from_secs(4),
         "escalated after {waited:?} (window 1 s)"
     );
+    // An empty first wave does not wait out its 30 s: the 2 km volunteer was offered at once,
+    // in wave 1 (and, not answering, left the case escalated).
+    let sent: Vec<(Value, Value)> = timeline()
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "offer_sent")
+        .map(|e| (e["actor"].clone(), e["data"]["wave"].clone()))
+        .collect();
+    assert_eq!(sent, [(json!("vol-2km"), json!(1))], "{sent:?}");
+    assert!(has_offer(&app, &far, &id).await);
     let esc = timeline()
         .await
         .into_iter()

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::geo::{
     LatLng,
-    index::{Grid, SlotMap},
+    index::{Grid, SlotMap, Snapshot},
 };
 
 /// Opening hours of one day (0 = Monday … 6 = Sunday), local time `HH:MM`.
@@ -145,14 +145,16 @@ const COLUMNS: &str =
 /// The registry: the table and the index of active AEDs.
 pub struct Registry {
     db: Db,
-    index: RwLock<(SlotMap<String>, Grid)>,
+    /// Ids, the grid, and its snapshot for queries (refreshed on each change: AEDs change
+    /// rarely).
+    index: RwLock<(SlotMap<String>, Grid, Snapshot)>,
 }
 
 impl Registry {
     pub async fn load(db: Db) -> Result<Registry, sqlx::Error> {
         let reg = Registry {
             db,
-            index: RwLock::new((SlotMap::new(), Grid::default())),
+            index: RwLock::new((SlotMap::new(), Grid::default(), Snapshot::default())),
         };
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM aeds WHERE active = 1"))
             .fetch_all(reg.db.pool())
@@ -181,6 +183,8 @@ impl Registry {
         } else {
             g.1.remove(slot);
         }
+        let (_, grid, snapshot) = &mut *g;
+        snapshot.refresh_from(grid);
     }
 
     /// Create (`id` new) or replace an AED.
@@ -257,7 +261,7 @@ impl Registry {
                 .index
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            g.1.nearest(at, radius_m, limit * 2, 0, u32::MAX, |_| Some(0))
+            g.2.nearest(at, radius_m, limit * 2, 0, u32::MAX, |_| Some(0))
                 .into_iter()
                 .filter_map(|h| Some((g.0.key(h.slot)?.clone(), h.distance_m)))
                 .collect()

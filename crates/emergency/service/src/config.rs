@@ -32,6 +32,11 @@ pub struct EmergencyConfig {
     pub sms_webhook_secret: Option<kreki_platform::config::Secret>,
     /// Messages from the same number with the same text within this window are one case.
     pub sms_duplicate_window_s: u32,
+    /// Closed cases (with their responders, offers and timeline) are deleted this many days
+    /// after closing (data architecture: emergency requests 10 years).
+    pub case_retention_days: u32,
+    /// Raw inbound SMS are deleted after this many days (response logs: 2 years).
+    pub sms_retention_days: u32,
 }
 
 impl Default for EmergencyConfig {
@@ -50,6 +55,8 @@ impl Default for EmergencyConfig {
             max_nearby_radius_m: 50_000,
             sms_webhook_secret: None,
             sms_duplicate_window_s: 600,
+            case_retention_days: 3_650,
+            sms_retention_days: 730,
         }
     }
 }
@@ -61,6 +68,12 @@ impl EmergencyConfig {
             return Err(ConfigError::new(
                 "emergency.accepts_wanted",
                 "must be at least 1",
+            ));
+        }
+        if self.case_retention_days == 0 || self.sms_retention_days == 0 {
+            return Err(ConfigError::new(
+                "emergency.case_retention_days",
+                "retention periods must be at least one day",
             ));
         }
         if self.offers_per_wave == 0 {

@@ -371,9 +371,13 @@ impl Dispatcher {
         }
         // Which wave are we in?
         let wave_s = f64::from(cfg.wave_timeout_s.max(1));
-        let step = ((age_s / wave_s) as usize).min(cfg.radius_steps_m.len() - 1);
-        let radius = f64::from(cfg.radius_steps_m[step]);
+        let last_step = cfg.radius_steps_m.len() - 1;
         let last_wave = offers.iter().map(|o| o.wave).max().unwrap_or(-1);
+        // By time, and never narrower than a wave already used (an empty wave widens early).
+        let mut step = ((age_s / wave_s) as usize)
+            .max(usize::try_from(last_wave).unwrap_or(0))
+            .min(last_step);
+        let mut radius = f64::from(cfg.radius_steps_m[step]);
         if step as i64 > last_wave && last_wave >= 0 {
             timeline_add(
                 &mut tx,
@@ -392,14 +396,24 @@ impl Dispatcher {
         if wanted_now > 0 {
             let offered: HashSet<String> = offers.iter().map(|o| o.volunteer_id.clone()).collect();
             let center = LatLng::new(case.latitude, case.longitude)?;
-            let candidates = self.live.candidates(
-                center,
-                radius,
-                wanted_now,
-                case.severity,
-                &offered,
-                cfg.max_location_age_s,
-            );
+            let find = |radius: f64| {
+                self.live.candidates(
+                    center,
+                    radius,
+                    wanted_now,
+                    case.severity,
+                    &offered,
+                    cfg.max_location_age_s,
+                )
+            };
+            let mut candidates = find(radius);
+            // Nobody in reach and nobody still deciding: waiting out this wave helps no one,
+            // the next radius is tried at once (the offers record the wave they belong to).
+            while candidates.is_empty() && open == 0 && step < last_step {
+                step += 1;
+                radius = f64::from(cfg.radius_steps_m[step]);
+                candidates = find(radius);
+            }
             let expires = now + i64::from(cfg.offer_timeout_s) * 1_000_000;
             for c in &candidates {
                 let offer = OfferRow {

@@ -156,6 +156,18 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 }
             });
         }
+        {
+            // Moved positions reach the queries' snapshot within this interval.
+            let live = live.clone();
+            ctx.spawn(async move {
+                let mut tick = tokio::time::interval(presence::PUBLISH_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    live.publish_pending();
+                }
+            });
+        }
         ctx.spawn_consumer(
             "emergency-eligibility",
             &[ELIGIBILITY_CHANGED],
@@ -196,6 +208,34 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 loop {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                     d.sweep().await;
+                }
+            });
+        }
+        {
+            // Retention (data architecture): cases 10 years after closing, raw SMS 2 years.
+            let (store, config) = (store.clone(), config.clone());
+            ctx.spawn(async move {
+                loop {
+                    let now = kreki_platform::time_util::now_micros();
+                    let days = |d: u32| i64::from(d) * 86_400 * 1_000_000;
+                    match store
+                        .prune(
+                            now - days(config.case_retention_days),
+                            now - days(config.sms_retention_days),
+                            now,
+                        )
+                        .await
+                    {
+                        Ok(p) if p != store::Pruned::default() => tracing::info!(
+                            cases = p.cases,
+                            sms = p.sms,
+                            tickets = p.tickets,
+                            "emergency retention sweep"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "emergency retention sweep failed"),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
                 }
             });
         }

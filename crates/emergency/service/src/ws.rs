@@ -121,8 +121,12 @@ async fn redeem(st: &AppState, ticket: &str) -> Result<Option<Peer>, sqlx::Error
 #[utoipa::path(get, path = "/ws", tag = "live",
     responses((status = 101, description = "WebSocket; messages in the emergency contracts crate (`socket` module)")))]
 pub async fn ws(State(st): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // Small buffers: thousands of volunteers hold a socket each, and frames are tiny (the
+    // library's defaults, 128 KiB each way, would cost ~150 KiB per socket).
     upgrade
         .max_message_size(16 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| run(st, socket))
 }
 

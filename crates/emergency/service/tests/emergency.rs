@@ -262,3 +262,67 @@ storage_conformance!(
     super::MIGRATIONS,
     super::dispatch_leases_pass_between_replicas
 );
+
+async fn retention_deletes_old_closed_cases_only(db: Db) {
+    let store = Store::new(db.clone());
+    for id in ["old-closed", "old-open", "new-closed"] {
+        store
+            .create(
+                &new_case(id, Severity::Urgent, Some("+6281"), None),
+                None,
+                || (201, String::new()),
+            )
+            .await
+            .unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    for id in ["old-closed", "new-closed"] {
+        Store::set_status(&mut tx, id, CaseStatus::Cancelled, Some("salah tekan"))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let now = kreki_platform::time_util::now_micros();
+    let year = 365 * 86_400 * 1_000_000_i64;
+    // Make "old-closed" and "old-open" eleven years old.
+    for id in ["old-closed", "old-open"] {
+        sqlx::query("UPDATE cases SET created_at = $1, closed_at = CASE WHEN closed_at IS NULL THEN NULL ELSE $1 END WHERE id = $2")
+            .bind(now - 11 * year)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO sms_inbound (message_id, sender, text_hash, text, received_at, status) VALUES ('m-old', '+6281', 'h', 'DARURAT', $1, 'created'), ('m-new', '+6281', 'h2', 'DARURAT', $2, 'created')")
+        .bind(now - 3 * year)
+        .bind(now)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let pruned = store
+        .prune(now - 10 * year, now - 2 * year, now)
+        .await
+        .unwrap();
+    assert_eq!((pruned.cases, pruned.sms), (1, 1));
+    assert!(store.get("old-closed").await.unwrap().is_none());
+    assert!(store.timeline("old-closed").await.unwrap().is_empty());
+    assert!(
+        store.get("old-open").await.unwrap().is_some(),
+        "an open case is never deleted"
+    );
+    assert!(store.get("new-closed").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .prune(now - 10 * year, now - 2 * year, now)
+            .await
+            .unwrap()
+            .cases,
+        0
+    );
+}
+storage_conformance!(
+    retention,
+    "emergency",
+    super::MIGRATIONS,
+    super::retention_deletes_old_closed_cases_only
+);

@@ -97,6 +97,10 @@ fn micros(d: Duration) -> i64 {
 
 #[async_trait]
 impl Bus for LocalBus {
+    async fn prune(&self) -> Result<u64, BusError> {
+        LocalBus::prune(self).await.map_err(unavailable)
+    }
+
     async fn publish(&self, event: &Event) -> Result<(), BusError> {
         let body = serde_json::to_string(event).map_err(|e| BusError::Other(e.to_string()))?;
         sqlx::query(

@@ -140,6 +140,11 @@ pub trait Bus: Send + Sync + 'static {
     fn live_publish(&self, subject: &str, payload: Vec<u8>);
     /// Every live message on `subject` from now on.
     async fn live_subscribe(&self, subject: &str) -> Result<LiveStream, BusError>;
+    /// Forget messages past the bus's retention that no consumer still needs; returns how
+    /// many. JetStream applies its own limits (`max_age`), so only the embedded bus has work.
+    async fn prune(&self) -> Result<u64, BusError> {
+        Ok(0)
+    }
 }
 
 /// Live messages of one subject.

@@ -6,6 +6,7 @@
 //! engines differ (DDL in migrations, row locking) choose by [`Backend`] inside the adapter,
 //! never in domain code.
 
+pub mod housekeeping;
 pub mod idempotency;
 pub mod inbox;
 pub mod migrate;

@@ -5,10 +5,13 @@ use std::time::Duration;
 use kreki_platform::{
     bus::Event,
     storage::{
-        Db, Migration, idempotency, inbox,
+        Db, Migration,
+        housekeeping::{self, Retention, Swept},
+        idempotency, inbox,
         ratelimit::{MemoryRateLimiter, RateLimiter, SqlRateLimiter},
     },
     storage_conformance,
+    time_util::now_micros,
 };
 use sqlx::Row;
 
@@ -221,4 +224,60 @@ storage_conformance!(
     "t",
     super::NONE,
     super::idempotency_keys
+);
+
+async fn housekeeping_forgets_only_what_is_past_its_retention(db: Db) {
+    SqlRateLimiter::new(db.clone())
+        .hit("b", 5, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert!(
+        inbox::claim(&mut tx, "c1", "e1", "s", "handled")
+            .await
+            .unwrap()
+    );
+    let h = idempotency::request_hash(b"{}");
+    idempotency::claim(&mut tx, "panic", "k1", &h)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = Retention::default();
+    let now = now_micros();
+    let day = 86_400_000_000;
+    assert_eq!(
+        housekeeping::sweep(&db, &r, now).await.unwrap(),
+        Swept::default(),
+        "nothing is old yet"
+    );
+    assert_eq!(
+        housekeeping::sweep(&db, &r, now + 2 * day).await.unwrap(),
+        Swept {
+            rate_limits: 1,
+            ..Swept::default()
+        },
+        "rate-limit windows go after a day"
+    );
+    assert_eq!(
+        housekeeping::sweep(&db, &r, now + 8 * day).await.unwrap(),
+        Swept {
+            idempotency: 1,
+            ..Swept::default()
+        },
+        "idempotency keys after a week"
+    );
+    assert_eq!(
+        housekeeping::sweep(&db, &r, now + 31 * day).await.unwrap(),
+        Swept {
+            inbox: 1,
+            ..Swept::default()
+        },
+        "handled-event ids after 30 days"
+    );
+}
+storage_conformance!(
+    housekeeping_sweeps,
+    "t",
+    super::NONE,
+    super::housekeeping_forgets_only_what_is_past_its_retention
 );

@@ -2,23 +2,26 @@
 //! r metres of this point", in microseconds, while absorbing location updates.
 //!
 //! A uniform grid over latitude/longitude (cells of `cell_e6` microdegrees, default 0.01° ≈
-//! 1.1 km) with a hash map from occupied cell to a dense vector of 16-byte entries. A query
-//! visits the cells covering the circle's bounding box, filters by a cheap planar bound, then
-//! by the exact great-circle distance, and keeps the best `k` by (eligibility class,
-//! distance, recency). An update is O(1): an in-place write when the volunteer stays in the
+//! 1.1 km) with a hash map from occupied cell to its volunteers, kept as two parallel arrays:
+//! 4-byte offsets from the cell's corner (all a query scans per volunteer) and slot + meta
+//! (read only for those near enough). A query visits cells ring by ring around the centre's
+//! cell, filters by a local planar distance against the current k-th best, and stops at the
+//! first ring that cannot hold anyone nearer; only the final contenders get the exact
+//! great-circle distance. An update is O(1): an in-place write when the volunteer stays in the
 //! cell, a swap-remove and a push when they cross into another.
 //!
 //! Why a grid and not an R-tree: volunteers move every few seconds, and a grid update never
-//! rebalances anything; queries have a fixed radius (a few km), so the cells to visit are
-//! known up front; and the entries of a cell are contiguous in memory.
+//! rebalances anything; queries have a bounded radius (a few km), so the cells to visit are
+//! known up front; and the entries of a cell are contiguous in memory. Queries are bound by
+//! memory reads, hence the compact layout.
 //!
 //! Identity: callers map volunteer ids to dense `u32` slots ([`SlotMap`]); the index stores
-//! only those, coordinates in microdegrees and a `meta` word (location time and four
-//! eligibility bits), so a volunteer costs about 16 bytes in a cell plus 8 in the slot table.
+//! only those, coordinates and a `meta` word (location time and four eligibility bits): 12
+//! bytes in a cell plus 8 in the slot table per volunteer.
 
 use std::collections::HashMap;
 
-use super::{EARTH_RADIUS_M, LatLng, haversine_m};
+use super::{Around, EARTH_RADIUS_M, LatLng};
 
 /// Metres per degree of latitude on the index's sphere.
 const M_PER_DEG: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
@@ -70,13 +73,61 @@ pub struct Hit {
 }
 
 /// The grid.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Grid {
     cell_e6: i32,
     cells: CellMap,
-    entries: Vec<Vec<Entry>>,
+    entries: Vec<Cell>,
     pos: Vec<Pos>,
     len: usize,
+    /// Cell indices in key order (rows of cells, west to east), refreshed when cells are
+    /// added (cells are never removed).
+    order: Vec<u32>,
+}
+
+/// The volunteers of one cell, as two parallel arrays: what a query scans for every entry
+/// (4 bytes: offsets from the cell's corner) apart from what it reads only for the few that
+/// are near enough (8 bytes: slot and meta), so a scan touches a quarter of the memory a
+/// 16-byte entry would (queries are bound by memory, not arithmetic).
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    lat0: i32,
+    lng0: i32,
+    /// (latitude, longitude) offsets from (`lat0`, `lng0`) in microdegrees.
+    pts: Vec<[u16; 2]>,
+    /// (slot, meta) of the entry at the same index.
+    ids: Vec<[u32; 2]>,
+}
+
+impl Cell {
+    fn entry(&self, i: usize) -> Option<Entry> {
+        let [la, lo] = *self.pts.get(i)?;
+        let [slot, meta] = *self.ids.get(i)?;
+        Some(Entry {
+            slot,
+            lat_e6: self.lat0 + i32::from(la),
+            lng_e6: self.lng0 + i32::from(lo),
+            meta,
+        })
+    }
+
+    fn set(&mut self, i: usize, e: &Entry) {
+        self.pts[i] = self.offsets(e);
+        self.ids[i] = [e.slot, e.meta];
+    }
+
+    fn push(&mut self, e: &Entry) {
+        self.pts.push(self.offsets(e));
+        self.ids.push([e.slot, e.meta]);
+    }
+
+    fn offsets(&self, e: &Entry) -> [u16; 2] {
+        // In range by construction: the entry lies in this cell, at most 65 535 µ° wide.
+        [
+            u16::try_from(e.lat_e6 - self.lat0).unwrap_or(u16::MAX),
+            u16::try_from(e.lng_e6 - self.lng0).unwrap_or(u16::MAX),
+        ]
+    }
 }
 
 /// A fast hasher for cell keys (already well spread integers; no untrusted keys reach it).
@@ -110,14 +161,15 @@ impl Default for Grid {
 }
 
 impl Grid {
-    /// `cell_e6`: cell size in microdegrees (10 000 = 0.01°).
+    /// `cell_e6`: cell size in microdegrees (10 000 = 0.01°; 100 to 65 535).
     pub fn new(cell_e6: i32) -> Grid {
         Grid {
-            cell_e6: cell_e6.max(100),
+            cell_e6: cell_e6.clamp(100, i32::from(u16::MAX)),
             cells: CellMap::default(),
             entries: Vec::new(),
             pos: Vec::new(),
             len: 0,
+            order: Vec::new(),
         }
     }
 
@@ -141,7 +193,11 @@ impl Grid {
         let next = self.entries.len() as u32;
         let idx = *self.cells.entry(key(ci, cj)).or_insert(next);
         if idx == next {
-            self.entries.push(Vec::new());
+            self.entries.push(Cell {
+                lat0: ci * self.cell_e6,
+                lng0: cj * self.cell_e6,
+                ..Cell::default()
+            });
         }
         idx
     }
@@ -162,9 +218,9 @@ impl Grid {
             meta,
         };
         if p.cell != u32::MAX {
-            let old = self.entries[p.cell as usize][p.idx as usize];
-            if self.cell_of(old.lat_e6, old.lng_e6) == (ci, cj) {
-                self.entries[p.cell as usize][p.idx as usize] = entry;
+            let (c, cell) = (self.cell_e6, &mut self.entries[p.cell as usize]);
+            if (cell.lat0, cell.lng0) == (ci * c, cj * c) {
+                cell.set(p.idx as usize, &entry);
                 return;
             }
             self.detach(p);
@@ -173,18 +229,19 @@ impl Grid {
         }
         let cell = self.cell_index(ci, cj);
         let v = &mut self.entries[cell as usize];
-        v.push(entry);
+        v.push(&entry);
         self.pos[s] = Pos {
             cell,
-            idx: (v.len() - 1) as u32,
+            idx: (v.pts.len() - 1) as u32,
         };
     }
 
     fn detach(&mut self, p: Pos) {
         let v = &mut self.entries[p.cell as usize];
-        v.swap_remove(p.idx as usize);
-        if let Some(moved) = v.get(p.idx as usize) {
-            self.pos[moved.slot as usize] = p;
+        v.pts.swap_remove(p.idx as usize);
+        v.ids.swap_remove(p.idx as usize);
+        if let Some(&[moved, _]) = v.ids.get(p.idx as usize) {
+            self.pos[moved as usize] = p;
         }
     }
 
@@ -208,12 +265,170 @@ impl Grid {
         if p.cell == u32::MAX {
             return None;
         }
-        self.entries[p.cell as usize].get(p.idx as usize).copied()
+        self.entries[p.cell as usize].entry(p.idx as usize)
     }
 
     /// Every entry (snapshots).
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().flatten()
+    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.entries
+            .iter()
+            .flat_map(|c| (0..c.pts.len()).filter_map(|i| c.entry(i)))
+    }
+
+    /// Cell indices in row-major key order.
+    fn order(&mut self) -> &[u32] {
+        if self.order.len() != self.entries.len() {
+            let mut keyed: Vec<(u64, u32)> = self.cells.iter().map(|(&k, &i)| (k, i)).collect();
+            // Rows (latitude cells) first, then longitude, both as signed numbers.
+            keyed.sort_unstable_by_key(|&(k, _)| ((k >> 32) as u32 as i32, k as u32 as i32));
+            self.order = keyed.into_iter().map(|(_, i)| i).collect();
+        }
+        &self.order
+    }
+
+    /// Give back unused capacity (after a bulk load).
+    pub fn shrink(&mut self) {
+        for v in &mut self.entries {
+            v.pts.shrink_to_fit();
+            v.ids.shrink_to_fit();
+        }
+        self.entries.shrink_to_fit();
+        self.cells.shrink_to_fit();
+        self.pos.shrink_to_fit();
+    }
+
+    /// Approximate heap bytes of the index.
+    pub fn memory_bytes(&self) -> usize {
+        let cells =
+            self.cells.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<u32>() + 1);
+        let vecs = self.entries.capacity() * std::mem::size_of::<Cell>()
+            + self
+                .entries
+                .iter()
+                .map(|v| v.pts.capacity() * 4 + v.ids.capacity() * 8)
+                .sum::<usize>();
+        cells + vecs + self.pos.capacity() * std::mem::size_of::<Pos>()
+    }
+}
+
+/// A read-only, compact copy of a [`Grid`] that queries run on: every cell's volunteers in
+/// one pair of arrays, cells in row-major order, so the few neighbouring cells a query reads
+/// sit in a few neighbouring pages (queries are bound by memory reads, and a virtual
+/// machine's page walks are dear).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    cell_e6: i32,
+    /// Cell key → index in `spans` (the grid's cell indices).
+    cells: CellMap,
+    spans: Vec<Span>,
+    pts: Vec<[u16; 2]>,
+    ids: Vec<[u32; 2]>,
+    /// Slot → (cell, index in `pts`/`ids`).
+    pos: Vec<Pos>,
+    len: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+    lat0: i32,
+    lng0: i32,
+}
+
+impl Snapshot {
+    /// A snapshot of `grid`.
+    pub fn of(grid: &mut Grid) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.refresh_from(grid);
+        s
+    }
+
+    /// Become a copy of `g`, reusing this snapshot's allocations.
+    pub fn refresh_from(&mut self, g: &mut Grid) {
+        self.cell_e6 = g.cell_e6;
+        self.len = g.len;
+        if self.cells.len() != g.cells.len() {
+            // Cells are only ever added: an equal count is the same map.
+            self.cells.clone_from(&g.cells);
+        }
+        self.spans.clear();
+        self.spans.resize(g.entries.len(), Span::default());
+        self.pts.clear();
+        self.ids.clear();
+        self.pos.clear();
+        self.pos.resize(g.pos.len(), ABSENT);
+        let order = std::mem::take(&mut g.order);
+        let order = if order.len() == g.entries.len() {
+            order
+        } else {
+            g.order().to_vec()
+        };
+        for &ci in &order {
+            let c = &g.entries[ci as usize];
+            let start = self.pts.len() as u32;
+            for (i, &[slot, _]) in c.ids.iter().enumerate() {
+                self.pos[slot as usize] = Pos {
+                    cell: ci,
+                    idx: start + i as u32,
+                };
+            }
+            self.pts.extend_from_slice(&c.pts);
+            self.ids.extend_from_slice(&c.ids);
+            self.spans[ci as usize] = Span {
+                start,
+                end: self.pts.len() as u32,
+                lat0: c.lat0,
+                lng0: c.lng0,
+            };
+        }
+        g.order = order;
+    }
+
+    /// Volunteers in the snapshot.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn entry(&self, cell: u32, i: usize) -> Option<Entry> {
+        let span = self.spans.get(cell as usize)?;
+        let [la, lo] = *self.pts.get(i)?;
+        let [slot, meta] = *self.ids.get(i)?;
+        Some(Entry {
+            slot,
+            lat_e6: span.lat0 + i32::from(la),
+            lng_e6: span.lng0 + i32::from(lo),
+            meta,
+        })
+    }
+
+    /// The volunteer's entry.
+    pub fn get(&self, slot: u32) -> Option<Entry> {
+        let p = self.pos.get(slot as usize)?;
+        if p.cell == u32::MAX {
+            return None;
+        }
+        self.entry(p.cell, p.idx as usize)
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.spans.iter().enumerate().flat_map(move |(c, s)| {
+            (s.start as usize..s.end as usize).filter_map(move |i| self.entry(c as u32, i))
+        })
+    }
+
+    /// Approximate heap bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.cells.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<u32>() + 1)
+            + self.spans.capacity() * std::mem::size_of::<Span>()
+            + self.pts.capacity() * 4
+            + self.ids.capacity() * 8
+            + self.pos.capacity() * std::mem::size_of::<Pos>()
     }
 
     /// The best `k` volunteers within `radius_m` of `center`. `class` decides eligibility:
@@ -221,8 +436,8 @@ impl Grid {
     /// distance, then the more recent location. `now_s` is the query time in index seconds;
     /// locations older than `max_age_s` are excluded.
     ///
-    /// Cells are visited nearest first; once `k` volunteers of the best class (0) are held,
-    /// cells that cannot hold anyone nearer are skipped. Candidates are ranked by a local
+    /// Cells are visited ring by ring around the centre's cell; once `k` volunteers of the
+    /// best class (0) are held, cells and rings that cannot hold anyone nearer are skipped. Candidates are ranked by a local
     /// planar distance (a few nanoseconds each) with a safety margin that bounds its error
     /// against the great circle, and only the final contenders get the exact distance.
     pub fn nearest<F>(
@@ -265,84 +480,124 @@ impl Grid {
         // Inside this the planar distance proves the volunteer is within the radius; in the thin
         // ring between it and `r2` the exact distance decides.
         let r2_sure = radius_m * radius_m / grow;
-        // Cells in reach, nearest first, with the least planar distance to any point in them.
-        let mut cells: Vec<(f64, u32)> = Vec::new();
-        for ci in ci0..=ci1 {
-            let (lo, hi) = ((ci * c) as f64, ((ci + 1) * c) as f64);
-            let dy = if cy < lo {
-                lo - cy
-            } else if cy > hi {
-                cy - hi
-            } else {
-                0.0
-            } * ky;
-            for cj in cj0..=cj1 {
-                let Some(&cell) = self.cells.get(&key(ci as i32, cj as i32)) else {
-                    continue;
-                };
-                let (lo, hi) = ((cj * c) as f64, ((cj + 1) * c) as f64);
-                let dx = if cx < lo {
-                    lo - cx
-                } else if cx > hi {
-                    cx - hi
+        // The least planar distance² from the centre to any point of a cell.
+        let cell_d2 = |ci: i64, cj: i64| {
+            let gap = |v: f64, lo: f64, hi: f64| {
+                if v < lo {
+                    lo - v
+                } else if v > hi {
+                    v - hi
                 } else {
                     0.0
-                } * kx;
-                let d2 = dx * dx + dy * dy;
-                if d2 <= r2 {
-                    cells.push((d2, cell));
                 }
-            }
-        }
-        cells.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let planar = |e: &Entry| {
-            let dy = (f64::from(e.lat_e6) - cy) * ky;
-            let dx = (f64::from(e.lng_e6) - cx) * kx;
+            };
+            let dy = gap(cy, (ci * c) as f64, ((ci + 1) * c) as f64) * ky;
+            let dx = gap(cx, (cj * c) as f64, ((cj + 1) * c) as f64) * kx;
             dx * dx + dy * dy
         };
-        // Pass 1: the k-th best (class, planar distance), visiting as few cells as possible.
+        // Pass 1: the k-th best (class, planar distance), visiting cells ring by ring around
+        // the centre's cell and stopping at the first ring that cannot hold anyone nearer.
         let mut best: std::collections::BinaryHeap<(u8, u64)> =
             std::collections::BinaryHeap::with_capacity(k + 1);
         // Contenders seen so far: anything that could still be among the best `k` when it was
         // seen (the bar only rises), so the exact pass needs no second scan of the cells.
-        let mut contenders: Vec<(u8, f64, &Entry)> = Vec::with_capacity(4 * k);
-        for &(cell_d2, cell) in &cells {
-            if best.len() == k
-                && let Some(&(wc, wd)) = best.peek()
-                && wc == 0
-                && cell_d2 > f64::from_bits(wd) * grow
-            {
-                break;
+        let mut contenders: Vec<(u8, f64, Entry)> = Vec::with_capacity(4 * k);
+        let around = Around::new(clat, clng);
+        // Once `k` of the best class are held, nothing farther than this can enter (before,
+        // the radius bounds everything).
+        let mut bar = r2;
+        let (ci_c, cj_c) = (
+            (cy.floor() as i64).div_euclid(c),
+            (cx.floor() as i64).div_euclid(c),
+        );
+        let rings = (ci_c - ci0)
+            .max(ci1 - ci_c)
+            .max(cj_c - cj0)
+            .max(cj1 - cj_c)
+            .max(0);
+        let mut ring_cells: Vec<(f64, Span)> = Vec::with_capacity(64);
+        for ring in 0..=rings {
+            if ring > 0 {
+                // Every cell of this ring lies outside the block of the inner rings.
+                let edge = |v: f64, mid: i64, k: f64| {
+                    let (lo, hi) = (((mid - ring + 1) * c) as f64, ((mid + ring) * c) as f64);
+                    ((v - lo).min(hi - v) * k).max(0.0)
+                };
+                let d = edge(cy, ci_c, ky).min(edge(cx, cj_c, kx));
+                if d * d > bar {
+                    break;
+                }
             }
-            for e in &self.entries[cell as usize] {
-                let d2 = planar(e);
-                if d2 > r2 || now_s.saturating_sub(e.at_s()) > max_age_s {
+            ring_cells.clear();
+            for ci in (ci_c - ring).max(ci0)..=(ci_c + ring).min(ci1) {
+                let edge_row = ci == ci_c - ring || ci == ci_c + ring;
+                let step = if edge_row { 1 } else { (2 * ring).max(1) };
+                let mut cj = cj_c - ring;
+                while cj <= cj_c + ring {
+                    let this = cj;
+                    cj += step;
+                    if this < cj0 || this > cj1 {
+                        continue;
+                    }
+                    let Some(&cell) = self.cells.get(&key(ci as i32, this as i32)) else {
+                        continue;
+                    };
+                    let d2 = cell_d2(ci, this);
+                    if d2 <= bar {
+                        ring_cells.push((d2, self.spans[cell as usize]));
+                    }
+                }
+            }
+            // All of the ring's look-ups first (their memory reads overlap), then the scans,
+            // nearest cell first so that the bar drops as early as possible.
+            ring_cells.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            for &(least, v) in &ring_cells {
+                if least > bar {
                     continue;
                 }
-                if d2 > r2_sure
-                    && haversine_m(
-                        clat,
-                        clng,
-                        f64::from(e.lat_e6) / 1e6,
-                        f64::from(e.lng_e6) / 1e6,
-                    ) > radius_m
+                let (by, bx) = (f64::from(v.lat0) - cy, f64::from(v.lng0) - cx);
+                let range = v.start as usize..v.end as usize;
+                for (&[la, lo], &[slot, meta]) in
+                    self.pts[range.clone()].iter().zip(&self.ids[range])
                 {
-                    continue;
-                }
-                let Some(cls) = class(e) else { continue };
-                if best.len() == k
-                    && let Some(&(wc, wd)) = best.peek()
-                    && (cls > wc || (cls == wc && d2 > f64::from_bits(wd) * grow))
-                {
-                    continue;
-                }
-                contenders.push((cls, d2, e));
-                let item = (cls, d2.to_bits());
-                if best.len() < k {
-                    best.push(item);
-                } else if best.peek().is_some_and(|w| item < *w) {
-                    best.pop();
-                    best.push(item);
+                    let dy = (f64::from(la) + by) * ky;
+                    let dx = (f64::from(lo) + bx) * kx;
+                    let d2 = dx * dx + dy * dy;
+                    if d2 > bar || now_s.saturating_sub(meta >> 4) > max_age_s {
+                        continue;
+                    }
+                    let e = &Entry {
+                        slot,
+                        lat_e6: v.lat0 + i32::from(la),
+                        lng_e6: v.lng0 + i32::from(lo),
+                        meta,
+                    };
+                    if d2 > r2_sure
+                        && around.distance_m(f64::from(e.lat_e6) / 1e6, f64::from(e.lng_e6) / 1e6)
+                            > radius_m
+                    {
+                        continue;
+                    }
+                    let Some(cls) = class(e) else { continue };
+                    if best.len() == k
+                        && let Some(&(wc, wd)) = best.peek()
+                        && (cls > wc || (cls == wc && d2 > f64::from_bits(wd) * grow))
+                    {
+                        continue;
+                    }
+                    contenders.push((cls, d2, *e));
+                    let item = (cls, d2.to_bits());
+                    if best.len() < k {
+                        best.push(item);
+                    } else if best.peek().is_some_and(|w| item < *w) {
+                        best.pop();
+                        best.push(item);
+                    }
+                    if best.len() == k
+                        && let Some(&(0, wd)) = best.peek()
+                    {
+                        bar = f64::from_bits(wd) * grow;
+                    }
                 }
             }
         }
@@ -360,12 +615,7 @@ impl Grid {
             if cls > worst_class || (cls == worst_class && d2 > worst_d2) {
                 continue;
             }
-            let d = haversine_m(
-                clat,
-                clng,
-                f64::from(e.lat_e6) / 1e6,
-                f64::from(e.lng_e6) / 1e6,
-            );
+            let d = around.distance_m(f64::from(e.lat_e6) / 1e6, f64::from(e.lng_e6) / 1e6);
             if d <= radius_m {
                 hits.push(Hit {
                     slot: e.slot,
@@ -377,38 +627,108 @@ impl Grid {
                 });
             }
         }
-        hits.sort_unstable_by(|a, b| {
-            a.class
-                .cmp(&b.class)
-                .then(a.distance_m.total_cmp(&b.distance_m))
-                .then(a.age_s.cmp(&b.age_s))
-                .then(a.slot.cmp(&b.slot))
-        });
+        // Distances are finite and non-negative: their bits order like the numbers.
+        hits.sort_unstable_by_key(|h| (h.class, h.distance_m.to_bits(), h.age_s, h.slot));
         hits.truncate(k);
         hits
     }
+}
 
-    /// Give back unused capacity (after a bulk load).
-    pub fn shrink(&mut self) {
-        for v in &mut self.entries {
-            v.shrink_to_fit();
+/// The grid shared between one writer side and any number of readers that never wait for
+/// it: writers change a master copy under a mutex; readers take the last published snapshot
+/// (an atomic pointer load, [`arc_swap`]). A change that adds or removes a volunteer is
+/// published at once; moves are published at once too unless the last publication is less
+/// than `interval` old, in which case [`SharedGrid::publish_pending`] (called by a ticker
+/// every `interval`) publishes them: a query may see a position up to `interval` old, never
+/// a volunteer who went off duty. Publishing copies the master into the previous snapshot's
+/// buffers once no reader holds it (double buffering, no allocation in the steady state), and
+/// the writer side drops old snapshots, so a reader never pays for a deallocation.
+pub struct SharedGrid {
+    writer: std::sync::Mutex<WriteSide>,
+    current: arc_swap::ArcSwap<Snapshot>,
+    pending: std::sync::atomic::AtomicBool,
+    interval: std::time::Duration,
+}
+
+struct WriteSide {
+    master: Grid,
+    spare: Option<std::sync::Arc<Snapshot>>,
+    last: std::time::Instant,
+}
+
+impl SharedGrid {
+    pub fn new(mut grid: Grid, interval: std::time::Duration) -> SharedGrid {
+        SharedGrid {
+            current: arc_swap::ArcSwap::from_pointee(Snapshot::of(&mut grid)),
+            writer: std::sync::Mutex::new(WriteSide {
+                master: grid,
+                spare: None,
+                last: std::time::Instant::now(),
+            }),
+            pending: std::sync::atomic::AtomicBool::new(false),
+            interval,
         }
-        self.entries.shrink_to_fit();
-        self.cells.shrink_to_fit();
-        self.pos.shrink_to_fit();
     }
 
-    /// Approximate heap bytes of the index.
-    pub fn memory_bytes(&self) -> usize {
-        let cells =
-            self.cells.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<u32>() + 1);
-        let vecs = self.entries.capacity() * std::mem::size_of::<Vec<Entry>>()
-            + self
-                .entries
-                .iter()
-                .map(|v| v.capacity() * std::mem::size_of::<Entry>())
-                .sum::<usize>();
-        cells + vecs + self.pos.capacity() * std::mem::size_of::<Pos>()
+    /// The last published grid (never waits for a writer).
+    pub fn read(&self) -> arc_swap::Guard<std::sync::Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    /// Change the master copy; `f` returns whether volunteers were added or removed (then the
+    /// change is published before this returns).
+    pub fn update<R>(&self, f: impl FnOnce(&mut Grid) -> (R, bool)) -> R {
+        let mut w = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (r, structural) = f(&mut w.master);
+        if structural || w.last.elapsed() >= self.interval {
+            self.publish(&mut w);
+        } else {
+            self.pending
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        r
+    }
+
+    /// Publish moves not yet visible (a ticker calls this every `interval`).
+    pub fn publish_pending(&self) {
+        if self.pending.load(std::sync::atomic::Ordering::Acquire) {
+            let mut w = self
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.publish(&mut w);
+        }
+    }
+
+    fn publish(&self, w: &mut WriteSide) {
+        self.pending
+            .store(false, std::sync::atomic::Ordering::Release);
+        let mut next = match w.spare.take().map(std::sync::Arc::try_unwrap) {
+            Some(Ok(g)) => g,
+            // A reader still holds it: let it go and allocate afresh.
+            _ => Snapshot::default(),
+        };
+        next.refresh_from(&mut w.master);
+        w.spare = Some(self.current.swap(std::sync::Arc::new(next)));
+        w.last = std::time::Instant::now();
+    }
+
+    /// Give back unused capacity (after a bulk load) and publish.
+    pub fn shrink(&self) {
+        let mut w = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        w.master.shrink();
+        w.spare = None;
+        self.current
+            .store(std::sync::Arc::new(Snapshot::of(&mut w.master)));
+        self.pending
+            .store(false, std::sync::atomic::Ordering::Release);
+        w.last = std::time::Instant::now();
     }
 }
 
@@ -427,16 +747,24 @@ impl<K: std::hash::Hash + Eq + Clone> SlotMap<K> {
         }
     }
     /// The slot of `k`, assigned on first sight.
-    pub fn slot(&mut self, k: &K) -> u32 {
+    pub fn slot<Q>(&mut self, k: &Q) -> u32
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if let Some(&s) = self.by_key.get(k) {
             return s;
         }
         let s = self.keys.len() as u32;
-        self.keys.push(k.clone());
-        self.by_key.insert(k.clone(), s);
+        self.keys.push(k.to_owned());
+        self.by_key.insert(k.to_owned(), s);
         s
     }
-    pub fn get(&self, k: &K) -> Option<u32> {
+    pub fn get<Q>(&self, k: &Q) -> Option<u32>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.by_key.get(k).copied()
     }
     pub fn key(&self, slot: u32) -> Option<&K> {
@@ -453,6 +781,7 @@ impl<K: std::hash::Hash + Eq + Clone> SlotMap<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::haversine_m;
 
     fn p(lat: f64, lng: f64) -> LatLng {
         LatLng::new(lat, lng).unwrap_or_else(|_| panic!("bad test point"))
@@ -511,13 +840,19 @@ mod tests {
         }
         points.retain(|&(s, ..)| s == 0 || (s - 1) % 7 != 0);
         assert_eq!(grid.len(), points.len());
+        let snap = Snapshot::of(&mut grid);
+        assert_eq!(snap.len(), points.len());
+        assert_eq!(snap.iter().count(), points.len());
+        for &(s, la, lo, _) in points.iter().step_by(97) {
+            assert_eq!(snap.get(s).map(|e| (e.lat_e6, e.lng_e6)), Some((la, lo)));
+        }
         for _ in 0..2_000 {
             let c = p(
                 -6.2 + (rng.next() - 0.5) * 0.3,
                 106.8 + (rng.next() - 0.5) * 0.3,
             );
             let r = 200.0 + rng.next() * 5_000.0;
-            let got: Vec<(u32, u8)> = grid
+            let got: Vec<(u32, u8)> = snap
                 .nearest(c, r, 20, 100, u32::MAX, |e| {
                     (e.bits() & 1 == 1).then_some(e.bits() >> 1)
                 })
@@ -529,7 +864,7 @@ mod tests {
             let all: Vec<(u32, i32, i32, u8)> =
                 points.iter().map(|&(s, a, b, _)| (s, a, b, 1)).collect();
             for k in [1, 5] {
-                let got: Vec<(u32, u8)> = grid
+                let got: Vec<(u32, u8)> = snap
                     .nearest(c, r, k, 100, u32::MAX, |_| Some(0))
                     .iter()
                     .map(|h| (h.slot, h.class))
@@ -548,7 +883,8 @@ mod tests {
         g.upsert(2, -6_201_000, 106_800_000, 50, 0b0001);
         // Slot 3 stale.
         g.upsert(3, -6_200_050, 106_800_000, 1, 0b0001);
-        let hits = g.nearest(c, 1_000.0, 10, 60, 30, |e| {
+        let s = Snapshot::of(&mut g);
+        let hits = s.nearest(c, 1_000.0, 10, 60, 30, |e| {
             (e.bits() & 1 == 1).then_some(e.bits() >> 1)
         });
         let order: Vec<u32> = hits.iter().map(|h| h.slot).collect();
@@ -556,21 +892,70 @@ mod tests {
         assert!((hits[1].distance_m - 11.1).abs() < 0.2);
         assert_eq!(hits[0].age_s, 10);
         // Stale included when allowed, with its age.
-        let hits = g.nearest(c, 1_000.0, 10, 60, u32::MAX, |_| Some(0));
+        let hits = s.nearest(c, 1_000.0, 10, 60, u32::MAX, |_| Some(0));
         assert_eq!(hits[0].slot, 3);
         assert_eq!(hits[0].age_s, 59);
         // Degenerate queries.
-        assert!(g.nearest(c, 0.0, 10, 60, 100, |_| Some(0)).is_empty());
-        assert!(g.nearest(c, f64::NAN, 10, 60, 100, |_| Some(0)).is_empty());
-        assert!(g.nearest(c, 1_000.0, 0, 60, 100, |_| Some(0)).is_empty());
+        assert!(s.nearest(c, 0.0, 10, 60, 100, |_| Some(0)).is_empty());
+        assert!(s.nearest(c, f64::NAN, 10, 60, 100, |_| Some(0)).is_empty());
+        assert!(s.nearest(c, 1_000.0, 0, 60, 100, |_| Some(0)).is_empty());
         // Crossing the antimeridian side and negative cells work.
         g.upsert(9, -89_999_000, -179_999_000, 60, 1);
+        let s = Snapshot::of(&mut g);
         assert_eq!(
-            g.nearest(p(-89.999, -179.999), 10.0, 1, 60, 100, |_| Some(0))[0].slot,
+            s.nearest(p(-89.999, -179.999), 10.0, 1, 60, 100, |_| Some(0))[0].slot,
             9
         );
         assert_eq!(g.get(9).map(|e| e.bits()), Some(1));
+        assert_eq!(s.get(9).map(|e| e.bits()), Some(1));
         assert_eq!(g.get(77), None);
+        assert_eq!(s.get(77), None);
+    }
+
+    #[test]
+    fn shared_grid_publishes_duty_changes_at_once_and_moves_within_the_interval() {
+        let shared = SharedGrid::new(Grid::default(), std::time::Duration::from_secs(3_600));
+        let c = p(-6.2, 106.8);
+        let near = |s: &SharedGrid| -> Vec<u32> {
+            s.read()
+                .nearest(c, 5_000.0, 10, 10, u32::MAX, |_| Some(0))
+                .iter()
+                .map(|h| h.slot)
+                .collect()
+        };
+        // On duty: visible at once (publication is immediate however recent the last one).
+        shared.update(|g| {
+            g.upsert(1, -6_200_000, 106_800_000, 10, 0);
+            ((), true)
+        });
+        shared.update(|g| {
+            g.upsert(2, -6_201_000, 106_800_000, 10, 0);
+            ((), true)
+        });
+        assert_eq!(near(&shared), [1, 2]);
+        // A move within the interval waits for the ticker; the reader still sees a whole grid.
+        let held = shared.read();
+        shared.update(|g| {
+            g.upsert(1, -6_230_000, 106_800_000, 10, 0);
+            ((), false)
+        });
+        assert_eq!(near(&shared), [1, 2]);
+        shared.publish_pending();
+        assert_eq!(near(&shared), [2, 1]);
+        // The snapshot a reader holds never changes under it.
+        assert_eq!(held.get(1).map(|e| e.lat_e6), Some(-6_200_000));
+        drop(held);
+        // Off duty: gone at once.
+        shared.update(|g| ((), g.remove(2)));
+        assert_eq!(near(&shared), [1]);
+        // Buffers are reused once no reader holds them (and nothing is lost doing so).
+        for i in 0..50 {
+            shared.update(|g| {
+                g.upsert(3, -6_200_000 - i, 106_800_000, 10, 0);
+                ((), true)
+            });
+        }
+        assert_eq!(near(&shared), [3, 1]);
     }
 
     #[test]

@@ -108,9 +108,107 @@ pub(crate) fn haversine_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().asin()
 }
 
+/// Distances from one point (a query's centre) to many nearby ones: the same haversine, with
+/// the centre's trigonometry computed once and, for the small angles of a neighbourhood
+/// search, `sin`, `cos` and `asin` by their Taylor series (truncation below 1e-20 relative,
+/// so the result agrees with [`haversine_m`] to the last few bits), several times faster.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Around {
+    lat: f64,
+    lng: f64,
+    cos_p1: f64,
+    sin_p1: f64,
+}
+
+/// Series are used below this angle (radians, about 127 km of arc).
+const SMALL: f64 = 0.02;
+
+#[inline]
+fn sin_small(x: f64) -> f64 {
+    if x.abs() < SMALL {
+        let x2 = x * x;
+        x * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0 * (1.0 - x2 / 72.0))))
+    } else {
+        x.sin()
+    }
+}
+
+#[inline]
+fn cos_small(x: f64) -> f64 {
+    if x.abs() < SMALL {
+        let x2 = x * x;
+        1.0 - x2 / 2.0 * (1.0 - x2 / 12.0 * (1.0 - x2 / 30.0 * (1.0 - x2 / 56.0)))
+    } else {
+        x.cos()
+    }
+}
+
+#[inline]
+fn asin_small(y: f64) -> f64 {
+    if y < SMALL / 2.0 {
+        let y2 = y * y;
+        y * (1.0 + y2 * (1.0 / 6.0 + y2 * (3.0 / 40.0 + y2 * (5.0 / 112.0 + y2 * (35.0 / 1152.0)))))
+    } else {
+        y.asin()
+    }
+}
+
+impl Around {
+    pub(crate) fn new(lat: f64, lng: f64) -> Around {
+        let p1 = lat.to_radians();
+        Around {
+            lat,
+            lng,
+            cos_p1: p1.cos(),
+            sin_p1: p1.sin(),
+        }
+    }
+
+    /// Great-circle distance in metres from the centre to (`lat`, `lng`) in degrees.
+    #[inline]
+    pub(crate) fn distance_m(&self, lat: f64, lng: f64) -> f64 {
+        let dphi = (lat - self.lat).to_radians();
+        let dl = (lng - self.lng).to_radians();
+        if dphi.abs() >= SMALL || dl.abs() >= SMALL {
+            return haversine_m(self.lat, self.lng, lat, lng);
+        }
+        // cos(p1 + dphi) without a call.
+        let cos_p2 = self.cos_p1 * cos_small(dphi) - self.sin_p1 * sin_small(dphi);
+        let s1 = sin_small(dphi * 0.5);
+        let s2 = sin_small(dl * 0.5);
+        let h = (s1 * s1 + self.cos_p1 * cos_p2 * s2 * s2).clamp(0.0, 1.0);
+        2.0 * EARTH_RADIUS_M * asin_small(h.sqrt())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn around_agrees_with_haversine() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..200_000 {
+            let lat = -89.0 + next() * 178.0;
+            let lng = -179.0 + next() * 358.0;
+            // Up to about 1.5° away (beyond the series' range too).
+            let (dlat, dlng) = ((next() - 0.5) * 3.0 * next(), (next() - 0.5) * 3.0 * next());
+            let (la2, lo2) = ((lat + dlat).clamp(-90.0, 90.0), lng + dlng);
+            let exact = haversine_m(lat, lng, la2, lo2);
+            let fast = Around::new(lat, lng).distance_m(la2, lo2);
+            assert!(
+                (exact - fast).abs() <= 1e-9 * exact.max(1.0),
+                "{lat},{lng} → {la2},{lo2}: {exact} vs {fast}"
+            );
+        }
+        assert_eq!(Around::new(-6.2, 106.8).distance_m(-6.2, 106.8), 0.0);
+    }
 
     #[test]
     fn validation() {
