@@ -19,6 +19,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
+use kreki_emergency::demo::spot;
 use kreki_emergency_contracts::socket::{ClientMsg, ServerMsg};
 use kreki_platform::{
     bus::{Bus, Event, nats::NatsBus},
@@ -32,23 +33,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const ISSUER: &str = "https://load.kreki.test";
 const API: &str = "/api/emergency/v1";
-/// Where volunteers and callers are: Jakarta's districts (lat, lng, spread in degrees).
-const AREAS: &[(f64, f64, f64)] = &[
-    (-6.1754, 106.8272, 0.05),
-    (-6.2615, 106.8106, 0.04),
-    (-6.2250, 106.9004, 0.04),
-    (-6.1676, 106.7637, 0.04),
-    (-6.1214, 106.8830, 0.03),
-    (-6.2383, 106.9756, 0.04),
-    (-6.4025, 106.7942, 0.04),
-    (-6.1783, 106.6319, 0.04),
-];
-
-fn spot(rng: &mut StdRng) -> (f64, f64) {
-    let (lat, lng, s) = AREAS[rng.gen_range(0..AREAS.len())];
-    (lat + rng.gen_range(-s..s), lng + rng.gen_range(-s..s))
-}
-
 struct Args {
     kreki: String,
     volunteers: usize,

@@ -21,7 +21,7 @@ pub const VOLUNTEERS: usize = 3_000;
 const PREFIX: &str = "demo-relawan-";
 
 /// Jakarta's districts (lat, lng, spread in degrees).
-const AREAS: &[(f64, f64, f64)] = &[
+pub const AREAS: &[(f64, f64, f64)] = &[
     (-6.1754, 106.8272, 0.05),
     (-6.2615, 106.8106, 0.04),
     (-6.2250, 106.9004, 0.04),
@@ -32,7 +32,8 @@ const AREAS: &[(f64, f64, f64)] = &[
     (-6.1783, 106.6319, 0.04),
 ];
 
-fn spot(rng: &mut StdRng) -> (f64, f64) {
+/// A random point in one of Jakarta's districts (the demo's and the load benchmark's).
+pub fn spot(rng: &mut StdRng) -> (f64, f64) {
     let (lat, lng, s) = AREAS[rng.gen_range(0..AREAS.len())];
     (lat + rng.gen_range(-s..s), lng + rng.gen_range(-s..s))
 }

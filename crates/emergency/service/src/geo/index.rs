@@ -318,14 +318,29 @@ impl Grid {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     cell_e6: i32,
-    /// Cell key → index in `spans` (the grid's cell indices).
-    cells: CellMap,
+    /// Rows of cells (latitude index) → the row's cells, dense over its occupied extent: a
+    /// query finds a ring's cells with one look-up per row, and neighbouring cells share a
+    /// cache line. (Indonesia spans at most 4,700 cells of 0.01° in a row: 19 KiB.)
+    rows: HashMap<u64, Row, std::hash::BuildHasherDefault<CellHasher>>,
     spans: Vec<Span>,
     pts: Vec<[u16; 2]>,
     ids: Vec<[u32; 2]>,
     /// Slot → (cell, index in `pts`/`ids`).
     pos: Vec<Pos>,
     len: usize,
+}
+
+/// One row of cells: `cells[cj - cj0]` is the index in `spans`, or [`NO_CELL`].
+#[derive(Debug, Clone, Default)]
+struct Row {
+    cj0: i64,
+    cells: Vec<u32>,
+}
+
+const NO_CELL: u32 = u32::MAX;
+
+fn row_key(ci: i64) -> u64 {
+    u64::from(ci as i32 as u32)
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -348,10 +363,6 @@ impl Snapshot {
     pub fn refresh_from(&mut self, g: &mut Grid) {
         self.cell_e6 = g.cell_e6;
         self.len = g.len;
-        if self.cells.len() != g.cells.len() {
-            // Cells are only ever added: an equal count is the same map.
-            self.cells.clone_from(&g.cells);
-        }
         self.spans.clear();
         self.spans.resize(g.entries.len(), Span::default());
         self.pts.clear();
@@ -381,6 +392,35 @@ impl Snapshot {
                 lat0: c.lat0,
                 lng0: c.lng0,
             };
+        }
+        // Rows: `order` runs row by row, west to east. Rows never disappear (cells are never
+        // removed), so each keeps its buffer from one publication to the next.
+        let c = i64::from(g.cell_e6);
+        let mut i = 0;
+        while i < order.len() {
+            let first = &g.entries[order[i] as usize];
+            let ci = i64::from(first.lat0) / c;
+            let mut j = i;
+            while j < order.len() && i64::from(g.entries[order[j] as usize].lat0) / c == ci {
+                j += 1;
+            }
+            let cj0 = i64::from(first.lng0) / c;
+            let cj1 = i64::from(g.entries[order[j - 1] as usize].lng0) / c;
+            let row = self.rows.entry(row_key(ci)).or_default();
+            row.cj0 = cj0;
+            row.cells.clear();
+            row.cells
+                .resize(usize::try_from(cj1 - cj0 + 1).unwrap_or(0), NO_CELL);
+            for &cell in &order[i..j] {
+                let span = self.spans[cell as usize];
+                if span.end > span.start
+                    && let Ok(at) = usize::try_from(i64::from(span.lng0) / c - cj0)
+                    && let Some(slot) = row.cells.get_mut(at)
+                {
+                    *slot = cell;
+                }
+            }
+            i = j;
         }
         g.order = order;
     }
@@ -424,7 +464,12 @@ impl Snapshot {
 
     /// Approximate heap bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.cells.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<u32>() + 1)
+        self.rows.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<Row>() + 1)
+            + self
+                .rows
+                .values()
+                .map(|r| r.cells.capacity() * 4)
+                .sum::<usize>()
             + self.spans.capacity() * std::mem::size_of::<Span>()
             + self.pts.capacity() * 4
             + self.ids.capacity() * 8
@@ -530,6 +575,9 @@ impl Snapshot {
             }
             ring_cells.clear();
             for ci in (ci_c - ring).max(ci0)..=(ci_c + ring).min(ci1) {
+                let Some(row) = self.rows.get(&row_key(ci)) else {
+                    continue;
+                };
                 let edge_row = ci == ci_c - ring || ci == ci_c + ring;
                 let step = if edge_row { 1 } else { (2 * ring).max(1) };
                 let mut cj = cj_c - ring;
@@ -539,9 +587,15 @@ impl Snapshot {
                     if this < cj0 || this > cj1 {
                         continue;
                     }
-                    let Some(&cell) = self.cells.get(&key(ci as i32, this as i32)) else {
+                    let Some(&cell) = usize::try_from(this - row.cj0)
+                        .ok()
+                        .and_then(|at| row.cells.get(at))
+                    else {
                         continue;
                     };
+                    if cell == NO_CELL {
+                        continue;
+                    }
                     let d2 = cell_d2(ci, this);
                     if d2 <= bar {
                         ring_cells.push((d2, self.spans[cell as usize]));
