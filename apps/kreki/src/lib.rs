@@ -184,7 +184,9 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
     start(cfg, listener, vec![Unit { desc, db, limiter }], bus, None).await
 }
 
-/// How often retention sweeps run (also once at start).
+/// Retention sweeps run this long after start (not amid start-up's writes: on SQLite a
+/// concurrent delete makes consumers' transactions retry), then every hour.
+const HOUSEKEEPING_FIRST: Duration = Duration::from_secs(300);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3_600);
 
 async fn start(
@@ -222,6 +224,7 @@ async fn start(
         tasks.spawn(housekeeping::run(
             unit.db.clone(),
             unit.desc.name,
+            HOUSEKEEPING_FIRST,
             HOUSEKEEPING_EVERY,
             shutdown.clone(),
         ));
@@ -256,6 +259,10 @@ async fn start(
         // The embedded bus forgets what every consumer has passed (JetStream has its limits).
         let (bus, cancel) = (bus.clone(), shutdown.clone());
         tasks.spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(HOUSEKEEPING_FIRST) => {}
+            }
             loop {
                 match bus.prune().await {
                     Ok(0) => {}

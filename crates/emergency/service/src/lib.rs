@@ -212,10 +212,12 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             });
         }
         {
-            // Retention (data architecture): cases 10 years after closing, raw SMS 2 years.
+            // Retention (data architecture): cases 10 years after closing, raw SMS 2 years;
+            // first a few minutes after start (not amid start-up's writes), then hourly.
             let (store, config) = (store.clone(), config.clone());
             ctx.spawn(async move {
                 loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(300)).await;
                     let now = kreki_platform::time_util::now_micros();
                     let days = |d: u32| i64::from(d) * 86_400 * 1_000_000;
                     match store
@@ -235,7 +237,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "emergency retention sweep failed"),
                     }
-                    tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(3_300)).await;
                 }
             });
         }

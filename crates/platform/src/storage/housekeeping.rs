@@ -1,6 +1,6 @@
 //! Retention of the kit's own tables, for every service: rate-limit windows, handled-event
 //! inbox rows and idempotency keys are bookkeeping and are forgotten once no retry can need
-//! them. Runs at start and every hour (`kreki up` and `kreki serve` alike); a service's own
+//! them. Runs a few minutes after start, then every hour (`kreki up` and `kreki serve` alike); a service's own
 //! data retention (cases, logs) runs beside it in the service.
 
 use std::time::Duration;
@@ -58,9 +58,20 @@ pub async fn sweep(db: &Db, r: &Retention, now_us: i64) -> Result<Swept, sqlx::E
     })
 }
 
-/// Sweep now and then every `every` until `cancel`.
-pub async fn run(db: Db, service: &'static str, every: Duration, cancel: CancellationToken) {
+/// Sweep after `first` (not during start-up, when seeding and consumers are busiest), then
+/// every `every`, until `cancel`.
+pub async fn run(
+    db: Db,
+    service: &'static str,
+    first: Duration,
+    every: Duration,
+    cancel: CancellationToken,
+) {
     let r = Retention::default();
+    tokio::select! {
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep(first) => {}
+    }
     loop {
         match sweep(&db, &r, now_micros()).await {
             Ok(s) if s != Swept::default() => tracing::info!(
