@@ -257,24 +257,22 @@ async fn start(
     }
     {
         // The embedded bus forgets what every consumer has passed (JetStream has its limits).
-        let (bus, cancel) = (bus.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(HOUSEKEEPING_FIRST) => {}
-            }
-            loop {
-                match bus.prune().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(messages = n, "bus retention sweep"),
-                    Err(e) => tracing::warn!(error = %e, "bus retention sweep failed"),
+        let bus = bus.clone();
+        tasks.spawn(housekeeping::periodically(
+            HOUSEKEEPING_FIRST,
+            HOUSEKEEPING_EVERY,
+            shutdown.clone(),
+            move || {
+                let bus = bus.clone();
+                async move {
+                    match bus.prune().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(messages = n, "bus retention sweep"),
+                        Err(e) => tracing::warn!(error = %e, "bus retention sweep failed"),
+                    }
                 }
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
-                }
-            }
-        });
+            },
+        ));
     }
     let app = outer(
         app.merge(root_router(probes, metrics.clone())),

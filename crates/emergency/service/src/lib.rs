@@ -215,31 +215,37 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             // Retention (data architecture): cases 10 years after closing, raw SMS 2 years;
             // first a few minutes after start (not amid start-up's writes), then hourly.
             let (store, config) = (store.clone(), config.clone());
-            ctx.spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_secs(300)).await;
-                    let now = kreki_platform::time_util::now_micros();
-                    let days = |d: u32| i64::from(d) * 86_400 * 1_000_000;
-                    match store
-                        .prune(
-                            now - days(config.case_retention_days),
-                            now - days(config.sms_retention_days),
-                            now,
-                        )
-                        .await
-                    {
-                        Ok(p) if p != store::Pruned::default() => tracing::info!(
-                            cases = p.cases,
-                            sms = p.sms,
-                            tickets = p.tickets,
-                            "emergency retention sweep"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "emergency retention sweep failed"),
+            ctx.spawn(kreki_platform::storage::housekeeping::periodically(
+                std::time::Duration::from_secs(300),
+                std::time::Duration::from_secs(3_600),
+                ctx.shutdown.clone(),
+                move || {
+                    let (store, config) = (store.clone(), config.clone());
+                    async move {
+                        let now = kreki_platform::time_util::now_micros();
+                        let days = |d: u32| i64::from(d) * 86_400 * 1_000_000;
+                        match store
+                            .prune(
+                                now - days(config.case_retention_days),
+                                now - days(config.sms_retention_days),
+                                now,
+                            )
+                            .await
+                        {
+                            Ok(p) if p != store::Pruned::default() => tracing::info!(
+                                cases = p.cases,
+                                sms = p.sms,
+                                tickets = p.tickets,
+                                "emergency retention sweep"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "emergency retention sweep failed")
+                            }
+                        }
                     }
-                    tokio::time::sleep(std::time::Duration::from_secs(3_300)).await;
-                }
-            });
+                },
+            ));
         }
         let aeds = Arc::new(aed::Registry::load(ctx.db.clone()).await?);
         let state = http::AppState {

@@ -58,8 +58,29 @@ pub async fn sweep(db: &Db, r: &Retention, now_us: i64) -> Result<Swept, sqlx::E
     })
 }
 
-/// Sweep after `first` (not during start-up, when seeding and consumers are busiest), then
-/// every `every`, until `cancel`.
+/// Run `job` after `first`, then every `every`, until `cancel` (retention sweeps: not during
+/// start-up, when seeding and consumers are busiest).
+pub async fn periodically<F, Fut>(
+    first: Duration,
+    every: Duration,
+    cancel: CancellationToken,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        job().await;
+        wait = every;
+    }
+}
+
+/// Sweep the kit's bookkeeping of `db` after `first`, then every `every`, until `cancel`.
 pub async fn run(
     db: Db,
     service: &'static str,
@@ -68,11 +89,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let r = Retention::default();
-    tokio::select! {
-        () = cancel.cancelled() => return,
-        () = tokio::time::sleep(first) => {}
-    }
-    loop {
+    periodically(first, every, cancel, || async {
         match sweep(&db, &r, now_micros()).await {
             Ok(s) if s != Swept::default() => tracing::info!(
                 service,
@@ -84,9 +101,6 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!(service, error = %e, "retention sweep failed; will retry"),
         }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-    }
+    })
+    .await;
 }
