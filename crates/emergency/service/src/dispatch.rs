@@ -565,6 +565,7 @@ impl Dispatcher {
             channels: Vec::new(),
             expires_at,
             correlation_id: Some(case_id.to_string()),
+            attachments: Vec::new(),
         };
         let event = Event::new("emergency", MESSAGE_REQUESTED, &msg)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?

@@ -675,6 +675,7 @@ async fn test_alert(
         channels: Vec::new(),
         expires_at: None,
         correlation_id: None,
+        attachments: Vec::new(),
     };
     let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
     let mut tx = st.store.db().begin().await?;
@@ -1325,6 +1326,7 @@ async fn sms_inbound(
                 channels: vec![kreki_notify_contracts::Channel::Sms],
                 expires_at: None,
                 correlation_id: None,
+                attachments: Vec::new(),
             };
             let event =
                 Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;

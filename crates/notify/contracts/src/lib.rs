@@ -155,7 +155,25 @@ pub struct MessageRequested {
     /// Case id, certificate id, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Files sent with e-mail (e.g. a certificate PDF); other channels ignore them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
+
+/// A file attached to an e-mail. At most [`MAX_ATTACHMENT_BYTES`] in all (decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    /// File name shown to the recipient (`BHD-BASIC-2026-0001.pdf`).
+    pub filename: String,
+    /// MIME type (`application/pdf`).
+    pub content_type: String,
+    /// The file, standard base64.
+    pub content_base64: String,
+}
+
+/// Upper limit of all attachments of one message together (decoded bytes).
+pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
 
 impl MessageRequested {
     /// A request with a new message id, to an account (its directory entry) or a raw address.
@@ -181,6 +199,7 @@ impl MessageRequested {
             channels: Vec::new(),
             expires_at: None,
             correlation_id: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -28,6 +28,7 @@ fn request(id: &str, dedup: &str, priority: Priority) -> MessageRequested {
         channels: vec![],
         expires_at: None,
         correlation_id: Some("case-1".into()),
+        attachments: Vec::new(),
     }
 }
 
