@@ -181,7 +181,7 @@ async fn alert_self_test_travels_outbox_bus_notify_channel() {
                     .json()
                     .await
                     .unwrap();
-                view["data"]["status"] == "sent"
+                view["data"]["status"] == "delivered"
             }
         },
     )

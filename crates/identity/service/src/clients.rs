@@ -54,6 +54,9 @@ impl Client {
     }
 }
 
+/// Pages of the admin area (one per service that has one) that `kreki-admin` may return to.
+pub const ADMIN_PAGES: &[&str] = &["/admin/notify/", "/admin/bridge/"];
+
 /// The KREKI web apps: public clients (authorization code + PKCE), first party.
 pub fn builtin(base_url: &str) -> Vec<Client> {
     let base = base_url.trim_end_matches('/');
@@ -70,7 +73,13 @@ pub fn builtin(base_url: &str) -> Vec<Client> {
         name: name.into(),
         confidential: false,
         first_party: true,
-        redirect_uris: vec![format!("{base}{path}"), format!("{base}{path}callback")],
+        redirect_uris: {
+            let mut uris = vec![format!("{base}{path}"), format!("{base}{path}callback")];
+            if id == "kreki-admin" {
+                uris.extend(ADMIN_PAGES.iter().map(|p| format!("{base}{p}")));
+            }
+            uris
+        },
         post_logout_redirect_uris: vec![format!("{base}{path}")],
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         scopes: ["openid", "profile", "email", "phone", "offline_access"]

@@ -247,6 +247,8 @@ pub enum DeliveryState {
     Failed,
     Expired,
     Duplicate,
+    /// Not sent: the recipient opted out of non-urgent messages.
+    Suppressed,
 }
 
 /// `notify.message.status`.

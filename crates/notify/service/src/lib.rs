@@ -1,20 +1,33 @@
 //! KREKI notification service.
 //!
 //! Other services publish `notify.message.requested` (or call `POST /api/notify/v1/messages`);
-//! this service keeps the request in its durable priority queue (deduplicated by
-//! `dedup_key`), renders the template in the recipient's language, sends it through a
-//! channel and publishes `notify.message.status`.
+//! this service decides the message's channel plan (the recipient's addresses, push
+//! subscriptions and preferences from its directory), keeps it in its durable priority
+//! queue (deduplicated by `dedup_key`), renders the template in the recipient's language,
+//! sends it through each channel's adapter (Web Push, FCM, WhatsApp, SMS gateway, SMTP,
+//! console), falls back to the next channel when one fails or, for critical messages, does
+//! not confirm delivery in time, and publishes `notify.message.status`.
 
 pub mod channel;
+pub mod config;
+pub mod gsm7;
 pub mod http;
+pub mod page;
+pub mod planner;
 pub mod store;
 pub mod templates;
 pub mod worker;
 
-use std::{path::PathBuf, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested};
+use base64::Engine;
+use kreki_identity_contracts::{
+    ACCOUNT_CREATED, ACCOUNT_ERASED, ACCOUNT_UPDATED, AccountChanged, AccountErased,
+};
+use kreki_notify_contracts::{
+    Channel as ChannelKind, MAX_ATTACHMENT_BYTES, MESSAGE_REQUESTED, MessageRequested, Recipient,
+};
 use kreki_platform::{
     ApiError, Msg,
     bus::{
@@ -23,22 +36,41 @@ use kreki_platform::{
     },
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::{Migration, Tx},
+    time_util::now_micros,
+    types::PhoneE164,
 };
-use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
+pub use crate::config::NotifyConfig;
 use crate::{
-    channel::ConsoleChannel,
-    store::{Enqueued, Store, parse_expiry},
-    worker::Worker,
+    channel::{
+        Channel, ConsoleChannel,
+        email::EmailChannel,
+        fcm::{FcmChannel, ServiceAccount},
+        sms::SmsChannel,
+        webpush::{Vapid, WebPushChannel},
+        whatsapp::WhatsappChannel,
+    },
+    planner::Available,
+    store::{Enqueued, Store, Wakes, parse_expiry},
+    worker::{NotifyMetrics, Senders, Settings, Worker},
 };
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "messages",
-    sqlite: include_str!("../migrations/sqlite/0001_messages.sql"),
-    postgres: include_str!("../migrations/postgres/0001_messages.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "messages",
+        sqlite: include_str!("../migrations/sqlite/0001_messages.sql"),
+        postgres: include_str!("../migrations/postgres/0001_messages.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "channels",
+        sqlite: include_str!("../migrations/sqlite/0002_channels.sql"),
+        postgres: include_str!("../migrations/postgres/0002_channels.sql"),
+    },
+];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -57,59 +89,118 @@ fn check_config(
     cfg.service_section::<NotifyConfig>("notify").map(|_| ())
 }
 
-/// `[notify]` configuration section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotifyConfig {
-    /// Console channel: append messages as JSON lines to this file (default: standard output).
-    pub console_file: Option<PathBuf>,
+fn invalid(code: &'static str, id: &str, en: &str) -> ApiError {
+    ApiError::validation(code, Msg::owned(id.to_string(), en.to_string()))
 }
 
-/// A request's problems, as the caller sees them.
+/// A request's problems, as the caller sees them (at request time, never at send time).
+/// Returns the validated expiry.
 pub fn validate(req: &MessageRequested) -> Result<Option<i64>, ApiError> {
-    if req.recipient().is_none() {
-        return Err(ApiError::validation(
+    let Some(recipient) = req.recipient() else {
+        return Err(invalid(
             "NOTIFY_RECIPIENT_INVALID",
-            Msg::new(
-                "Berikan tepat satu dari recipient_id atau address",
-                "Give exactly one of recipient_id or address",
-            ),
+            "Berikan tepat satu dari recipient_id atau address",
+            "Give exactly one of recipient_id or address",
         ));
+    };
+    if let Recipient::Address(a) = &recipient {
+        let email = a.contains('@') && a.parse::<lettre::message::Mailbox>().is_ok();
+        if !email && PhoneE164::parse(a).is_err() {
+            return Err(invalid(
+                "NOTIFY_ADDRESS_INVALID",
+                "Alamat bukan nomor telepon atau e-mail yang sah",
+                "The address is not a valid phone number or e-mail address",
+            ));
+        }
     }
     if req.id.is_empty()
         || req.id.len() > 64
         || req.dedup_key.is_empty()
         || req.dedup_key.len() > 200
     {
-        return Err(ApiError::validation(
+        return Err(invalid(
             "VALIDATION_FAILED",
-            Msg::new("id atau dedup_key tidak valid", "Invalid id or dedup_key"),
+            "id atau dedup_key tidak valid",
+            "Invalid id or dedup_key",
         ));
     }
     let missing = req.missing_vars();
     if !missing.is_empty() {
-        return Err(ApiError::validation(
+        return Err(invalid(
             "NOTIFY_TEMPLATE_VARS_MISSING",
-            Msg::new(
-                "Variabel templat tidak lengkap",
-                "Template variables are missing",
-            ),
+            "Variabel templat tidak lengkap",
+            "Template variables are missing",
         )
         .details(serde_json::json!({ "missing": missing })));
+    }
+    let mut total = 0usize;
+    for a in &req.attachments {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&a.content_base64);
+        let bad_name = a.filename.is_empty()
+            || a.filename.len() > 120
+            || a.filename.contains(['/', '\\', '\r', '\n', '"']);
+        let bad_type = lettre::message::header::ContentType::parse(&a.content_type).is_err();
+        match decoded {
+            Ok(bytes) if !bad_name && !bad_type => total += bytes.len(),
+            _ => {
+                return Err(invalid(
+                    "NOTIFY_ATTACHMENT_INVALID",
+                    "Lampiran tidak valid (nama berkas, jenis, atau base64)",
+                    "Invalid attachment (file name, content type or base64)",
+                ));
+            }
+        }
+    }
+    if total > MAX_ATTACHMENT_BYTES {
+        return Err(invalid(
+            "NOTIFY_ATTACHMENT_TOO_LARGE",
+            "Lampiran melebihi 2 MiB",
+            "Attachments exceed 2 MiB",
+        ));
     }
     match &req.expires_at {
         None => Ok(None),
         Some(s) => parse_expiry(s).map(Some).ok_or_else(|| {
-            ApiError::validation(
+            invalid(
                 "VALIDATION_FAILED",
-                Msg::new("expires_at harus RFC 3339", "expires_at must be RFC 3339"),
+                "expires_at harus RFC 3339",
+                "expires_at must be RFC 3339",
             )
         }),
     }
 }
 
+/// Plan and queue a validated request inside the caller's transaction. Returns what
+/// happened and the lane to wake.
+pub async fn queue(
+    conn: &mut AnyConnection,
+    req: &MessageRequested,
+    expires: Option<i64>,
+    available: Available,
+) -> Result<(Enqueued, Option<ChannelKind>), sqlx::Error> {
+    let outcome = Store::insert(conn, req, expires).await?;
+    if outcome != Enqueued::New {
+        return Ok((outcome, None));
+    }
+    let info = match req.recipient() {
+        Some(Recipient::Account(a)) => Store::recipient_info(conn, &a).await?,
+        _ => None,
+    };
+    let plan = planner::plan(req, info.as_ref(), available, now_micros());
+    Store::apply_plan(conn, req, &plan).await?;
+    Ok((outcome, plan.channels.first().copied()))
+}
+
+/// Wake the lane of a channel.
+pub fn wake(wakes: &Wakes, kind: Option<ChannelKind>) {
+    if let Some(n) = kind.and_then(|k| wakes.get(&k)) {
+        n.notify_one();
+    }
+}
+
 struct RequestedHandler {
-    wake: Arc<Notify>,
+    available: Available,
+    wakes: Arc<Wakes>,
 }
 
 #[async_trait]
@@ -118,41 +209,187 @@ impl Handler for RequestedHandler {
         let req: MessageRequested = event.decode()?;
         let expires =
             validate(&req).map_err(|e| HandleError::Reject(anyhow::anyhow!("{}", e.code)))?;
-        if let Enqueued::Duplicate { existing_id } = Store::enqueue(tx, &req, expires).await? {
+        let (outcome, lane) = queue(tx, &req, expires, self.available).await?;
+        if let Enqueued::Duplicate { existing_id } = outcome {
             tracing::info!(message_id = %req.id, existing_id, "duplicate message request ignored");
         }
-        self.wake.notify_one();
+        wake(&self.wakes, lane);
         Ok(())
     }
+}
+
+/// The recipient directory follows KREKI ID's account events.
+struct AccountHandler;
+
+#[async_trait]
+impl Handler for AccountHandler {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        if event.subject == ACCOUNT_ERASED {
+            let e: AccountErased = event.decode()?;
+            Store::erase_recipient(tx, &e.account_id).await?;
+        } else {
+            let a: AccountChanged = event.decode()?;
+            Store::upsert_recipient(tx, &a).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The channel adapters of a configuration.
+pub async fn senders(
+    cfg: &NotifyConfig,
+    store: &Store,
+    base_url: &str,
+) -> anyhow::Result<(Senders, Option<String>)> {
+    let timeout = Duration::from_millis(cfg.provider_timeout_ms);
+    let mut s = Senders::default();
+    let mut vapid_public = None;
+    if cfg.console_enabled() {
+        s.console = Some(Arc::new(ConsoleChannel::new(cfg.console_file.clone())));
+    }
+    if cfg.push.enabled {
+        let key = match &cfg.push.vapid_private_key {
+            Some(k) => k.expose().to_string(),
+            None => store
+                .key("vapid", || Vapid::generate().ok())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("cannot generate a VAPID key"))?,
+        };
+        let subject = cfg
+            .push
+            .subject
+            .clone()
+            .unwrap_or_else(|| base_url.to_string());
+        let vapid = Vapid::from_pkcs8(&key, subject)?;
+        vapid_public = Some(vapid.public_key());
+        s.webpush = Some(Arc::new(WebPushChannel::new(vapid, timeout)));
+    }
+    if let Some(f) = &cfg.fcm {
+        let account = ServiceAccount::load(&f.service_account_file)?;
+        s.fcm = Some(Arc::new(FcmChannel::new(
+            account,
+            &f.project_id,
+            &f.base_url,
+            timeout,
+        )?) as Arc<dyn Channel>);
+    }
+    if let Some(w) = &cfg.whatsapp {
+        s.whatsapp = Some(Arc::new(WhatsappChannel::new(
+            &w.base_url,
+            &w.phone_number_id,
+            w.access_token.expose(),
+            &w.template_prefix,
+            timeout,
+        )));
+    }
+    if let Some(m) = &cfg.sms {
+        s.sms = Some(Arc::new(SmsChannel::new(
+            &m.url,
+            m.api_key.expose(),
+            &m.sender,
+            format!("{base_url}/api/notify/v1/receipts/sms"),
+            m.allowed_prefixes.clone(),
+            timeout,
+        )));
+    }
+    if let Some(e) = &cfg.email {
+        s.email = Some(Arc::new(EmailChannel::new(
+            &e.smtp_url,
+            e.username.as_deref(),
+            e.password.as_ref().map(|p| p.expose()),
+            &e.from,
+            timeout,
+        )?));
+    }
+    Ok((s, vapid_public))
+}
+
+/// The sender's tuning from the configuration.
+pub fn settings(cfg: &NotifyConfig) -> Settings {
+    let mut limits = HashMap::new();
+    limits.insert(ChannelKind::Push, cfg.push.limits);
+    if let Some(f) = &cfg.fcm {
+        // FCM shares the push lane; the stricter limit wins.
+        let p = limits.entry(ChannelKind::Push).or_insert(f.limits);
+        p.concurrency = p.concurrency.min(f.limits.concurrency);
+    }
+    if let Some(w) = &cfg.whatsapp {
+        limits.insert(ChannelKind::Whatsapp, w.limits);
+    }
+    if let Some(m) = &cfg.sms {
+        limits.insert(ChannelKind::Sms, m.limits);
+    }
+    if let Some(e) = &cfg.email {
+        limits.insert(ChannelKind::Email, e.limits);
+    }
+    Settings {
+        fallback_after: Duration::from_secs(cfg.fallback_after_s),
+        max_attempts: cfg.max_attempts.max(1),
+        limits,
+        default_ttl: Duration::from_secs(cfg.push.ttl_s.max(1)),
+    }
+}
+
+pub fn wakes() -> Arc<Wakes> {
+    Arc::new(
+        [
+            ChannelKind::Push,
+            ChannelKind::Whatsapp,
+            ChannelKind::Sms,
+            ChannelKind::Email,
+            ChannelKind::Console,
+        ]
+        .into_iter()
+        .map(|k| (k, Arc::new(Notify::new())))
+        .collect(),
+    )
 }
 
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let cfg: NotifyConfig = ctx.config.service_section("notify")?;
         let store = Store::new(ctx.db.clone());
-        let wake = Arc::new(Notify::new());
+        let (senders, vapid_public) = senders(&cfg, &store, &ctx.base_url).await?;
+        let available = senders.available();
+        let wakes = wakes();
+        let metrics = Arc::new(NotifyMetrics::new(&ctx.metrics));
         ctx.spawn_consumer(
             "notify-requests",
             &[MESSAGE_REQUESTED],
-            Arc::new(RequestedHandler { wake: wake.clone() }),
+            Arc::new(RequestedHandler {
+                available,
+                wakes: wakes.clone(),
+            }),
+        );
+        ctx.spawn_consumer(
+            "notify-directory",
+            &[ACCOUNT_CREATED, ACCOUNT_UPDATED, ACCOUNT_ERASED],
+            Arc::new(AccountHandler),
         );
         let worker = Worker {
             store: store.clone(),
-            channel: Arc::new(ConsoleChannel::new(cfg.console_file.clone())),
-            wake: wake.clone(),
+            senders,
+            wakes: wakes.clone(),
             relay: ctx.relay.clone(),
+            settings: Arc::new(settings(&cfg)),
+            metrics: Some(metrics.clone()),
         };
-        let cancel = ctx.shutdown.clone();
-        ctx.tasks.spawn(worker.run(cancel));
+        ctx.tasks.spawn(worker.run(ctx.shutdown.clone()));
         let (api, openapi) = http::router(http::AppState {
             store,
-            wake,
+            wakes,
             relay: ctx.relay.clone(),
+            available,
+            vapid_public,
+            sms_webhook_secret: cfg.sms.as_ref().map(|s| s.webhook_secret.clone()),
+            whatsapp_app_secret: cfg.whatsapp.as_ref().map(|w| w.app_secret.clone()),
+            whatsapp_verify_token: cfg.whatsapp.as_ref().and_then(|w| w.verify_token.clone()),
+            metrics: Some(metrics),
         });
         Ok(Built {
             api,
             openapi,
-            pages: axum::Router::new(),
+            pages: page::router(),
         })
     })
 }

@@ -1,10 +1,14 @@
-//! The notification store: the durable priority queue and each message's history.
-//! One adapter over the platform's [`Db`] serves SQLite and PostgreSQL; the conformance
-//! suite in `tests/` runs the same cases on both.
+//! The notification store: the durable priority queue (one lane per channel), each
+//! message's deliveries and history, the recipient directory, push subscriptions and the
+//! VAPID key. One adapter over the platform's [`Db`] serves SQLite and PostgreSQL; the
+//! conformance suite in `tests/` runs the same cases on both.
+//!
+//! Every transaction starts with its write (SQLite: no snapshot upgrade can fail).
 
+use kreki_identity_contracts::AccountChanged;
 use kreki_notify_contracts::{
-    Channel, DeliveryState, Language, MessageRequested, MessageStatus, Priority, Recipient,
-    Template,
+    Attachment, Channel, DeliveryState, Language, MessageRequested, MessageStatus, Priority,
+    Recipient, Template,
 };
 use kreki_platform::{
     bus::{Event, outbox},
@@ -13,6 +17,8 @@ use kreki_platform::{
 };
 use serde::Serialize;
 use sqlx::{AnyConnection, Row, any::AnyRow};
+
+use crate::planner::{Plan, RecipientInfo};
 
 pub const SOURCE: &str = "notify";
 
@@ -29,7 +35,7 @@ pub enum Enqueued {
     },
 }
 
-/// A message taken from the queue for sending.
+/// A message taken from the queue for sending on its current channel.
 #[derive(Debug, Clone)]
 pub struct Queued {
     pub id: String,
@@ -39,10 +45,45 @@ pub struct Queued {
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub language: Language,
     pub priority: Priority,
-    pub channels: Vec<Channel>,
+    pub plan: Vec<Channel>,
+    pub step: i64,
+    pub channel: Channel,
     pub correlation_id: Option<String>,
     pub expires_at: Option<i64>,
+    /// Attempts on the current channel, this one included.
     pub attempts: i64,
+    pub attachments: Vec<Attachment>,
+    pub created_at: i64,
+}
+
+impl Queued {
+    /// This message on this channel: the provider reference, the same on every retry.
+    pub fn reference(&self) -> String {
+        format!("{}.{}", self.id, self.step)
+    }
+
+    pub fn has_next(&self) -> bool {
+        usize::try_from(self.step + 1).is_ok_and(|s| s < self.plan.len())
+    }
+}
+
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_ref: Option<String>,
+        delivered: bool,
+    },
+    /// Try the same channel again at this time.
+    Retry {
+        at: i64,
+        detail: String,
+    },
+    /// This channel cannot deliver it: next channel of the plan, or failed.
+    Failed {
+        detail: String,
+    },
+    Expired,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,20 +97,72 @@ pub struct HistoryEntry {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub channel: String,
+    pub step: i64,
+    pub attempts: i64,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<String>,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: String,
     pub dedup_key: String,
     pub template: String,
     pub priority: String,
     pub status: String,
+    /// The channel it is on (or ended on).
+    pub channel: String,
+    /// Channels in order: later ones are fallbacks.
+    pub plan: Vec<String>,
     pub attempts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// `account:<id>`, or the raw address masked.
+    pub recipient: String,
     pub created_at: String,
     pub history: Vec<HistoryEntry>,
+    pub deliveries: Vec<DeliveryView>,
 }
 
-fn enum_text<T: Serialize>(v: &T) -> String {
+/// Filter of the operator's search.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub recipient_id: Option<String>,
+    pub address: Option<String>,
+    pub correlation_id: Option<String>,
+    pub status: Option<String>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// A push target of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    pub id: String,
+    /// `webpush` or `fcm`.
+    pub kind: String,
+    pub endpoint: String,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+}
+
+/// A recipient's own settings (`GET/PUT /preferences`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub quiet: Option<(i64, i64)>,
+    pub utc_offset_min: i64,
+    pub opt_out: Vec<String>,
+}
+
+pub fn enum_text<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -80,6 +173,20 @@ fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error>
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
+
+fn json_parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn json_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Where each lane wakes up: what changed in which channel's queue.
+pub type Wakes = std::collections::HashMap<Channel, std::sync::Arc<tokio::sync::Notify>>;
+
+const MESSAGE_COLUMNS: &str = "id, dedup_key, recipient_kind, recipient, template, vars, language, priority, plan, step, \
+     channel, correlation_id, expires_at, step_attempts, attachments, created_at";
 
 #[derive(Clone)]
 pub struct Store {
@@ -95,9 +202,11 @@ impl Store {
         &self.db
     }
 
-    /// Add a request to the queue inside the caller's transaction (idempotent by dedup key).
-    /// `expires_at` must already be validated.
-    pub async fn enqueue(
+    /// Add a request to the queue inside the caller's transaction (idempotent by dedup key
+    /// and id). It is written first (SQLite: a transaction that starts with its write never
+    /// fails to upgrade) and invisible to the sender until [`Store::apply_plan`] in the same
+    /// transaction. `expires_at` must be validated.
+    pub async fn insert(
         conn: &mut AnyConnection,
         req: &MessageRequested,
         expires_at: Option<i64>,
@@ -114,8 +223,9 @@ impl Store {
         let now = now_micros();
         let inserted = sqlx::query(
             "INSERT INTO messages (id, dedup_key, recipient_kind, recipient, template, vars, language, priority, \
-             channels, status, correlation_id, expires_at, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, 0, $12, $12, $12) \
+             channels, status, correlation_id, expires_at, attempts, next_attempt_at, created_at, updated_at, \
+             plan, step, channel, step_attempts, attachments) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, 'planning', $9, $10, 0, $11, $11, $11, '[]', 0, 'console', 0, $12) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&req.id)
@@ -123,13 +233,13 @@ impl Store {
         .bind(kind)
         .bind(&to)
         .bind(enum_text(&req.template))
-        .bind(serde_json::to_string(&req.vars).unwrap_or_else(|_| "{}".into()))
-        .bind(req.language.map(|l| enum_text(&l)))
+        .bind(json_text(&req.vars))
         .bind(req.priority.rank())
-        .bind(serde_json::to_string(&req.channels).unwrap_or_else(|_| "[]".into()))
+        .bind(json_text(&req.channels))
         .bind(&req.correlation_id)
         .bind(expires_at)
         .bind(now)
+        .bind(json_text(&req.attachments))
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -145,111 +255,427 @@ impl Store {
                 existing_id: existing,
             });
         }
-        history(conn, &req.id, now, "queued", None, None).await?;
         Ok(Enqueued::New)
     }
 
-    /// Take up to `limit` due messages, most urgent first, and record the attempt before
-    /// anything is sent.
-    pub async fn claim_due(&self, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+    /// Give a just inserted message its channel plan: queued on its first channel, or
+    /// ended (nothing reaches the recipient, or opted out) with its status event.
+    pub async fn apply_plan(
+        conn: &mut AnyConnection,
+        req: &MessageRequested,
+        plan: &Plan,
+    ) -> Result<(), sqlx::Error> {
         let now = now_micros();
-        let mut tx = self.db.begin().await?;
+        let first = plan.channels.first().copied().unwrap_or(Channel::Console);
+        let (status, final_detail) = match (&plan.suppressed, plan.channels.is_empty()) {
+            (Some(why), _) => ("suppressed", Some((*why).to_string())),
+            (None, true) => (
+                "failed",
+                Some("no channel reaches the recipient".to_string()),
+            ),
+            (None, false) => ("queued", None),
+        };
+        sqlx::query(
+            "UPDATE messages SET status = $1, plan = $2, channel = $3, language = $4, next_attempt_at = $5, \
+             last_error = $6 WHERE id = $7 AND status = 'planning'",
+        )
+        .bind(status)
+        .bind(json_text(&plan.channels))
+        .bind(enum_text(&first))
+        .bind(enum_text(&plan.language))
+        .bind(plan.not_before)
+        .bind(final_detail.clone())
+        .bind(&req.id)
+        .execute(&mut *conn)
+        .await?;
+        history(conn, &req.id, now, "queued", Some(&enum_text(&first)), None).await?;
+        if let Some(detail) = final_detail {
+            history(conn, &req.id, now, status, None, Some(&detail)).await?;
+            let state = if status == "failed" {
+                DeliveryState::Failed
+            } else {
+                DeliveryState::Suppressed
+            };
+            publish_status(
+                conn,
+                &req.id,
+                &req.dedup_key,
+                &req.correlation_id,
+                state,
+                None,
+                Some(detail),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Take up to `limit` due messages of one channel, most urgent first, and record the
+    /// attempt (message leased, delivery row `sending`) before anything is sent.
+    pub async fn claim(&self, channel: Channel, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+        let now = now_micros();
         let lock = match self.db.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let mut tx = self.db.begin().await?;
         let rows = sqlx::query(&format!(
-            "SELECT id, dedup_key, recipient_kind, recipient, template, vars, language, priority, channels, \
-             correlation_id, expires_at, attempts FROM messages \
-             WHERE status IN ('queued', 'sending') AND next_attempt_at <= $1 \
-             ORDER BY priority, next_attempt_at LIMIT {limit}{lock}"
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1, step_attempts = step_attempts + 1, \
+             next_attempt_at = $1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM messages WHERE channel = $3 AND status IN ('queued', 'sending') \
+             AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
+             RETURNING {MESSAGE_COLUMNS}"
         ))
+        .bind(now + LEASE_MICROS)
         .bind(now)
+        .bind(enum_text(&channel))
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let q = queued(&row)?;
+        let mut out = rows.iter().map(queued).collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|q| q.priority.rank());
+        for q in &out {
             sqlx::query(
-                "UPDATE messages SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 WHERE id = $3",
+                "INSERT INTO deliveries (id, message_id, channel, step, attempts, status, started_at, updated_at, detail) \
+                 VALUES ($1, $2, $3, $4, $5, 'sending', $6, $6, NULL) \
+                 ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, status = 'sending', updated_at = excluded.updated_at, \
+                 detail = CASE WHEN deliveries.status = 'sending' THEN 'resent after an interrupted attempt' ELSE deliveries.detail END",
             )
-            .bind(now + LEASE_MICROS)
-            .bind(now)
+            .bind(q.reference())
             .bind(&q.id)
+            .bind(enum_text(&q.channel))
+            .bind(q.step)
+            .bind(q.attempts)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
-            out.push(Queued {
-                attempts: q.attempts + 1,
-                ..q
-            });
         }
         tx.commit().await?;
         Ok(out)
     }
 
-    /// Record a final or intermediate outcome; final ones publish `notify.message.status`.
+    /// Record what became of a send. Returns the channel the message moved on to, if any.
     pub async fn record(
         &self,
         m: &Queued,
-        state: DeliveryState,
-        channel: Option<Channel>,
-        detail: Option<String>,
-        retry_at: Option<i64>,
-    ) -> Result<(), sqlx::Error> {
+        outcome: &Outcome,
+        fallback_after_us: i64,
+    ) -> Result<Option<Channel>, sqlx::Error> {
+        let now = now_micros();
+        let channel_text = enum_text(&m.channel);
+        let mut tx = self.db.begin().await?;
+        let mut moved = None;
+        match outcome {
+            Outcome::Sent {
+                provider_ref,
+                delivered,
+            } => {
+                let state = if *delivered { "delivered" } else { "sent" };
+                let fallback = (m.priority == Priority::Critical && !delivered && m.has_next())
+                    .then_some(now + fallback_after_us);
+                sqlx::query(
+                    "UPDATE messages SET status = $1, fallback_at = $2, delivered_at = $3, updated_at = $4, last_error = NULL \
+                     WHERE id = $5 AND status = 'sending'",
+                )
+                .bind(state)
+                .bind(fallback)
+                .bind(delivered.then_some(now))
+                .bind(now)
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE deliveries SET status = $1, provider_ref = $2, sent_at = $3, updated_at = $3 WHERE id = $4",
+                )
+                .bind(state)
+                .bind(provider_ref)
+                .bind(now)
+                .bind(m.reference())
+                .execute(&mut *tx)
+                .await?;
+                history(
+                    &mut tx,
+                    &m.id,
+                    now,
+                    state,
+                    Some(&channel_text),
+                    provider_ref.as_deref(),
+                )
+                .await?;
+                let s = if *delivered {
+                    DeliveryState::Delivered
+                } else {
+                    DeliveryState::Sent
+                };
+                publish_status(
+                    &mut tx,
+                    &m.id,
+                    &m.dedup_key,
+                    &m.correlation_id,
+                    s,
+                    Some(m.channel),
+                    None,
+                    now,
+                )
+                .await?;
+            }
+            Outcome::Retry { at, detail } => {
+                sqlx::query(
+                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $2, last_error = $3 WHERE id = $4",
+                )
+                .bind(at)
+                .bind(now)
+                .bind(detail)
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE deliveries SET status = 'retry', detail = $1, updated_at = $2 WHERE id = $3")
+                    .bind(detail)
+                    .bind(now)
+                    .bind(m.reference())
+                    .execute(&mut *tx)
+                    .await?;
+                history(
+                    &mut tx,
+                    &m.id,
+                    now,
+                    "retry",
+                    Some(&channel_text),
+                    Some(detail),
+                )
+                .await?;
+            }
+            Outcome::Failed { detail } => {
+                sqlx::query("UPDATE deliveries SET status = 'failed', detail = $1, updated_at = $2 WHERE id = $3")
+                    .bind(detail)
+                    .bind(now)
+                    .bind(m.reference())
+                    .execute(&mut *tx)
+                    .await?;
+                moved = next_step(&mut tx, m, now, detail).await?;
+            }
+            Outcome::Expired => {
+                finish(
+                    &mut tx,
+                    m,
+                    now,
+                    "expired",
+                    DeliveryState::Expired,
+                    "expired before sending",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Critical messages sent but neither delivered nor acknowledged in time: on to the
+    /// next channel. Returns the channels that got work.
+    pub async fn fallbacks_due(&self, limit: i64) -> Result<Vec<Channel>, sqlx::Error> {
+        let now = now_micros();
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.db.begin().await?;
+        // Write first: take the due rows by clearing their fallback time.
+        let rows = sqlx::query(&format!(
+            "UPDATE messages SET fallback_at = NULL, updated_at = $1 WHERE id IN \
+             (SELECT id FROM messages WHERE status = 'sent' AND fallback_at <= $1 LIMIT {limit}{lock}) \
+             RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut lanes = Vec::new();
+        for row in &rows {
+            let m = queued(row)?;
+            if m.expires_at.is_some_and(|e| e <= now) {
+                continue;
+            }
+            sqlx::query("UPDATE deliveries SET detail = 'no delivery receipt in time', updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(m.reference())
+                .execute(&mut *tx)
+                .await?;
+            if let Some(c) =
+                next_step(&mut tx, &m, now, "not delivered in time: falling back").await?
+            {
+                lanes.push(c);
+            }
+        }
+        tx.commit().await?;
+        Ok(lanes)
+    }
+
+    /// A provider's receipt (`delivered`, `read`, `failed`) for one of our sends, by the
+    /// provider's reference. `None`: no such send. Returns the lane that got work, if any.
+    pub async fn receipt(
+        &self,
+        channel: Channel,
+        provider_ref: &str,
+        state: &str,
+        detail: Option<&str>,
+    ) -> Result<Option<Option<Channel>>, sqlx::Error> {
         let now = now_micros();
         let mut tx = self.db.begin().await?;
-        let status = match (state, retry_at) {
-            (_, Some(_)) => "queued".to_string(),
-            (s, None) => enum_text(&s),
-        };
-        sqlx::query(
-            "UPDATE messages SET status = $1, next_attempt_at = $2, updated_at = $3, last_error = $4 WHERE id = $5",
+        // Write first: touch the delivery.
+        let Some(row) = sqlx::query(
+            "UPDATE deliveries SET updated_at = $1 WHERE channel = $2 AND (provider_ref = $3 OR id = $3) \
+             RETURNING id, message_id, status",
         )
-        .bind(&status)
-        .bind(retry_at.unwrap_or(now))
         .bind(now)
-        .bind(if retry_at.is_some() { detail.clone() } else { None })
-        .bind(&m.id)
-        .execute(&mut *tx)
-        .await?;
-        let channel_text = channel.map(|c| enum_text(&c));
-        let hist_status = if retry_at.is_some() {
-            "retry".to_string()
-        } else {
-            status.clone()
+        .bind(enum_text(&channel))
+        .bind(provider_ref)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
         };
-        history(
-            &mut tx,
-            &m.id,
-            now,
-            &hist_status,
-            channel_text.as_deref(),
-            detail.as_deref(),
-        )
-        .await?;
-        if retry_at.is_none() {
-            let ev = MessageStatus {
-                id: m.id.clone(),
-                dedup_key: m.dedup_key.clone(),
-                status: state,
-                channel,
-                at: rfc3339(now),
-                detail,
-                correlation_id: m.correlation_id.clone(),
-            };
-            let mut event = Event::new(SOURCE, kreki_notify_contracts::MESSAGE_STATUS, &ev)
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            if let Some(c) = &m.correlation_id {
-                event = event.correlated(c.clone());
+        let delivery_id: String = row.try_get(0)?;
+        let message_id: String = row.try_get(1)?;
+        let current: String = row.try_get(2)?;
+        let channel_text = enum_text(&channel);
+        let mut moved = None;
+        match state {
+            "delivered" | "read" => {
+                // Receipts may arrive twice or out of order: `read` after `delivered` is
+                // recorded, nothing goes backwards.
+                if current != "read" && !(current == "delivered" && state == "delivered") {
+                    sqlx::query("UPDATE deliveries SET status = $1, detail = $2 WHERE id = $3")
+                        .bind(state)
+                        .bind(detail)
+                        .bind(&delivery_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    history(
+                        &mut tx,
+                        &message_id,
+                        now,
+                        state,
+                        Some(&channel_text),
+                        detail,
+                    )
+                    .await?;
+                }
+                let changed = sqlx::query(
+                    "UPDATE messages SET status = 'delivered', delivered_at = $1, fallback_at = NULL, updated_at = $1 \
+                     WHERE id = $2 AND status IN ('sent', 'sending', 'queued')",
+                )
+                .bind(now)
+                .bind(&message_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed > 0
+                    && let Some(m) = fetch_message(&mut tx, &message_id).await?
+                {
+                    publish_status(
+                        &mut tx,
+                        &m.id,
+                        &m.dedup_key,
+                        &m.correlation_id,
+                        DeliveryState::Delivered,
+                        Some(channel),
+                        detail.map(str::to_string),
+                        now,
+                    )
+                    .await?;
+                }
             }
-            outbox::enqueue(&mut tx, &event).await?;
+            "failed" | "undeliverable" | "expired" | "rejected" => {
+                if current != "failed" {
+                    sqlx::query(
+                        "UPDATE deliveries SET status = 'failed', detail = $1 WHERE id = $2",
+                    )
+                    .bind(detail.unwrap_or(state))
+                    .bind(&delivery_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(m) = fetch_message(&mut tx, &message_id).await?
+                        && m.reference() == delivery_id
+                        && is_status(&mut tx, &m.id, "sent").await?
+                    {
+                        moved = next_step(
+                            &mut tx,
+                            &m,
+                            now,
+                            &format!("receipt: {}", detail.unwrap_or(state)),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            _ => {
+                history(
+                    &mut tx,
+                    &message_id,
+                    now,
+                    state,
+                    Some(&channel_text),
+                    detail,
+                )
+                .await?;
+            }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(Some(moved))
+    }
+
+    /// The recipient acknowledges a message (the app showed it). `false`: not theirs.
+    pub async fn acknowledge(&self, id: &str, account: &str) -> Result<bool, sqlx::Error> {
+        let now = now_micros();
+        let mut tx = self.db.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE messages SET status = 'delivered', delivered_at = $1, fallback_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND recipient_kind = 'account' AND recipient = $3 AND status IN ('sent', 'sending', 'queued')",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(account)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let Some(m) = fetch_message(&mut tx, id).await? else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        if m.recipient != Recipient::Account(account.to_string()) {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if changed > 0 {
+            history(
+                &mut tx,
+                id,
+                now,
+                "acknowledged",
+                Some(&enum_text(&m.channel)),
+                None,
+            )
+            .await?;
+            publish_status(
+                &mut tx,
+                id,
+                &m.dedup_key,
+                &m.correlation_id,
+                DeliveryState::Delivered,
+                Some(m.channel),
+                Some("acknowledged by the recipient".into()),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<MessageView>, sqlx::Error> {
         let Some(row) = sqlx::query(
-            "SELECT id, dedup_key, template, priority, status, attempts, correlation_id, created_at FROM messages WHERE id = $1",
+            "SELECT id, dedup_key, template, priority, status, attempts, correlation_id, created_at, channel, plan, \
+             recipient_kind, recipient FROM messages WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
@@ -257,32 +683,100 @@ impl Store {
         else {
             return Ok(None);
         };
-        let hist = sqlx::query("SELECT at, status, channel, detail FROM message_events WHERE message_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(self.db.pool())
-            .await?
-            .into_iter()
-            .map(|r| {
-                Ok(HistoryEntry {
-                    at: rfc3339(r.try_get(0)?),
-                    status: r.try_get(1)?,
-                    channel: r.try_get(2)?,
-                    detail: r.try_get(3)?,
-                })
+        let history = sqlx::query(
+            "SELECT at, status, channel, detail FROM message_events WHERE message_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                at: rfc3339(r.try_get(0)?),
+                status: r.try_get(1)?,
+                channel: r.try_get(2)?,
+                detail: r.try_get(3)?,
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let priority = Priority::from_rank(row.try_get(3)?);
-        Ok(Some(MessageView {
-            id: row.try_get(0)?,
-            dedup_key: row.try_get(1)?,
-            template: row.try_get(2)?,
-            priority: enum_text(&priority),
-            status: row.try_get(4)?,
-            attempts: row.try_get(5)?,
-            correlation_id: row.try_get(6)?,
-            created_at: rfc3339(row.try_get(7)?),
-            history: hist,
-        }))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let deliveries = sqlx::query(
+            "SELECT channel, step, attempts, status, provider_ref, started_at, sent_at, detail FROM deliveries \
+             WHERE message_id = $1 ORDER BY step",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(DeliveryView {
+                channel: r.try_get(0)?,
+                step: r.try_get(1)?,
+                attempts: r.try_get(2)?,
+                status: r.try_get(3)?,
+                provider_ref: r.try_get(4)?,
+                started_at: rfc3339(r.try_get(5)?),
+                sent_at: r.try_get::<Option<i64>, _>(6)?.map(rfc3339),
+                detail: r.try_get(7)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        view(&row, history, deliveries).map(Some)
+    }
+
+    /// Operators' search (newest first) and the total number of matches.
+    pub async fn search(&self, s: &Search) -> Result<(Vec<MessageView>, i64), sqlx::Error> {
+        let mut cond = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(r) = &s.recipient_id {
+            binds.push(r.clone());
+            cond.push(format!(
+                "(recipient_kind = 'account' AND recipient = ${})",
+                binds.len()
+            ));
+        }
+        if let Some(a) = &s.address {
+            binds.push(a.clone());
+            cond.push(format!(
+                "(recipient_kind = 'address' AND recipient = ${})",
+                binds.len()
+            ));
+        }
+        if let Some(c) = &s.correlation_id {
+            binds.push(c.clone());
+            cond.push(format!("correlation_id = ${}", binds.len()));
+        }
+        if let Some(st) = &s.status {
+            binds.push(st.clone());
+            cond.push(format!("status = ${}", binds.len()));
+        }
+        let filter = if cond.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", cond.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM messages{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(b.clone());
+        }
+        let total = count.fetch_one(self.db.pool()).await?;
+        let sql = format!(
+            "SELECT id FROM messages{filter} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+            s.limit,
+            (s.page - 1).max(0) * s.limit
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        let ids = q.fetch_all(self.db.pool()).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = self.get(&id).await? {
+                out.push(v);
+            }
+        }
+        Ok((out, total))
     }
 
     /// Messages waiting to be sent.
@@ -292,6 +786,387 @@ impl Store {
             .await?
             .try_get(0)
     }
+
+    // ---- recipient directory -------------------------------------------------------
+
+    /// Keep an account's addresses and language from KREKI ID (newer versions only).
+    pub async fn upsert_recipient(
+        conn: &mut AnyConnection,
+        a: &AccountChanged,
+    ) -> Result<(), sqlx::Error> {
+        let channels: Vec<Channel> = a
+            .notification_channels
+            .iter()
+            .filter_map(|c| enum_parse::<Channel>(c).ok())
+            .collect();
+        sqlx::query(
+            "INSERT INTO recipients (account_id, email, phone, language, channels, version, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, phone = excluded.phone, \
+             language = excluded.language, channels = excluded.channels, version = excluded.version, \
+             updated_at = excluded.updated_at WHERE recipients.version < excluded.version",
+        )
+        .bind(&a.account_id)
+        .bind(&a.email)
+        .bind(&a.phone)
+        .bind(&a.language)
+        .bind(json_text(&channels))
+        .bind(a.version)
+        .bind(now_micros())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Forget an account: its directory entry, push targets, and the variables and
+    /// addresses of its messages (ids, states and times stay for the statistics).
+    pub async fn erase_recipient(
+        conn: &mut AnyConnection,
+        account: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM recipients WHERE account_id = $1")
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM push_subscriptions WHERE account_id = $1")
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE messages SET vars = '{}', attachments = '[]', status = CASE WHEN status IN ('queued', 'sending') \
+             THEN 'failed' ELSE status END WHERE recipient_kind = 'account' AND recipient = $1",
+        )
+        .bind(account)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// What the planner needs to know of an account.
+    pub async fn recipient_info(
+        conn: &mut AnyConnection,
+        account: &str,
+    ) -> Result<Option<RecipientInfo>, sqlx::Error> {
+        let targets: i64 =
+            sqlx::query("SELECT COUNT(*) FROM push_subscriptions WHERE account_id = $1")
+                .bind(account)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+        let Some(r) = sqlx::query(
+            "SELECT email, phone, language, channels, quiet_start, quiet_end, utc_offset_min, opt_out \
+             FROM recipients WHERE account_id = $1",
+        )
+        .bind(account)
+        .fetch_optional(&mut *conn)
+        .await?
+        else {
+            return Ok((targets > 0).then(|| RecipientInfo {
+                push_targets: usize::try_from(targets).unwrap_or(0),
+                utc_offset_min: 420,
+                ..Default::default()
+            }));
+        };
+        let language: String = r.try_get(2)?;
+        let channels: String = r.try_get(3)?;
+        let qs: Option<i64> = r.try_get(4)?;
+        let qe: Option<i64> = r.try_get(5)?;
+        let opt_out: String = r.try_get(7)?;
+        Ok(Some(RecipientInfo {
+            email: r.try_get(0)?,
+            phone: r.try_get(1)?,
+            language: enum_parse(&language).ok(),
+            channels: json_parse(&channels).unwrap_or_default(),
+            quiet: qs.zip(qe),
+            utc_offset_min: r.try_get(6)?,
+            opt_out: json_parse(&opt_out).unwrap_or_default(),
+            push_targets: usize::try_from(targets).unwrap_or(0),
+        }))
+    }
+
+    /// The addresses of an account (send time: the latest directory entry).
+    pub async fn addresses(
+        &self,
+        account: &str,
+    ) -> Result<(Option<String>, Option<String>), sqlx::Error> {
+        let row = sqlx::query("SELECT email, phone FROM recipients WHERE account_id = $1")
+            .bind(account)
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+            None => Ok((None, None)),
+        }
+    }
+
+    pub async fn preferences(&self, account: &str) -> Result<Preferences, sqlx::Error> {
+        let row = sqlx::query("SELECT quiet_start, quiet_end, utc_offset_min, opt_out FROM recipients WHERE account_id = $1")
+            .bind(account)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let Some(r) = row else {
+            return Ok(Preferences {
+                utc_offset_min: 420,
+                ..Default::default()
+            });
+        };
+        let qs: Option<i64> = r.try_get(0)?;
+        let qe: Option<i64> = r.try_get(1)?;
+        let opt_out: String = r.try_get(3)?;
+        Ok(Preferences {
+            quiet: qs.zip(qe),
+            utc_offset_min: r.try_get(2)?,
+            opt_out: json_parse(&opt_out).unwrap_or_default(),
+        })
+    }
+
+    pub async fn set_preferences(&self, account: &str, p: &Preferences) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO recipients (account_id, language, quiet_start, quiet_end, utc_offset_min, opt_out, version, updated_at) \
+             VALUES ($1, 'id', $2, $3, $4, $5, 0, $6) \
+             ON CONFLICT (account_id) DO UPDATE SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, \
+             utc_offset_min = excluded.utc_offset_min, opt_out = excluded.opt_out, updated_at = excluded.updated_at",
+        )
+        .bind(account)
+        .bind(p.quiet.map(|q| q.0))
+        .bind(p.quiet.map(|q| q.1))
+        .bind(p.utc_offset_min)
+        .bind(json_text(&p.opt_out))
+        .bind(now_micros())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    // ---- push targets --------------------------------------------------------------
+
+    /// Add (or move to this account) a push target; returns its id.
+    pub async fn add_push_target(
+        &self,
+        account: &str,
+        kind: &str,
+        endpoint: &str,
+        p256dh: Option<&str>,
+        auth: Option<&str>,
+    ) -> Result<String, sqlx::Error> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = sqlx::query(
+            "INSERT INTO push_subscriptions (id, account_id, kind, endpoint, p256dh, auth, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (endpoint) DO UPDATE SET account_id = excluded.account_id, kind = excluded.kind, \
+             p256dh = excluded.p256dh, auth = excluded.auth RETURNING id",
+        )
+        .bind(&id)
+        .bind(account)
+        .bind(kind)
+        .bind(endpoint)
+        .bind(p256dh)
+        .bind(auth)
+        .bind(now_micros())
+        .fetch_one(self.db.pool())
+        .await?;
+        row.try_get(0)
+    }
+
+    /// Remove a push target of this account (`false`: none such).
+    pub async fn remove_push_target(
+        &self,
+        account: &str,
+        endpoint: &str,
+    ) -> Result<bool, sqlx::Error> {
+        Ok(
+            sqlx::query("DELETE FROM push_subscriptions WHERE account_id = $1 AND endpoint = $2")
+                .bind(account)
+                .bind(endpoint)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected()
+                > 0,
+        )
+    }
+
+    /// A target the push service says is gone (404/410).
+    pub async fn drop_push_target(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn push_targets(&self, account: &str) -> Result<Vec<PushTarget>, sqlx::Error> {
+        sqlx::query("SELECT id, kind, endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = $1 ORDER BY created_at")
+            .bind(account)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PushTarget {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    endpoint: r.try_get(2)?,
+                    p256dh: r.try_get(3)?,
+                    auth: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A named key of the service, made by `make` at first use (the same on every
+    /// replica: the first writer wins).
+    pub async fn key(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> Option<String>,
+    ) -> Result<Option<String>, sqlx::Error> {
+        if let Some(r) = sqlx::query("SELECT value FROM notify_keys WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?
+        {
+            return Ok(Some(r.try_get(0)?));
+        }
+        let Some(value) = make() else {
+            return Ok(None);
+        };
+        sqlx::query("INSERT INTO notify_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(&value)
+            .bind(now_micros())
+            .execute(self.db.pool())
+            .await?;
+        let r = sqlx::query("SELECT value FROM notify_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(Some(r.try_get(0)?))
+    }
+}
+
+async fn is_status(conn: &mut AnyConnection, id: &str, status: &str) -> Result<bool, sqlx::Error> {
+    let s: Option<String> = sqlx::query_scalar("SELECT status FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(s.as_deref() == Some(status))
+}
+
+async fn fetch_message(conn: &mut AnyConnection, id: &str) -> Result<Option<Queued>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(queued)
+    .transpose()
+}
+
+/// Move a message to the next channel of its plan, or end it as failed.
+async fn next_step(
+    conn: &mut AnyConnection,
+    m: &Queued,
+    now: i64,
+    detail: &str,
+) -> Result<Option<Channel>, sqlx::Error> {
+    let next = usize::try_from(m.step + 1)
+        .ok()
+        .and_then(|s| m.plan.get(s))
+        .copied();
+    match next {
+        Some(c) => {
+            sqlx::query(
+                "UPDATE messages SET status = 'queued', step = step + 1, channel = $1, step_attempts = 0, \
+                 next_attempt_at = $2, fallback_at = NULL, updated_at = $2, last_error = $3 WHERE id = $4",
+            )
+            .bind(enum_text(&c))
+            .bind(now)
+            .bind(detail)
+            .bind(&m.id)
+            .execute(&mut *conn)
+            .await?;
+            history(
+                conn,
+                &m.id,
+                now,
+                "fallback",
+                Some(&enum_text(&c)),
+                Some(detail),
+            )
+            .await?;
+            Ok(Some(c))
+        }
+        None => {
+            finish(conn, m, now, "failed", DeliveryState::Failed, detail).await?;
+            Ok(None)
+        }
+    }
+}
+
+async fn finish(
+    conn: &mut AnyConnection,
+    m: &Queued,
+    now: i64,
+    status: &str,
+    state: DeliveryState,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE messages SET status = $1, fallback_at = NULL, updated_at = $2, last_error = $3 WHERE id = $4")
+        .bind(status)
+        .bind(now)
+        .bind(detail)
+        .bind(&m.id)
+        .execute(&mut *conn)
+        .await?;
+    history(
+        conn,
+        &m.id,
+        now,
+        status,
+        Some(&enum_text(&m.channel)),
+        Some(detail),
+    )
+    .await?;
+    publish_status(
+        conn,
+        &m.id,
+        &m.dedup_key,
+        &m.correlation_id,
+        state,
+        Some(m.channel),
+        Some(detail.to_string()),
+        now,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn publish_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    dedup_key: &str,
+    correlation_id: &Option<String>,
+    status: DeliveryState,
+    channel: Option<Channel>,
+    detail: Option<String>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let ev = MessageStatus {
+        id: id.to_string(),
+        dedup_key: dedup_key.to_string(),
+        status,
+        channel,
+        at: rfc3339(now),
+        detail,
+        correlation_id: correlation_id.clone(),
+    };
+    let mut event = Event::new(SOURCE, kreki_notify_contracts::MESSAGE_STATUS, &ev)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    if let Some(c) = correlation_id {
+        event = event.correlated(c.clone());
+    }
+    outbox::enqueue(conn, &event).await
 }
 
 async fn history(
@@ -320,7 +1195,9 @@ fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
     let vars: String = row.try_get(5)?;
     let language: Option<String> = row.try_get(6)?;
     let rank: i64 = row.try_get(7)?;
-    let channels: String = row.try_get(8)?;
+    let plan: String = row.try_get(8)?;
+    let channel: String = row.try_get(10)?;
+    let attachments: String = row.try_get(14)?;
     Ok(Queued {
         id: row.try_get(0)?,
         dedup_key: row.try_get(1)?,
@@ -330,17 +1207,54 @@ fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
             Recipient::Address(to)
         },
         template: enum_parse(&template)?,
-        vars: serde_json::from_str(&vars).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        vars: json_parse(&vars)?,
         language: language
             .as_deref()
             .map(enum_parse)
             .transpose()?
             .unwrap_or_default(),
         priority: Priority::from_rank(rank),
-        channels: serde_json::from_str(&channels).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        correlation_id: row.try_get(9)?,
-        expires_at: row.try_get(10)?,
-        attempts: row.try_get(11)?,
+        plan: json_parse(&plan)?,
+        step: row.try_get(9)?,
+        channel: enum_parse(&channel)?,
+        correlation_id: row.try_get(11)?,
+        expires_at: row.try_get(12)?,
+        attempts: row.try_get(13)?,
+        attachments: json_parse(&attachments)?,
+        created_at: row.try_get(15)?,
+    })
+}
+
+fn view(
+    row: &AnyRow,
+    history: Vec<HistoryEntry>,
+    deliveries: Vec<DeliveryView>,
+) -> Result<MessageView, sqlx::Error> {
+    let plan: String = row.try_get(9)?;
+    let plan: Vec<String> = json_parse(&plan)?;
+    let kind: String = row.try_get(10)?;
+    let to: String = row.try_get(11)?;
+    let recipient = if kind == "account" {
+        format!("account:{to}")
+    } else if to.contains('@') {
+        kreki_platform::telemetry::mask_email(&to)
+    } else {
+        kreki_platform::telemetry::mask_phone(&to)
+    };
+    Ok(MessageView {
+        id: row.try_get(0)?,
+        dedup_key: row.try_get(1)?,
+        template: row.try_get(2)?,
+        priority: enum_text(&Priority::from_rank(row.try_get(3)?)),
+        status: row.try_get(4)?,
+        attempts: row.try_get(5)?,
+        correlation_id: row.try_get(6)?,
+        created_at: rfc3339(row.try_get(7)?),
+        channel: row.try_get(8)?,
+        plan,
+        recipient,
+        history,
+        deliveries,
     })
 }
 

@@ -1,104 +1,493 @@
-//! The sender: takes due messages from the queue, most urgent first, renders and hands them
-//! to a channel, and records the outcome. Transient failures are retried with exponential
-//! backoff and jitter; permanent ones are recorded and surfaced.
+//! The sender: one lane per channel takes that channel's due messages from the queue, most
+//! urgent first, and sends them with the channel's concurrency and rate limit, so a slow
+//! provider (or a flood of certificate e-mails) never holds up a dispatch alert on another
+//! channel, and within a channel a critical message is the next one taken. Transient
+//! failures are retried with exponential backoff and jitter; a 429 pauses the lane for the
+//! provider's `Retry-After`; permanent failures move the message to the next channel of its
+//! plan. A sweeper moves critical messages on when their channel did not confirm delivery
+//! within the fallback time.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use kreki_notify_contracts::{DeliveryState, Recipient};
+use kreki_notify_contracts::{Channel as ChannelKind, Recipient};
 use kreki_platform::{bus::outbox::RelayState, time_util::now_micros};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+};
 use rand::Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    channel::{Channel, Outgoing, SendError},
-    store::{Queued, Store},
+    channel::{Address, Channel, Outgoing, SendError, Sent},
+    config::Limits,
+    planner::Available,
+    store::{Outcome, Queued, Store, Wakes, enum_text},
     templates::render,
 };
 
-/// Attempts before a transiently failing message is marked failed.
-pub const MAX_ATTEMPTS: i64 = 8;
+/// The adapters this deployment has.
+#[derive(Default, Clone)]
+pub struct Senders {
+    pub webpush: Option<Arc<dyn Channel>>,
+    pub fcm: Option<Arc<dyn Channel>>,
+    pub whatsapp: Option<Arc<dyn Channel>>,
+    pub sms: Option<Arc<dyn Channel>>,
+    pub email: Option<Arc<dyn Channel>>,
+    pub console: Option<Arc<dyn Channel>>,
+}
 
+impl Senders {
+    pub fn available(&self) -> Available {
+        Available {
+            push: self.webpush.is_some() || self.fcm.is_some(),
+            whatsapp: self.whatsapp.is_some(),
+            sms: self.sms.is_some(),
+            email: self.email.is_some(),
+            console: self.console.is_some(),
+        }
+    }
+
+    /// The lanes to run.
+    pub fn kinds(&self) -> Vec<ChannelKind> {
+        let a = self.available();
+        [
+            (a.push, ChannelKind::Push),
+            (a.whatsapp, ChannelKind::Whatsapp),
+            (a.sms, ChannelKind::Sms),
+            (a.email, ChannelKind::Email),
+            (a.console, ChannelKind::Console),
+        ]
+        .into_iter()
+        .filter_map(|(on, k)| on.then_some(k))
+        .collect()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SendLabels {
+    pub channel: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+/// Per channel: sends by outcome, provider call latency, time from request to send.
+pub struct NotifyMetrics {
+    pub sends: Family<SendLabels, Counter>,
+    pub provider_seconds: Family<ChannelLabel, Histogram>,
+    pub queued_seconds: Family<ChannelLabel, Histogram>,
+}
+
+impl NotifyMetrics {
+    pub fn new(m: &kreki_platform::metrics::Metrics) -> Self {
+        let make = || {
+            Family::<ChannelLabel, Histogram>::new_with_constructor(
+                kreki_platform::metrics::latency_histogram as fn() -> Histogram,
+            )
+        };
+        let s = NotifyMetrics {
+            sends: Family::default(),
+            provider_seconds: make(),
+            queued_seconds: make(),
+        };
+        m.register(
+            "kreki_notify_sends",
+            "Sends and receipts by channel and outcome (sent, delivered, failed, retry, expired)",
+            s.sends.clone(),
+        );
+        m.register(
+            "kreki_notify_provider_call_seconds",
+            "Time the channel's provider took to accept a message",
+            s.provider_seconds.clone(),
+        );
+        m.register(
+            "kreki_notify_request_to_send_seconds",
+            "Time from the request to the provider's accept",
+            s.queued_seconds.clone(),
+        );
+        s
+    }
+
+    pub fn count(&self, channel: ChannelKind, outcome: &str) {
+        self.sends
+            .get_or_create(&SendLabels {
+                channel: enum_text(&channel),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+}
+
+/// Tuning of the sender.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub fallback_after: Duration,
+    pub max_attempts: i64,
+    pub limits: HashMap<ChannelKind, Limits>,
+    /// Default time-to-live at push services when a message has no expiry.
+    pub default_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            fallback_after: Duration::from_secs(15),
+            max_attempts: 8,
+            limits: HashMap::new(),
+            default_ttl: Duration::from_secs(3_600),
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct Worker {
     pub store: Store,
-    pub channel: Arc<dyn Channel>,
-    pub wake: Arc<Notify>,
+    pub senders: Senders,
+    pub wakes: Arc<Wakes>,
     pub relay: Arc<RelayState>,
+    pub settings: Arc<Settings>,
+    pub metrics: Option<Arc<NotifyMetrics>>,
+}
+
+struct Lane {
+    kind: ChannelKind,
+    permits: Arc<Semaphore>,
+    paused_until: Mutex<Option<Instant>>,
+    next_slot: Mutex<Instant>,
+    interval: Option<Duration>,
 }
 
 impl Worker {
+    /// Lanes for every channel this deployment has, and the fallback sweeper.
     pub async fn run(self, cancel: CancellationToken) {
+        let mut tasks = Vec::new();
+        for kind in self.senders.kinds() {
+            let w = self.clone();
+            let c = cancel.clone();
+            tasks.push(tokio::spawn(async move { w.lane(kind, c).await }));
+        }
+        let w = self.clone();
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(async move { w.fallback_sweeper(c).await }));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    fn wake(&self, kind: ChannelKind) {
+        if let Some(n) = self.wakes.get(&kind) {
+            n.notify_one();
+        }
+    }
+
+    async fn fallback_sweeper(&self, cancel: CancellationToken) {
+        let every = (self.settings.fallback_after / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
-            let n = match self.store.claim_due(32).await {
-                Ok(batch) => {
-                    let n = batch.len();
-                    for m in batch {
-                        self.deliver(m).await;
-                    }
-                    n
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "notify queue unavailable");
-                    0
-                }
-            };
-            if n > 0 {
-                continue;
-            }
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(every) => {}
+            }
+            match self.store.fallbacks_due(100).await {
+                Ok(lanes) => {
+                    for k in lanes {
+                        self.wake(k);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "notify fallback sweep failed"),
             }
         }
     }
 
-    async fn deliver(&self, m: Queued) {
+    async fn lane(&self, kind: ChannelKind, cancel: CancellationToken) {
+        let limits = self.settings.limits.get(&kind).copied().unwrap_or_default();
+        let lane = Arc::new(Lane {
+            kind,
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            paused_until: Mutex::new(None),
+            next_slot: Mutex::new(Instant::now()),
+            interval: (limits.per_second > 0.0)
+                .then(|| Duration::from_secs_f64(1.0 / limits.per_second)),
+        });
+        let wake = self
+            .wakes
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()));
+        loop {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let paused = *lane.paused_until.lock().await;
+            if let Some(until) = paused
+                && until > Instant::now()
+            {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                }
+                continue;
+            }
+            // Claim only what can be sent now, so that nothing claimed waits behind a
+            // slow provider while a more urgent message arrives.
+            let free = lane.permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    p = lane.permits.clone().acquire_owned() => drop(p),
+                }
+                continue;
+            }
+            let limit = i64::try_from(free.min(32)).unwrap_or(32);
+            let batch = match self.store.claim(kind, limit).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(channel = ?kind, error = %e, "notify queue unavailable");
+                    Vec::new()
+                }
+            };
+            let got = batch.len();
+            for m in batch {
+                let Ok(permit) = lane.permits.clone().acquire_owned().await else {
+                    return;
+                };
+                if let Some(iv) = lane.interval {
+                    let mut slot = lane.next_slot.lock().await;
+                    let now = Instant::now();
+                    if *slot > now {
+                        tokio::time::sleep_until((*slot).into()).await;
+                    }
+                    *slot = (*slot).max(now) + iv;
+                }
+                let w = self.clone();
+                let l = lane.clone();
+                tokio::spawn(async move {
+                    w.deliver(&l, m).await;
+                    drop(permit);
+                });
+            }
+            if got > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i64) -> i64 {
+        let base = 500u64.saturating_mul(1 << (attempts - 1).clamp(0, 10));
+        let delay_ms = base.min(60_000) + rand::thread_rng().gen_range(0..250u64);
+        now_micros() + i64::try_from(delay_ms * 1000).unwrap_or(i64::MAX / 2)
+    }
+
+    async fn deliver(&self, lane: &Lane, m: Queued) {
         let now = now_micros();
         let outcome = if m.expires_at.is_some_and(|e| e <= now) {
-            (
-                DeliveryState::Expired,
-                None,
-                Some("expired before sending".to_string()),
-                None,
-            )
+            Outcome::Expired
         } else {
-            let r = render(m.template, m.language, &m.vars);
-            let to = match &m.recipient {
-                Recipient::Account(a) => format!("account:{a}"),
-                Recipient::Address(a) => a.clone(),
-            };
-            let out = Outgoing {
-                id: m.id.clone(),
-                to,
-                priority: m.priority,
-                title: r.title,
-                body: r.body,
-                correlation_id: m.correlation_id.clone(),
-            };
-            let kind = self.channel.kind();
-            match self.channel.send(&out).await {
-                Ok(reference) => (DeliveryState::Sent, Some(kind), reference, None),
-                Err(SendError::Permanent(e)) => (DeliveryState::Failed, Some(kind), Some(e), None),
-                Err(SendError::Transient(e)) if m.attempts >= MAX_ATTEMPTS => (
-                    DeliveryState::Failed,
-                    Some(kind),
-                    Some(format!("gave up: {e}")),
-                    None,
-                ),
-                Err(SendError::Transient(e)) => {
-                    let base = 500u64.saturating_mul(1 << m.attempts.clamp(0, 10));
-                    let delay_ms = base.min(60_000) + rand::thread_rng().gen_range(0..250u64);
-                    let retry = now + i64::try_from(delay_ms * 1000).unwrap_or(i64::MAX / 2);
-                    (DeliveryState::Queued, Some(kind), Some(e), Some(retry))
+            let started = Instant::now();
+            let result = self.send(&m, now).await;
+            if let Some(metrics) = &self.metrics {
+                let label = ChannelLabel {
+                    channel: enum_text(&lane.kind),
+                };
+                metrics
+                    .provider_seconds
+                    .get_or_create(&label)
+                    .observe(started.elapsed().as_secs_f64());
+                if result.is_ok() {
+                    metrics
+                        .queued_seconds
+                        .get_or_create(&label)
+                        .observe((now_micros() - m.created_at).max(0) as f64 / 1e6);
                 }
             }
+            match result {
+                Ok(sent) => Outcome::Sent {
+                    provider_ref: sent.provider_ref,
+                    delivered: sent.delivered,
+                },
+                Err(SendError::Permanent(e)) | Err(SendError::Gone(e)) => {
+                    Outcome::Failed { detail: e }
+                }
+                Err(SendError::RateLimited {
+                    detail,
+                    retry_after,
+                }) => {
+                    *lane.paused_until.lock().await = Some(Instant::now() + retry_after);
+                    if m.attempts >= self.settings.max_attempts * 2 {
+                        Outcome::Failed {
+                            detail: format!("gave up: {detail}"),
+                        }
+                    } else {
+                        Outcome::Retry {
+                            at: now_micros()
+                                + i64::try_from(retry_after.as_micros()).unwrap_or(i64::MAX / 2),
+                            detail,
+                        }
+                    }
+                }
+                Err(SendError::Transient(e)) if m.attempts >= self.settings.max_attempts => {
+                    Outcome::Failed {
+                        detail: format!("gave up: {e}"),
+                    }
+                }
+                Err(SendError::Transient(e)) => Outcome::Retry {
+                    at: self.backoff(m.attempts),
+                    detail: e,
+                },
+            }
         };
-        let (state, channel, detail, retry) = outcome;
-        if let Err(e) = self.store.record(&m, state, channel, detail, retry).await {
+        if let Some(metrics) = &self.metrics {
+            let name = match &outcome {
+                Outcome::Sent {
+                    delivered: true, ..
+                } => "delivered",
+                Outcome::Sent { .. } => "sent",
+                Outcome::Retry { .. } => "retry",
+                Outcome::Failed { .. } => "failed",
+                Outcome::Expired => "expired",
+            };
+            metrics.count(lane.kind, name);
+        }
+        let fallback =
+            i64::try_from(self.settings.fallback_after.as_micros()).unwrap_or(i64::MAX / 2);
+        match self.store.record(&m, &outcome, fallback).await {
+            Ok(Some(next)) => self.wake(next),
+            Ok(None) => {}
             // The lease expires and the message is tried again: at-least-once.
-            tracing::warn!(message_id = %m.id, error = %e, "cannot record delivery outcome");
+            Err(e) => {
+                tracing::warn!(message_id = %m.id, error = %e, "cannot record delivery outcome")
+            }
         }
         self.relay.poke();
+    }
+
+    /// Render and send on the message's current channel, to every address it has there.
+    async fn send(&self, m: &Queued, now: i64) -> Result<Sent, SendError> {
+        let r = render(m.template, m.language, &m.vars);
+        let ttl = m
+            .expires_at
+            .map(|e| {
+                Duration::from_micros(u64::try_from((e - now).max(1_000_000)).unwrap_or(1_000_000))
+            })
+            .unwrap_or(self.settings.default_ttl);
+        let mut out = Outgoing {
+            id: m.id.clone(),
+            reference: m.reference(),
+            to: Address::Text(String::new()),
+            priority: m.priority,
+            template: m.template,
+            language: m.language,
+            vars: m.vars.clone(),
+            title: r.title,
+            body: r.body,
+            sms: r.sms,
+            correlation_id: m.correlation_id.clone(),
+            attachments: m.attachments.clone(),
+            ttl,
+        };
+        let storage = |e: sqlx::Error| SendError::Transient(format!("directory unavailable: {e}"));
+        match m.channel {
+            ChannelKind::Console => {
+                let label = match &m.recipient {
+                    Recipient::Account(a) => format!("account:{a}"),
+                    Recipient::Address(a) => a.clone(),
+                };
+                out.to = Address::Text(label);
+                one(&self.senders.console, &out).await
+            }
+            ChannelKind::Sms | ChannelKind::Whatsapp | ChannelKind::Email => {
+                let address = match &m.recipient {
+                    Recipient::Address(a) => Some(a.clone()),
+                    Recipient::Account(a) => {
+                        let (email, phone) = self.store.addresses(a).await.map_err(storage)?;
+                        if m.channel == ChannelKind::Email {
+                            email
+                        } else {
+                            phone
+                        }
+                    }
+                };
+                let Some(address) = address else {
+                    return Err(SendError::Permanent(
+                        "the recipient has no address for this channel".into(),
+                    ));
+                };
+                out.to = Address::Text(address);
+                let sender = match m.channel {
+                    ChannelKind::Sms => &self.senders.sms,
+                    ChannelKind::Whatsapp => &self.senders.whatsapp,
+                    _ => &self.senders.email,
+                };
+                one(sender, &out).await
+            }
+            ChannelKind::Push => {
+                let Recipient::Account(account) = &m.recipient else {
+                    return Err(SendError::Permanent("push needs an account".into()));
+                };
+                let targets = self.store.push_targets(account).await.map_err(storage)?;
+                let mut first_ok: Option<Sent> = None;
+                let mut last_err = SendError::Permanent("no push subscription".into());
+                for t in targets {
+                    let (sender, to) = match (t.kind.as_str(), t.p256dh, t.auth) {
+                        ("webpush", Some(p256dh), Some(auth)) => (
+                            &self.senders.webpush,
+                            Address::WebPush {
+                                endpoint: t.endpoint.clone(),
+                                p256dh,
+                                auth,
+                            },
+                        ),
+                        ("fcm", _, _) => (&self.senders.fcm, Address::Fcm(t.endpoint.clone())),
+                        _ => continue,
+                    };
+                    out.to = to;
+                    match one(sender, &out).await {
+                        Ok(s) => {
+                            if first_ok.is_none() {
+                                first_ok = Some(s);
+                            }
+                        }
+                        Err(SendError::Gone(e)) => {
+                            tracing::info!(message_id = %m.id, "push subscription gone; removed");
+                            if let Err(err) = self.store.drop_push_target(&t.id).await {
+                                tracing::warn!(error = %err, "cannot remove a gone push subscription");
+                            }
+                            last_err = SendError::Permanent(format!("subscription gone: {e}"));
+                        }
+                        Err(e) => {
+                            // A transient failure wins over a permanent one: worth a retry.
+                            if !matches!(
+                                last_err,
+                                SendError::Transient(_) | SendError::RateLimited { .. }
+                            ) {
+                                last_err = e;
+                            }
+                        }
+                    }
+                }
+                first_ok.ok_or(last_err)
+            }
+        }
+    }
+}
+
+async fn one(sender: &Option<Arc<dyn Channel>>, out: &Outgoing) -> Result<Sent, SendError> {
+    match sender {
+        Some(s) => s.send(out).await,
+        None => Err(SendError::Permanent("channel not configured".into())),
     }
 }

@@ -1,40 +1,12 @@
-//! The `Channel` port and the console/file channel (demo and tests). The real providers
-//! (Web Push, FCM, WhatsApp, SMS gateway, SMTP) are adapters of the same port.
+//! The console/file channel (demo and tests): one JSON line per message.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use kreki_notify_contracts::{Channel as ChannelKind, Priority};
-use serde::Serialize;
+use kreki_notify_contracts::Channel as ChannelKind;
 use tokio::io::AsyncWriteExt;
 
-/// A message ready for a channel.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outgoing {
-    pub id: String,
-    pub to: String,
-    pub priority: Priority,
-    pub title: String,
-    pub body: String,
-    pub correlation_id: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// Try again later (provider down, 429, timeout).
-    #[error("transient: {0}")]
-    Transient(String),
-    /// Never succeeds (invalid address, unsubscribed).
-    #[error("permanent: {0}")]
-    Permanent(String),
-}
-
-#[async_trait]
-pub trait Channel: Send + Sync + 'static {
-    fn kind(&self) -> ChannelKind;
-    /// Send; returns the provider's reference, if any.
-    async fn send(&self, m: &Outgoing) -> Result<Option<String>, SendError>;
-}
+use super::{Address, Channel, Outgoing, SendError, Sent};
 
 /// Writes each message as one JSON line to a file (appending) or to standard output.
 /// Delivery is at least once: a crash after writing and before recording re-sends it; readers
@@ -59,11 +31,26 @@ impl Channel for ConsoleChannel {
         ChannelKind::Console
     }
 
-    async fn send(&self, m: &Outgoing) -> Result<Option<String>, SendError> {
+    async fn send(&self, m: &Outgoing) -> Result<Sent, SendError> {
+        let to = match &m.to {
+            Address::Text(t) => t.clone(),
+            Address::WebPush { endpoint, .. } => endpoint.clone(),
+            Address::Fcm(t) => t.clone(),
+        };
         let mut line = serde_json::to_string(&serde_json::json!({
             "channel": "console",
             "at": kreki_platform::time_util::rfc3339(kreki_platform::time_util::now_micros()),
-            "message": m,
+            "message": {
+                "id": m.id,
+                "to": to,
+                "priority": m.priority,
+                "template": m.template,
+                "title": m.title,
+                "body": m.body,
+                "sms": m.sms,
+                "correlation_id": m.correlation_id,
+                "attachments": m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>(),
+            },
         }))
         .map_err(|e| SendError::Permanent(e.to_string()))?;
         line.push('\n');
@@ -93,6 +80,9 @@ impl Channel for ConsoleChannel {
                     .map_err(|e| SendError::Transient(e.to_string()))?;
             }
         }
-        Ok(None)
+        Ok(Sent {
+            provider_ref: None,
+            delivered: true,
+        })
     }
 }

@@ -1,0 +1,222 @@
+//! `[notify]` configuration: which channels exist, their providers' URLs and credentials,
+//! their concurrency and rate limits, and the fallback time of critical messages.
+
+use std::path::PathBuf;
+
+use kreki_platform::config::Secret;
+use serde::{Deserialize, Serialize};
+
+/// When the console channel (JSON lines to a file or standard output) is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// Only while no provider channel (FCM, WhatsApp, SMS, e-mail) is configured: the demo.
+    #[default]
+    Auto,
+    /// Always, as the last channel of every message (development).
+    On,
+    /// Never (production: codes and links must not reach a log).
+    Off,
+}
+
+/// Per channel: parallel sends and the provider's rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// Sends per second (0 = unlimited).
+    pub per_second: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            per_second: 0.0,
+        }
+    }
+}
+
+/// Web Push (RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    pub enabled: bool,
+    /// VAPID `sub`: a `mailto:` or `https:` contact for push services. Default: the public
+    /// base URL.
+    pub subject: Option<String>,
+    /// VAPID private key: PKCS#8 DER, base64url. Default: one generated at first start and
+    /// kept in the service's database.
+    pub vapid_private_key: Option<Secret>,
+    /// Time-to-live at the push service when the message has no expiry.
+    pub ttl_s: u64,
+    pub limits: Limits,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            subject: None,
+            vapid_private_key: None,
+            ttl_s: 3_600,
+            limits: Limits {
+                concurrency: 16,
+                per_second: 0.0,
+            },
+        }
+    }
+}
+
+/// Firebase Cloud Messaging HTTP v1 with a service account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcmConfig {
+    pub project_id: String,
+    /// The service account's JSON key file (`client_email`, `private_key`, `token_uri`).
+    pub service_account_file: PathBuf,
+    #[serde(default = "default_fcm_base")]
+    pub base_url: String,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_fcm_base() -> String {
+    "https://fcm.googleapis.com".into()
+}
+
+/// WhatsApp Business Cloud API: approved template messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappConfig {
+    /// Graph API base with version.
+    #[serde(default = "default_wa_base")]
+    pub base_url: String,
+    pub phone_number_id: String,
+    pub access_token: Secret,
+    /// App secret: checks `X-Hub-Signature-256` of status webhooks.
+    pub app_secret: Secret,
+    /// Token the webhook's verification request must echo.
+    #[serde(default)]
+    pub verify_token: Option<Secret>,
+    /// Prefix of the approved template names (`<prefix><template>`, e.g. `kreki_otp_code`).
+    #[serde(default = "default_wa_prefix")]
+    pub template_prefix: String,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_wa_base() -> String {
+    "https://graph.facebook.com/v21.0".into()
+}
+
+fn default_wa_prefix() -> String {
+    "kreki_".into()
+}
+
+/// A generic HTTP SMS gateway (see docs/notify.md for the wire format).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// `POST` endpoint that accepts a message.
+    pub url: String,
+    pub api_key: Secret,
+    /// Sender id or number shown to the recipient.
+    #[serde(default = "default_sender")]
+    pub sender: String,
+    /// Shared secret of the delivery-receipt webhook's HMAC signature.
+    pub webhook_secret: Secret,
+    /// The gateway drops a second message with the same `reference` (so re-sending after a
+    /// crash cannot duplicate).
+    #[serde(default = "yes")]
+    pub gateway_dedups_reference: bool,
+    /// Numbers the gateway may send to (E.164 prefixes; default Indonesian mobiles).
+    #[serde(default = "default_prefixes")]
+    pub allowed_prefixes: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_sender() -> String {
+    "KREKI".into()
+}
+
+fn default_prefixes() -> Vec<String> {
+    vec!["+628".into()]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// E-mail over SMTP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (STARTTLS when offered, required with `?tls=required`),
+    /// `smtps://host:port` (TLS), or `smtp://host:port?tls=none` (tests, local relay).
+    pub smtp_url: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// `From:` mailbox, e.g. `KREKI <noreply@kreki.or.id>`.
+    pub from: String,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[notify]` configuration section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Console channel: append messages as JSON lines to this file (default: standard output).
+    pub console_file: Option<PathBuf>,
+    pub console: ConsoleMode,
+    /// A critical message not delivered or acknowledged within this time goes out on the
+    /// next channel of its plan.
+    pub fallback_after_s: u64,
+    /// Attempts on one channel before a transiently failing message moves on (or fails).
+    pub max_attempts: i64,
+    /// Per-request time limit of provider calls.
+    pub provider_timeout_ms: u64,
+    pub push: PushConfig,
+    pub fcm: Option<FcmConfig>,
+    pub whatsapp: Option<WhatsappConfig>,
+    pub sms: Option<SmsConfig>,
+    pub email: Option<EmailConfig>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            console_file: None,
+            console: ConsoleMode::Auto,
+            fallback_after_s: 15,
+            max_attempts: 8,
+            provider_timeout_ms: 10_000,
+            push: PushConfig::default(),
+            fcm: None,
+            whatsapp: None,
+            sms: None,
+            email: None,
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// Whether the console channel takes part.
+    pub fn console_enabled(&self) -> bool {
+        match self.console {
+            ConsoleMode::On => true,
+            ConsoleMode::Off => false,
+            ConsoleMode::Auto => {
+                self.fcm.is_none()
+                    && self.whatsapp.is_none()
+                    && self.sms.is_none()
+                    && self.email.is_none()
+            }
+        }
+    }
+}
