@@ -17,3 +17,18 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libssl-dev pkg-config >/dev/null
 fi
+
+# Independent test peers of the notify service (PyPI, pinned): http-ece + PyJWT check Web
+# Push payloads and VAPID tokens, aiosmtpd receives our e-mail.
+if ! python3 -c "import http_ece, jwt, aiosmtpd" 2>/dev/null; then
+  echo "== installing the notify test peers (PyPI: crates/notify/service/tests/peers/requirements.txt)"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-pip >/dev/null
+  fi
+  reqs=crates/notify/service/tests/peers/requirements.txt
+  python3 -m pip install --quiet --disable-pip-version-check -r "$reqs" 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$reqs"
+fi

@@ -9,5 +9,6 @@ mod dispatch;
 mod emergency;
 mod identity;
 mod live;
+mod notify;
 mod processes;
 mod up;

@@ -71,12 +71,14 @@ impl Senders {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SendLabels {
+    pub service: String,
     pub channel: String,
     pub outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabel {
+    pub service: String,
     pub channel: String,
 }
 
@@ -120,6 +122,7 @@ impl NotifyMetrics {
     pub fn count(&self, channel: ChannelKind, outcome: &str) {
         self.sends
             .get_or_create(&SendLabels {
+                service: crate::store::SOURCE.to_string(),
                 channel: enum_text(&channel),
                 outcome: outcome.to_string(),
             })
@@ -301,6 +304,7 @@ impl Worker {
             let result = self.send(&m, now).await;
             if let Some(metrics) = &self.metrics {
                 let label = ChannelLabel {
+                    service: crate::store::SOURCE.to_string(),
                     channel: enum_text(&lane.kind),
                 };
                 metrics
