@@ -11,3 +11,4 @@ mod identity;
 mod live;
 mod processes;
 mod up;
+mod volunteers;
