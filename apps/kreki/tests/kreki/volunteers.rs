@@ -798,6 +798,31 @@ async fn certification_mirrored_from_lms(v: &Vol) {
     .await;
     v.wait_eligibility(me, "basic again", |e| e["cert_level"] == "basic")
         .await;
+    let (s, list) = v.get("/me/certificates", &tok).await;
+    assert_eq!(s, 200);
+    let states: Vec<String> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}:{}:{}",
+                c["certificate_id"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["revocation_reason"].as_str().unwrap_or("-"),
+                c["expiring_notice_at"].is_string()
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "BHD-BASIC-2026-0001:valid:-:false",
+            "BHD-PLUS-2026-0001:revoked:pelanggaran:true",
+            "BHD-INST-2020-0001:expired:-:false",
+        ],
+        "the expiring notice is recorded, nothing else changed by it"
+    );
     assert_eq!(
         v.eligibility_of(me).len(),
         n + 1,
@@ -1334,4 +1359,106 @@ async fn critical_case_offered_only_to_the_certified_and_responder_statuses_beco
         json!({"accepted": 1, "arrived": 1, "resolved": 1, "completed": 1})
     );
     v.stop().await;
+}
+
+/// `kreki up --demo`: the demo volunteer and lead accounts of KREKI ID get verified profiles
+/// in Jakarta Pusat; the volunteer (a nurse with an STR) is dispatchable by the Emergency Core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_accounts_have_verified_profiles() {
+    use kreki_platform::service::{DemoSettings, DemoSim};
+    let app = crate::up::start_up_full(
+        None,
+        |cfg: &mut Config| {
+            cfg.auth.jwks_url = None;
+            cfg.auth.issuer = None;
+            cfg.identity.insert("argon2_memory_kib".into(), 8192.into());
+            cfg.identity.insert("argon2_iterations".into(), 1.into());
+        },
+        Some(DemoSettings { sim: DemoSim::Off }),
+    )
+    .await;
+    let login = |email: &'static str| {
+        let (client, url) = (app.client.clone(), app.url.clone());
+        async move {
+            let v: Value = client
+                .post(format!("{url}/api/auth/v1/login"))
+                .json(&json!({"identifier": email, "password": "Demo-Kreki-119!"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["data"]["accessToken"].as_str().unwrap().to_string()
+        }
+    };
+    let (relawan, ketua) = (
+        login("relawan@demo.kreki.id").await,
+        login("ketua@demo.kreki.id").await,
+    );
+    let me = |tok: String| {
+        let (client, url) = (app.client.clone(), app.url.clone());
+        async move {
+            let res = client
+                .get(format!("{url}/api/volunteers/v1/me"))
+                .bearer_auth(tok)
+                .send()
+                .await
+                .unwrap();
+            let v: Value = res.json().await.unwrap();
+            v["data"].clone()
+        }
+    };
+    testkit::eventually("demo profiles", Duration::from_secs(15), || async {
+        me(relawan.clone()).await["verification_state"] == "verified"
+            && me(ketua.clone()).await["verification_state"] == "verified"
+    })
+    .await;
+    let p = me(relawan.clone()).await;
+    assert_eq!(
+        (
+            p["display_name"].as_str(),
+            p["city_code"].as_str(),
+            p["background"].as_str()
+        ),
+        (Some("Budi Relawan"), Some("3171"), Some("nurse"))
+    );
+    assert_eq!(p["eligibility"]["health_professional"], true);
+    assert_eq!(p["schedule"]["timezone"], "Asia/Jakarta");
+    // The demo lead sees the demo volunteer in the area's list.
+    let list: Value = app
+        .client
+        .get(format!(
+            "{}/api/volunteers/v1/volunteers?state=verified",
+            app.url
+        ))
+        .bearer_auth(&ketua)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Budi Relawan", "Dewi Ketua Tim"]);
+    // The Emergency Core got the eligibility: on duty, the demo volunteer is dispatchable.
+    testkit::eventually("dispatchable", Duration::from_secs(15), || async {
+        let res = app
+            .client
+            .put(format!("{}/api/emergency/v1/presence", app.url))
+            .bearer_auth(&relawan)
+            .json(&json!({"on_duty": true, "latitude": -6.1754, "longitude": 106.8272}))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = res.json().await.unwrap();
+        v["data"]["dispatchable"] == true
+    })
+    .await;
+    app.stop().await;
 }

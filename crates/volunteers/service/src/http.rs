@@ -26,9 +26,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     model::{
         DOCUMENT_KINDS, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, DOCUMENTS_PER_VOLUNTEER, Decision,
-        DecisionInput, DocumentContent, DocumentInput, DocumentMeta, LeaderRow, ProfileInput,
-        ProfileView, ReviewView, Schedule, Stats, SubmitInput, VerificationState, VolunteerSummary,
-        transition, valid_city, valid_province, valid_skill,
+        DecisionInput, DocumentContent, DocumentInput, DocumentMeta, LeaderRow,
+        MirroredCertificate, ProfileInput, ProfileView, ReviewView, Schedule, Stats, SubmitInput,
+        VerificationState, VolunteerSummary, transition, valid_city, valid_province, valid_skill,
     },
     store::{self, NewDocument, ProfileRow, Search, cert_parse},
 };
@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(submit))
                 .routes(routes!(my_verification))
                 .routes(routes!(my_stats))
+                .routes(routes!(my_certificates))
                 .routes(routes!(leaderboard))
                 .routes(routes!(list_volunteers))
                 .routes(routes!(get_volunteer))
@@ -463,6 +464,24 @@ async fn my_verification(
 async fn my_stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<Stats>> {
     p.require_any_role(VOLUNTEER)?;
     Ok(Envelope::ok(store::stats(&st.db, &p.subject).await?))
+}
+
+/// The certificates mirrored from the LMS (valid, expired, revoked; recertification notices).
+#[utoipa::path(get, path = "/me/certificates", tag = "profile",
+    responses(
+        (status = 200, description = "Certificates, newest expiry first", body = inline(Envelope<Vec<MirroredCertificate>>)),
+        (status = 401, description = "No or invalid token", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn my_certificates(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Envelope<Vec<MirroredCertificate>>> {
+    p.require_any_role(VOLUNTEER)?;
+    let mut conn = st.db.pool().acquire().await?;
+    Ok(Envelope::ok(
+        store::certificates(&mut conn, &p.subject).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

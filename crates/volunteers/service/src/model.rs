@@ -341,6 +341,21 @@ pub struct Certification {
     pub certificate_id: Option<String>,
 }
 
+/// A certificate as mirrored from the LMS events.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MirroredCertificate {
+    pub certificate_id: String,
+    pub level: CertLevel,
+    pub valid_until: String,
+    /// `valid`, `expired` or `revoked`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
+    /// When the LMS said the recertification window opened (`lms.certificate.expiring`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_notice_at: Option<String>,
+}
+
 /// What the Emergency Core was last told.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EligibilityView {

@@ -14,8 +14,8 @@ use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use crate::model::{
     Background, Badge, CaseCounts, Certification, DocumentContent, DocumentMeta, EligibilityView,
-    EmergencyContact, HistoryEntry, LeaderRow, Profile, ProfileView, Schedule, Stats,
-    VerificationState, VolunteerSummary,
+    EmergencyContact, HistoryEntry, LeaderRow, MirroredCertificate, Profile, ProfileView, Schedule,
+    Stats, VerificationState, VolunteerSummary,
 };
 
 pub const SOURCE: &str = "volunteers";
@@ -580,6 +580,40 @@ pub async fn recompute_certification(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The certificates mirrored for a volunteer, newest expiry first.
+pub async fn certificates(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Vec<MirroredCertificate>, sqlx::Error> {
+    let now = now_micros();
+    sqlx::query(
+        "SELECT certificate_id, level, valid_until, status, reason, expiring_noted_at FROM certificates \
+         WHERE volunteer_id = $1 ORDER BY valid_until DESC, certificate_id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| {
+        let level: String = r.try_get(1)?;
+        let until: i64 = r.try_get(2)?;
+        let status: String = r.try_get(3)?;
+        Ok(MirroredCertificate {
+            certificate_id: r.try_get(0)?,
+            level: cert_parse(&level).unwrap_or(CertLevel::None),
+            valid_until: rfc3339(until),
+            status: if status == "valid" && until <= now {
+                "expired".into()
+            } else {
+                status
+            },
+            revocation_reason: r.try_get(4)?,
+            expiring_notice_at: r.try_get::<Option<i64>, _>(5)?.map(rfc3339),
+        })
+    })
+    .collect()
 }
 
 /// Points per kind of case credit.
