@@ -201,34 +201,48 @@ impl Handler for DemoAccountsHandler {
     }
 }
 
+/// Every event the service reacts to, in one durable consumer group (one fetcher on the bus
+/// instead of one per kind), each handed to its handler inside the inbox transaction.
+pub struct Events {
+    /// `kreki up --demo`: seed the demo accounts' profiles.
+    pub demo: bool,
+}
+
+/// The subjects of [`Events`].
+pub const SUBJECTS: &[&str] = &[
+    CERTIFICATE_ISSUED,
+    CERTIFICATE_REVOKED,
+    CERTIFICATE_EXPIRING,
+    RESPONDER_STATUS,
+    CASE_COMPLETED,
+    ACCOUNT_CREATED,
+    ACCOUNT_ERASED,
+];
+
+#[async_trait]
+impl Handler for Events {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        match event.subject.as_str() {
+            CERTIFICATE_ISSUED | CERTIFICATE_REVOKED | CERTIFICATE_EXPIRING => {
+                CertificateHandler.handle(event, tx).await
+            }
+            RESPONDER_STATUS | CASE_COMPLETED => CaseHandler.handle(event, tx).await,
+            ACCOUNT_ERASED => ErasureHandler.handle(event, tx).await,
+            ACCOUNT_CREATED if self.demo => DemoAccountsHandler.handle(event, tx).await,
+            _ => Ok(()),
+        }
+    }
+}
+
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         ctx.spawn_consumer(
-            "volunteers-certificates",
-            &[
-                CERTIFICATE_ISSUED,
-                CERTIFICATE_REVOKED,
-                CERTIFICATE_EXPIRING,
-            ],
-            Arc::new(CertificateHandler),
+            "volunteers-events",
+            SUBJECTS,
+            Arc::new(Events {
+                demo: ctx.demo.is_some(),
+            }),
         );
-        ctx.spawn_consumer(
-            "volunteers-cases",
-            &[RESPONDER_STATUS, CASE_COMPLETED],
-            Arc::new(CaseHandler),
-        );
-        ctx.spawn_consumer(
-            "volunteers-erasure",
-            &[ACCOUNT_ERASED],
-            Arc::new(ErasureHandler),
-        );
-        if ctx.demo.is_some() {
-            ctx.spawn_consumer(
-                "volunteers-demo-accounts",
-                &[ACCOUNT_CREATED],
-                Arc::new(DemoAccountsHandler),
-            );
-        }
         let (api, openapi) = http::router(http::AppState {
             db: ctx.db.clone(),
             relay: ctx.relay.clone(),
