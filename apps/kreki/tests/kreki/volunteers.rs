@@ -702,6 +702,31 @@ async fn profile_documents_verification_schedule(v: &Vol) {
     );
     v.wait_eligibility(me, "re-approved", |e| e["health_professional"] == true)
         .await;
+
+    // At most 10 documents; a document before the profile exists is refused.
+    let docs = v.token("vol-docs", &["volunteer"]);
+    let (s, b) = v.post("/me/documents", &docs, pdf_doc("ktp")).await;
+    assert_eq!((s, code(&b)), (404, Some("VOLUNTEERS_PROFILE_NOT_FOUND")));
+    assert_eq!(
+        v.put("/me", &docs, profile_body("Dokumen", "3171", "lay", None))
+            .await
+            .0,
+        201
+    );
+    for _ in 0..10 {
+        assert_eq!(
+            v.post("/me/documents", &docs, pdf_doc("other")).await.0,
+            201
+        );
+    }
+    let (s, b) = v.post("/me/documents", &docs, pdf_doc("other")).await;
+    assert_eq!((s, code(&b)), (409, Some("VOLUNTEERS_DOCUMENT_LIMIT")));
+    assert_eq!(
+        v.get("/me/documents", &docs).await.1["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(10)
+    );
 }
 both_stores!(profile_documents_verification_schedule);
 
