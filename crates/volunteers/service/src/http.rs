@@ -491,8 +491,10 @@ pub struct LeaderboardParams {
     /// BPS city/regency code (4 digits).
     pub city: Option<String>,
     /// From 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
     /// 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -594,7 +596,11 @@ pub struct SearchParams {
     pub cert_level: Option<String>,
     /// `draft`, `submitted`, `verified`, `rejected`.
     pub state: Option<String>,
+    /// From 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
+    /// 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
