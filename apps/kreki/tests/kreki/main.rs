@@ -12,3 +12,4 @@ mod live;
 mod notify;
 mod processes;
 mod up;
+mod volunteers;

@@ -5,6 +5,8 @@ use utoipa::ToSchema;
 
 pub const CASE_ESCALATED: &str = "emergency.case.escalated";
 pub const CASE_COMPLETED: &str = "emergency.case.completed";
+/// A responder accepted a case or reported a new status (points and badges in volunteers).
+pub const RESPONDER_STATUS: &str = "emergency.responder.status";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -232,6 +234,19 @@ mod more_tests {
         assert_eq!(CaseStatus::parse("assigned"), Some(CaseStatus::Assigned));
         assert!(!CaseStatus::Cancelled.is_open());
     }
+}
+
+/// `emergency.responder.status`: published when a responder accepts an offer (`accepted`)
+/// and at every later status they report (`arrived`, `intervention`, `escalating`,
+/// `resolved`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResponderStatusChanged {
+    pub case_id: String,
+    /// KREKI ID subject of the responder.
+    pub volunteer_id: String,
+    pub status: ResponderStatus,
+    /// RFC 3339.
+    pub at: String,
 }
 
 /// `emergency.case.escalated`: the bridge hands the case to PSC 119.

@@ -935,10 +935,18 @@ pub async fn answer(
                 &serde_json::json!({ "lead": accepted.is_lead, "eta_minutes": eta_minutes }),
             )
             .await?;
+            crate::responder_events::publish(
+                &mut tx,
+                id,
+                volunteer,
+                kreki_emergency_contracts::ResponderStatus::Accepted,
+            )
+            .await?;
             Some(accepted)
         }
     };
     tx.commit().await?;
+    st.relay.poke();
     st.dispatcher.changed(id);
     match result {
         None => Ok(RespondResult {
@@ -1017,6 +1025,7 @@ pub async fn report_status(
         &serde_json::json!({ "reason": reason }),
     )
     .await?;
+    crate::responder_events::publish(&mut tx, id, volunteer, status).await?;
     if first_arrival {
         st.dispatcher.observe(
             crate::store::Milestone::FirstArrival,

@@ -16,6 +16,7 @@ pub mod geo;
 pub mod http;
 pub mod hub;
 pub mod presence;
+pub mod responder_events;
 pub mod sms;
 pub mod store;
 pub mod sync;
