@@ -231,3 +231,131 @@ async fn kill_9_postgres() {
     crash_rounds(&base, 5, signer.token(ISSUER, "ops", &["ops_admin"])).await;
     nats.cleanup().await;
 }
+
+/// A fake SMS gateway that deduplicates by our `reference`, as the notify docs require of
+/// a gateway that is trusted with re-sends: reference → number of requests.
+type Gateway = Arc<Mutex<HashMap<String, u32>>>;
+
+async fn dedup_gateway() -> (String, Gateway) {
+    let seen: Gateway = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let s = s.clone();
+        async move {
+            // Taken at once, answered slowly: a kill in between is the crash "after the
+            // provider accepted, before we recorded".
+            let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let reference = v["reference"].as_str().unwrap_or_default().to_string();
+            let n = {
+                let mut m = s.lock().unwrap();
+                let n = m.entry(reference.clone()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let status = if n == 1 { 202 } else { 409 };
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                json!({ "message_id": format!("gw-{reference}") }).to_string(),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// `kill -9` while notify is sending: every acknowledged message request reaches the
+/// gateway after the restart, and a message interrupted between the gateway's accept and
+/// our record is re-sent with the same reference (the gateway drops the copy: 409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_notify_is_sending() {
+    let dir = TempDir::new();
+    let signer = TestSigner::new("k");
+    let jwks = testkit::serve_jwks(signer.jwks()).await;
+    let (gateway, seen) = dedup_gateway().await;
+    let data = dir.path().join("data");
+    let base = move || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.args(["up", "--port", "0", "--data-dir", data.to_str().unwrap()]);
+        env_for(&mut c, &jwks);
+        c.env("KREKI_NOTIFY__SMS__URL", &gateway)
+            .env("KREKI_NOTIFY__SMS__API_KEY", "k")
+            .env("KREKI_NOTIFY__SMS__WEBHOOK_SECRET", "s")
+            .env("KREKI_NOTIFY__SMS__LIMITS__CONCURRENCY", "2")
+            .env("KREKI_NOTIFY__PROVIDER_TIMEOUT_MS", "2000");
+        c
+    };
+    let ops = signer.token(ISSUER, "ops", &["ops_admin"]);
+    let client = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    for round in 0..3u32 {
+        let mut child = crate::processes::spawn(base());
+        for i in 0..40u32 {
+            let id = uuid::Uuid::now_v7().to_string();
+            let r = client
+                .post(format!("{}/api/notify/v1/messages", child.url))
+                .bearer_auth(&ops)
+                .json(&json!({
+                    "id": id, "dedup_key": format!("crash-{round}-{i}"),
+                    "address": format!("+62812{:07}", round * 100 + i),
+                    "template": "sms_help_reply", "priority": "high", "channels": ["sms"],
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            acknowledged.push(id);
+        }
+        // Some sends done, some in flight, most queued.
+        let wait = rand::thread_rng().gen_range(100..400);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        child.child.kill().unwrap();
+        let _ = child.child.wait();
+    }
+    let mid = seen.lock().unwrap().len();
+    assert!(
+        mid < acknowledged.len(),
+        "the kills came before everything was sent"
+    );
+    let child = crate::processes::spawn(base());
+    // Every acknowledged message is recorded as sent (interrupted sends come back when
+    // their lease ends: provider time limit + 5 s).
+    testkit::eventually(
+        "every acknowledged message is sent",
+        Duration::from_secs(60),
+        || {
+            let (client, url, ops) = (client.clone(), child.url.clone(), ops.clone());
+            let n = acknowledged.len();
+            async move {
+                let v: Value = client
+                    .post(format!("{url}/api/notify/v1/messages/search"))
+                    .bearer_auth(&ops)
+                    .json(&json!({"status": "sent", "limit": 1}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                v["meta"]["total"].as_u64() == Some(n as u64)
+            }
+        },
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    for id in &acknowledged {
+        assert!(
+            seen.contains_key(&format!("{id}.0")),
+            "{id} reached the gateway"
+        );
+    }
+    let resent = seen.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "notify crash test: {} messages, {} at the gateway before the restart, {} re-sent with the same reference (dropped by the gateway)",
+        acknowledged.len(),
+        mid,
+        resent
+    );
+}

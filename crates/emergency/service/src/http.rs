@@ -625,7 +625,7 @@ async fn timeline(
 async fn active(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<Vec<CaseRecord>>> {
     p.require_any_role(OPS)?;
     let cases = st.store.active().await?;
-    let total = cases.len() as u64;
+    let total = u64::try_from(st.store.active_count().await?).unwrap_or(0);
     Ok(Envelope::ok(cases).paged(kreki_platform::error::Meta {
         page: 1,
         limit: 500,

@@ -375,6 +375,15 @@ impl Store {
             .collect()
     }
 
+    /// How many cases are open (the list of [`Store::active`] stops at 500).
+    pub async fn active_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM cases WHERE status IN ('pending', 'assigned', 'responding')",
+        )
+        .fetch_one(self.db.pool())
+        .await
+    }
+
     /// Open cases, most severe first, then oldest.
     pub async fn active(&self) -> Result<Vec<CaseRecord>, sqlx::Error> {
         let rows = sqlx::query(&format!(

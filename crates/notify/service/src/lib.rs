@@ -348,7 +348,10 @@ pub fn wakes() -> Arc<Wakes> {
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let cfg: NotifyConfig = ctx.config.service_section("notify")?;
-        let store = Store::new(ctx.db.clone());
+        // No send outlives its lease: a claimed message is free again only after its
+        // provider call must have ended (a crashed process's claims come back this soon).
+        let lease = Duration::from_millis(cfg.provider_timeout_ms) + Duration::from_secs(5);
+        let store = Store::with_lease(ctx.db.clone(), lease);
         let (senders, vapid_public) = senders(&cfg, &store, &ctx.base_url).await?;
         let available = senders.available();
         let wakes = wakes();

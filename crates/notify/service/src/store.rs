@@ -23,7 +23,8 @@ use crate::planner::{Plan, RecipientInfo};
 pub const SOURCE: &str = "notify";
 
 /// How long a claimed message is leased to the sender before it may be claimed again
-/// (a crash between claim and result leaves it to be retried after this).
+/// (a crash between claim and result leaves it to be retried after this), by default.
+/// The service uses the provider time limit plus 5 s: no send outlives its lease.
 pub const LEASE_MICROS: i64 = 60_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,11 +192,23 @@ const MESSAGE_COLUMNS: &str = "id, dedup_key, recipient_kind, recipient, templat
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    lease_us: i64,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            lease_us: LEASE_MICROS,
+        }
+    }
+
+    /// The same store with another lease time of claimed messages.
+    pub fn with_lease(db: Db, lease: std::time::Duration) -> Self {
+        Self {
+            db,
+            lease_us: i64::try_from(lease.as_micros()).unwrap_or(LEASE_MICROS),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -327,7 +340,7 @@ impl Store {
              AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
              RETURNING {MESSAGE_COLUMNS}"
         ))
-        .bind(now + LEASE_MICROS)
+        .bind(now + self.lease_us)
         .bind(now)
         .bind(enum_text(&channel))
         .fetch_all(&mut *tx)
