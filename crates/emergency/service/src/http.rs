@@ -42,6 +42,9 @@ pub struct AppState {
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
     pub config: Arc<EmergencyConfig>,
+    /// `kreki up --demo`: volunteer accounts without an eligibility record yet are made
+    /// dispatchable when they go on duty (see `demo::eligible_on_duty`).
+    pub demo: bool,
 }
 
 const OPS: &[&str] = &["ops_admin", "system_admin"];
@@ -64,6 +67,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             OpenApiRouter::new()
                 .routes(routes!(panic))
                 .routes(routes!(active))
+                .routes(routes!(stats))
+                .routes(routes!(ops_escalate))
                 .routes(routes!(get_case))
                 .routes(routes!(cancel))
                 .routes(routes!(timeline))
@@ -634,6 +639,115 @@ async fn active(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct OpsStats {
+    /// Cases pending, assigned or responding now.
+    pub open_cases: u64,
+    /// Cases created today (Asia/Jakarta, UTC+7).
+    pub cases_today: u64,
+    /// Median seconds from the panic to the first accept over today's accepted cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_first_accept_s_today: Option<f64>,
+    /// Start of "today" (RFC 3339).
+    pub since: String,
+}
+
+/// The Ops console's metrics strip: open cases, median time to the first accept today.
+#[utoipa::path(get, path = "/stats", tag = "cases",
+    responses(
+        (status = 200, description = "Figures", body = inline(Envelope<OpsStats>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<OpsStats>> {
+    p.require_any_role(OPS)?;
+    // Midnight in Jakarta (WIB, UTC+7, no daylight saving).
+    const WIB_US: i64 = 7 * 3_600 * 1_000_000;
+    const DAY_US: i64 = 86_400 * 1_000_000;
+    let now = now_micros();
+    let since = (now + WIB_US).div_euclid(DAY_US) * DAY_US - WIB_US;
+    let (open_cases, today, mut accepts) = st.store.stats_since(since).await?;
+    accepts.sort_by(f64::total_cmp);
+    let median = match accepts.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(accepts[n / 2]),
+        n => Some((accepts[n / 2 - 1] + accepts[n / 2]) / 2.0),
+    };
+    Ok(Envelope::ok(OpsStats {
+        open_cases,
+        cases_today: today,
+        median_first_accept_s_today: median,
+        since: rfc3339(since),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// Why the dispatcher hands the case to PSC 119 (kept in the timeline).
+    pub note: String,
+}
+
+/// Ops hands a case to PSC 119 now (`CaseEscalated` with reason `ops`).
+#[utoipa::path(put, path = "/{id}/escalate", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = EscalateRequest,
+    responses(
+        (status = 200, description = "Escalated", body = inline(Envelope<CaseView>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED, EMERGENCY_ALREADY_ESCALATED", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED (note empty or over 500 characters)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn ops_escalate(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EscalateRequest>,
+) -> ApiResult<Envelope<CaseView>> {
+    p.require_any_role(OPS)?;
+    let note = req.note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "Catatan wajib diisi (maks. 500 karakter)",
+                "A note is required (at most 500 characters)",
+            ),
+        ));
+    }
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    if !case.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    let mut tx = st.store.db().begin().await?;
+    // Serialises with the dispatcher's own escalation of this case.
+    st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    if !crate::dispatch::escalate(&mut tx, &case, "ops", Some(&p.subject)).await? {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_ESCALATED",
+            Msg::new(
+                "Kasus sudah diteruskan ke PSC 119",
+                "The case was already handed to PSC 119",
+            ),
+        ));
+    }
+    timeline_add(
+        &mut tx,
+        &id,
+        "ops_note",
+        Some(&p.subject),
+        &serde_json::json!({ "note": note }),
+    )
+    .await?;
+    tx.commit().await?;
+    st.relay.poke();
+    st.dispatcher.changed(&id);
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    Ok(Envelope::ok(view(&st, case).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TestAlertQueued {
     /// Id of the notification message (look for it on the device).
     pub message_id: String,
@@ -742,6 +856,9 @@ async fn presence(
     let ApiJson(req) = body?;
     if req.on_duty {
         let at = point(req.latitude, req.longitude, &st.config)?;
+        if st.demo {
+            crate::demo::eligible_on_duty(&st, &p.subject);
+        }
         st.live.locate(&p.subject, at, now_micros());
     } else {
         st.live.off_duty(&p.subject);

@@ -19,6 +19,7 @@ pub mod presence;
 pub mod sms;
 pub mod store;
 pub mod sync;
+pub mod web;
 pub mod ws;
 
 use std::sync::Arc;
@@ -255,7 +256,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             dispatcher,
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
-            config,
+            config: config.clone(),
+            demo: ctx.demo.is_some(),
         };
         if let Some(demo) = ctx.demo {
             demo::seed(&state).await?;
@@ -266,7 +268,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
-            pages: axum::Router::new(),
+            pages: web::router(
+                &config.web_dir,
+                web::AppConfig {
+                    map_tile_url: config.map_tile_url.clone(),
+                    sms_number: config.sms_number.clone(),
+                },
+            ),
         })
     })
 }

@@ -392,6 +392,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Ops figures: open cases, cases created since `since_us`, and the seconds to the first
+    /// accept of those of them that were accepted.
+    pub async fn stats_since(&self, since_us: i64) -> Result<(u64, u64, Vec<f64>), sqlx::Error> {
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM cases WHERE status IN ('pending', 'assigned', 'responding')",
+        )
+        .fetch_one(self.db.pool())
+        .await?
+        .try_get(0)?;
+        let rows =
+            sqlx::query("SELECT created_at, first_accept_at FROM cases WHERE created_at >= $1")
+                .bind(since_us)
+                .fetch_all(self.db.pool())
+                .await?;
+        let mut accepts = Vec::new();
+        for r in &rows {
+            let created: i64 = r.try_get(0)?;
+            let accepted: Option<i64> = r.try_get(1)?;
+            if let Some(a) = accepted {
+                accepts.push((a - created).max(0) as f64 / 1e6);
+            }
+        }
+        Ok((u64::try_from(open).unwrap_or(0), rows.len() as u64, accepts))
+    }
+
     pub async fn timeline(&self, id: &str) -> Result<Vec<TimelineEntry>, sqlx::Error> {
         sqlx::query("SELECT at, kind, actor, data FROM timeline WHERE case_id = $1 ORDER BY seq")
             .bind(id)
