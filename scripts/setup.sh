@@ -17,3 +17,31 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libssl-dev pkg-config >/dev/null
 fi
+
+# The browser apps (web/): Node.js 20 with npm builds them; the browser tests drive Debian's
+# Chromium (never a downloaded browser).
+apt_install() {
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  if [ -z "${apt_updated:-}" ]; then $sudo_cmd apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "== installing nodejs and npm (Debian packages)"
+  apt_install nodejs npm
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
+  echo "error: Node.js 18 or newer is needed for web/ (found $(node --version))" >&2
+  exit 1
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package, for the browser tests)"
+  apt_install chromium
+fi
+# npm ci only when the lockfile changed since the last install.
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "== npm ci (web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "== building the web apps (web/dist)"
+(cd web && node build.mjs)
