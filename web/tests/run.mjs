@@ -304,7 +304,7 @@ await test('volunteer stats endpoint missing → a quiet "not available"', async
   statsMode = 'ok';
 });
 
-await test('Ops escalates a case to PSC 119; the caller is told to call 119', async () => {
+await test('Ops offers a case to a named volunteer and escalates it to PSC 119; the caller is told to call 119', async () => {
   const c2 = await context({ geolocation: { latitude: -6.2615, longitude: 106.8106, accuracy: 30 }, permissions: ['geolocation'] });
   const p = await c2.newPage();
   await p.goto('/');
@@ -317,6 +317,16 @@ await test('Ops escalates a case to PSC 119; the caller is told to call 119', as
   const id = await p.evaluate(() => JSON.parse(sessionStorage.getItem('kreki.caller.case')).id);
   await until('Ops list', async () => (await op.locator(`[data-case="${id}"]`).count()) === 1, 15_000);
   await op.click(`[data-case="${id}"]`);
+  // Manual offer to the demo volunteer (on duty at Monas, far from this case): they decline.
+  const sub = await vp.evaluate(() => JSON.parse(atob(JSON.parse(localStorage.getItem('kreki.oidc.kreki-relawan')).id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub);
+  await op.fill('#assign-id', sub);
+  await op.click('#assign-form button[type="submit"]');
+  await until('offer sent (Ops)', async () => (await op.textContent('#action-msg')).includes('Tawaran dikirim'));
+  await vp.waitForSelector('#offer:not(.hidden)', { timeout: 10_000 });
+  assert((await vp.textContent('#offer-info')).includes('Sesak napas'), 'the manually offered case');
+  await vp.click('#decline');
+  await vp.waitForSelector('#offer.hidden', { state: 'attached' });
+  await until('declined in the timeline', async () => (await op.textContent('#timeline')).includes('Ditolak'));
   await op.fill('#esc-note', 'Sesak berat, minta ambulans');
   await op.click('#esc-form button[type="submit"]');
   await until('escalated (Ops)', async () => (await op.textContent('#action-msg')).includes('Diteruskan'));

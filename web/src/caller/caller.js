@@ -7,10 +7,22 @@ import { renderGuide, stopGuide } from './guide.js';
 
 const BASE = new URL('..', import.meta.url).pathname; // /app/<build>/
 const $ = (id) => document.getElementById(id);
-const TYPES = [
-  ['cardiac_arrest', '❤️'], ['unconscious', '😵'], ['breathing', '🫁'], ['choking', '✋'], ['bleeding', '🩸'],
-  ['trauma', '🚑'], ['stroke', '🧠'], ['seizure', '⚡'], ['burn', '🔥'], ['drowning', '🌊'], ['childbirth', '👶'], ['other', '❓'],
-];
+// Simple icons (inline SVG: no emoji font needed on the phone).
+const ICON = {
+  cardiac_arrest: 'M12 21l-1.5-1.3C5.4 15.1 2 12 2 8.3 2 5.3 4.3 3 7.3 3c1.7 0 3.4.8 4.7 2.1C13.3 3.8 15 3 16.7 3 19.7 3 22 5.3 22 8.3c0 3.7-3.4 6.8-8.5 11.4z',
+  unconscious: 'M5 9.5a2.5 2.5 0 1 1 0 5 2.5 2.5 0 0 1 0-5zM9 10h13v4H9zM2 17h20v2H2z',
+  breathing: 'M3 7h10a2 2 0 1 0-2-2H9a4 4 0 1 1 4 4H3zM3 11h15a3 3 0 1 1-3 3h2a1 1 0 1 0 1-1H3zM3 15h6v2H3z',
+  choking: 'M12 2a4 4 0 1 1 0 8 4 4 0 0 1 0-8zM8 11h8v3H8zM6 15h12v7H6z',
+  bleeding: 'M12 2C9 7 6 10.5 6 14a6 6 0 0 0 12 0c0-3.5-3-7-6-12z',
+  trauma: 'M9 3h6v6h6v6h-6v6H9v-6H3V9h6z',
+  stroke: 'M12 3a9 9 0 1 1 0 18 9 9 0 0 1 0-18zm-1 4v10h2V7z',
+  seizure: 'M13 2L4 14h7l-1 8 9-12h-7z',
+  burn: 'M12 2c1 4 5 6 5 11a5 5 0 0 1-10 0c0-2 1-3.5 2-4.5 0 2 1 3 2 3-1-3 0-6 1-9.5z',
+  drowning: 'M2 15c2 0 2-2 4-2s2 2 4 2 2-2 4-2 2 2 4 2 2-2 4-2v3c-2 0-2 2-4 2s-2-2-4-2-2 2-4 2-2-2-4-2-2 2-4 2zM12 3a3 3 0 1 1 0 6 3 3 0 0 1 0-6z',
+  childbirth: 'M12 3a3.5 3.5 0 1 1 0 7 3.5 3.5 0 0 1 0-7zM7 12h10l-1 9H8z',
+  other: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm-1 14v2h2v-2zm1-10a4 4 0 0 0-4 4h2a2 2 0 1 1 2 2h-1v3h2v-1.2A4 4 0 0 0 12 6z',
+};
+const TYPES = Object.keys(ICON);
 const SMS_WORD = { cardiac_arrest: 'JANTUNG', unconscious: 'PINGSAN', breathing: 'SESAK', choking: 'TERSEDAK',
   bleeding: 'PENDARAHAN', trauma: 'KECELAKAAN', stroke: 'STROKE', seizure: 'KEJANG', burn: 'BAKAR',
   drowning: 'TENGGELAM', childbirth: 'MELAHIRKAN', other: 'LAIN' };
@@ -79,10 +91,10 @@ function route() {
 }
 
 function buttons() {
-  $('types').replaceChildren(...TYPES.map(([k, ico]) => {
+  $('types').replaceChildren(...TYPES.map((k) => {
     const b = document.createElement('button');
     b.type = 'button'; b.dataset.type = k; b.setAttribute('aria-pressed', String(state.type === k));
-    b.innerHTML = `<span class="ico" aria-hidden="true">${ico}</span><span>${t('type.' + k)}</span>`;
+    b.innerHTML = `<svg class="ico" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" fill-rule="evenodd" d="${ICON[k]}"/></svg><span>${t('type.' + k)}</span>`;
     b.onclick = () => { state.type = k; buttons(); smsLink(); };
     return b;
   }));

@@ -514,3 +514,163 @@ async fn nobody_accepts_escalates_and_psc119_status_reaches_the_timeline() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_offers_a_case_to_a_named_volunteer_and_again_after_a_decline() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("offers_per_wave".into(), 1.into());
+        cfg.emergency.insert("accepts_wanted".into(), 1.into());
+    })
+    .await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    for id in ["vol-near", "vol-pick"] {
+        eligible(&app, id, true, 1).await;
+    }
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &tok("vol-pick"), north(2_500.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    on_duty(&app, &tok("vol-near"), north(100.0)).await;
+    on_duty(&app, &tok("vol-unverified"), north(50.0)).await;
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081299990000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    testkit::eventually(
+        "the nearest is offered",
+        Duration::from_secs(10),
+        || async { has_offer(&app, &tok("vol-near"), &id).await },
+    )
+    .await;
+    assert!(!has_offer(&app, &tok("vol-pick"), &id).await);
+    let path = format!("/api/emergency/v1/{id}/offer");
+    let offer = |token: String, body: Value| {
+        let path = path.clone();
+        let app = &app;
+        async move { put(app, &token, &path, body).await }
+    };
+    // Refusals with their codes.
+    let code = |r: &(u16, Value)| (r.0, r.1["error"]["code"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        code(&offer(tok("vol-near"), json!({"volunteer_id": "vol-pick"})).await).0,
+        403
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": " "})).await),
+        (422, "VALIDATION_FAILED".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick", "x": 1})).await).0,
+        422
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-off-duty"})).await),
+        (409, "EMERGENCY_NOT_ON_DUTY".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-unverified"})).await),
+        (409, "EMERGENCY_VOLUNTEER_NOT_ELIGIBLE".into())
+    );
+    assert_eq!(
+        code(
+            &put(
+                &app,
+                &ops,
+                "/api/emergency/v1/nope/offer",
+                json!({"volunteer_id": "vol-pick"})
+            )
+            .await
+        ),
+        (404, "EMERGENCY_CASE_NOT_FOUND".into())
+    );
+    assert!(
+        !has_offer(&app, &tok("vol-pick"), &id).await,
+        "nothing sent by refusals"
+    );
+    // Ops picks a volunteer farther away.
+    let (s, o) = offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["data"]["volunteer_id"], "vol-pick");
+    let d = o["data"]["distance_m"].as_i64().unwrap();
+    assert!((2_400..2_600).contains(&d), "{d}");
+    assert!(has_offer(&app, &tok("vol-pick"), &id).await);
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await),
+        (409, "EMERGENCY_ALREADY_OFFERED".into())
+    );
+    // Declined, then offered again.
+    let (s, _) = put(
+        &app,
+        &tok("vol-pick"),
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "reject"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(!has_offer(&app, &tok("vol-pick"), &id).await);
+    let (s, _) = offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await;
+    assert_eq!(s, 200);
+    assert!(has_offer(&app, &tok("vol-pick"), &id).await);
+    let (s, r) = put(
+        &app,
+        &tok("vol-pick"),
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept", "eta_minutes": 8}),
+    )
+    .await;
+    assert_eq!((s, r["data"]["role"].as_str()), (200, Some("lead")));
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await),
+        (409, "EMERGENCY_ALREADY_RESPONDING".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-near"})).await),
+        (409, "EMERGENCY_CASE_FULL".into())
+    );
+    let (_, tl) =
+        crate::dispatch::get_json(&app, &format!("/api/emergency/v1/{id}/timeline"), &ops).await;
+    let manual: Vec<&Value> = tl["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "ops_offer")
+        .collect();
+    assert_eq!(manual.len(), 2);
+    assert_eq!(manual[0]["actor"], "ops-1");
+    assert_eq!(manual[0]["data"]["again"], false);
+    assert_eq!(manual[1]["data"]["again"], true);
+    // A closed case takes no offers.
+    let (s, _) = put(
+        &app,
+        &ops,
+        &format!("/api/emergency/v1/{id}/cancel"),
+        json!({"reason": "uji"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-near"})).await),
+        (409, "EMERGENCY_CASE_CLOSED".into())
+    );
+    app.stop().await;
+}
+
+async fn get_json(app: &UpApp, path: &str, token: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(active))
                 .routes(routes!(stats))
                 .routes(routes!(ops_escalate))
+                .routes(routes!(ops_offer))
                 .routes(routes!(get_case))
                 .routes(routes!(cancel))
                 .routes(routes!(timeline))
@@ -745,6 +746,155 @@ async fn ops_escalate(
     st.dispatcher.changed(&id);
     let case = st.store.get(&id).await?.ok_or_else(not_found)?;
     Ok(Envelope::ok(view(&st, case).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsOfferRequest {
+    /// The volunteer to offer the case to (their KREKI ID account id).
+    pub volunteer_id: String,
+}
+
+/// Ops offers a case to a named on-duty volunteer (manual assign, or a re-offer after an
+/// expired or declined offer). The volunteer still accepts or declines.
+#[utoipa::path(put, path = "/{id}/offer", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = OpsOfferRequest,
+    responses(
+        (status = 200, description = "Offer sent (socket, or notify when the app is closed)", body = inline(Envelope<crate::store::OfferRow>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED, EMERGENCY_CASE_FULL, EMERGENCY_NOT_ON_DUTY, EMERGENCY_VOLUNTEER_NOT_ELIGIBLE, EMERGENCY_ALREADY_OFFERED, EMERGENCY_ALREADY_RESPONDING", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn ops_offer(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<OpsOfferRequest>,
+) -> ApiResult<Envelope<crate::store::OfferRow>> {
+    use crate::domain::OfferState;
+    use kreki_emergency_contracts::socket::ServerMsg;
+    p.require_any_role(OPS)?;
+    let vol = req.volunteer_id.trim().to_string();
+    if vol.is_empty() || vol.len() > 100 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("volunteer_id tidak valid", "Invalid volunteer_id"),
+        ));
+    }
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    if !case.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    let Some((lat, lng)) = st
+        .live
+        .is_on_duty(&vol)
+        .then(|| st.live.nearby_of(&vol))
+        .flatten()
+    else {
+        return Err(ApiError::conflict(
+            "EMERGENCY_NOT_ON_DUTY",
+            Msg::new(
+                "Relawan tidak sedang bertugas",
+                "The volunteer is not on duty",
+            ),
+        ));
+    };
+    if !st.live.eligibility(&vol).is_some_and(|e| e.verified) {
+        return Err(ApiError::conflict(
+            "EMERGENCY_VOLUNTEER_NOT_ELIGIBLE",
+            Msg::new(
+                "Relawan belum terverifikasi untuk menerima kasus",
+                "The volunteer is not verified to take cases",
+            ),
+        ));
+    }
+    let distance_m =
+        crate::geo::haversine_m(case.latitude, case.longitude, lat, lng).round() as i64;
+    let mut tx = st.store.db().begin().await?;
+    let state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    if !state.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    if state.responder(&vol).is_some() {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_RESPONDING",
+            Msg::new(
+                "Relawan sudah menangani kasus ini",
+                "The volunteer already responds to this case",
+            ),
+        ));
+    }
+    if state.responders.len() >= state.accepts_wanted {
+        return Err(DomainError::CaseFull.into());
+    }
+    let earlier = Store::offer_state(&mut tx, &id, &vol).await?;
+    if earlier == Some(OfferState::Open) {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_OFFERED",
+            Msg::new(
+                "Relawan sedang mempertimbangkan tawaran ini",
+                "The volunteer is already considering this offer",
+            ),
+        ));
+    }
+    let wave = Store::offers_in(&mut tx, &id)
+        .await?
+        .iter()
+        .map(|o| o.wave)
+        .max()
+        .unwrap_or(0);
+    let expires = now_micros() + i64::from(st.config.offer_timeout_s) * 1_000_000;
+    let offer = crate::store::OfferRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: id.clone(),
+        volunteer_id: vol.clone(),
+        wave,
+        state: OfferState::Open,
+        distance_m,
+        expires_at_us: expires,
+        expires_at: rfc3339(expires),
+    };
+    if earlier.is_some() {
+        Store::reopen_offer(&mut tx, &offer).await?;
+    } else {
+        Store::insert_offer(&mut tx, &offer).await?;
+    }
+    let socket = st.dispatcher.hub.volunteer_connected(&vol);
+    timeline_add(
+        &mut tx,
+        &id,
+        "ops_offer",
+        Some(&p.subject),
+        &serde_json::json!({ "volunteer_id": vol, "distance_m": distance_m, "again": earlier.is_some(),
+            "via": if socket { "socket" } else { "notify" } }),
+    )
+    .await?;
+    if !socket {
+        st.dispatcher.notify_offer(&mut tx, &case, &offer).await?;
+    }
+    tx.commit().await?;
+    st.relay.poke();
+    if socket {
+        st.dispatcher.hub.to_volunteer(
+            &vol,
+            &ServerMsg::Offer {
+                offer_id: offer.id.clone(),
+                case_id: id.clone(),
+                severity: case.severity,
+                kind: case.kind,
+                latitude: case.latitude,
+                longitude: case.longitude,
+                distance_m,
+                expires_at: offer.expires_at.clone(),
+                description: case.description.clone(),
+            },
+        );
+    }
+    st.dispatcher.changed(&id);
+    Ok(Envelope::ok(offer))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

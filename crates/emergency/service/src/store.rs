@@ -558,6 +558,25 @@ impl Store {
         Ok(())
     }
 
+    /// Offer again to a volunteer whose earlier offer of this case expired, was declined or
+    /// withdrawn (Ops re-offer): the row becomes a new open offer.
+    pub async fn reopen_offer(tx: &mut Tx, o: &OfferRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE offers SET id = $1, wave = $2, state = 'open', distance_m = $3, sent_at = $4, expires_at = $5, answered_at = NULL \
+             WHERE case_id = $6 AND volunteer_id = $7",
+        )
+        .bind(&o.id)
+        .bind(o.wave)
+        .bind(o.distance_m)
+        .bind(now_micros())
+        .bind(o.expires_at_us)
+        .bind(&o.case_id)
+        .bind(&o.volunteer_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn insert_offer(tx: &mut Tx, o: &OfferRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO offers (id, case_id, volunteer_id, wave, state, distance_m, sent_at, expires_at)              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
