@@ -674,3 +674,159 @@ async fn get_json(app: &UpApp, path: &str, token: &str) -> (u16, Value) {
         .unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_case_wellbeing_check_in_and_my_history() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("accepts_wanted".into(), 1.into());
+        cfg.emergency
+            .insert("wellbeing_checkin_after_s".into(), 0.into());
+    })
+    .await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    eligible(&app, "vol-w", true, 1).await;
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &tok("vol-w"), north(100.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (sev, cpr) in [("urgent", false), ("urgent", true)] {
+        let res = app
+            .client
+            .post(format!("{}/api/emergency/v1/panic", app.url))
+            .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": sev, "type": "unconscious", "caller_phone": format!("08129999000{}", ids.len())}))
+            .send()
+            .await
+            .unwrap();
+        let id = res.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        testkit::eventually("offered", Duration::from_secs(10), || async {
+            has_offer(&app, &tok("vol-w"), &id).await
+        })
+        .await;
+        let base = format!("/api/emergency/v1/{id}");
+        assert_eq!(
+            put(
+                &app,
+                &tok("vol-w"),
+                &format!("{base}/respond"),
+                json!({"action": "accept"})
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(
+            put(
+                &app,
+                &tok("vol-w"),
+                &format!("{base}/status"),
+                json!({"status": "resolved"})
+            )
+            .await
+            .0,
+            200
+        );
+        let (s, b) = put(
+            &app,
+            &tok("vol-w"),
+            &format!("{base}/complete"),
+            json!({"outcome": "transported", "clinical": {"interventions": {"cpr": cpr}}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        ids.push(id);
+    }
+    let get = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Only the CPR case asks how the volunteer is.
+    let (s, due) = get("/api/emergency/v1/wellbeing/mine".into(), tok("vol-w")).await;
+    assert_eq!(s, 200);
+    let due = due["data"].as_array().unwrap().clone();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0]["case_id"], ids[1].as_str());
+    assert_eq!(due[0]["type"], "unconscious");
+    assert_eq!(
+        get("/api/emergency/v1/wellbeing/mine".into(), ops.clone())
+            .await
+            .0,
+        403
+    );
+    let answer = |case: &str, body: Value, token: String| {
+        let path = format!("/api/emergency/v1/{case}/wellbeing");
+        let app = &app;
+        async move { put(app, &token, &path, body).await }
+    };
+    let code = |r: &(u16, Value)| (r.0, r.1["error"]["code"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "fine"}), tok("vol-w")).await),
+        (422, "EMERGENCY_CHECKIN_ANSWER_INVALID".into())
+    );
+    assert_eq!(
+        code(
+            &answer(
+                &ids[1],
+                json!({"answer": "good", "note": "x".repeat(501)}),
+                tok("vol-w")
+            )
+            .await
+        ),
+        (422, "VALIDATION_FAILED".into())
+    );
+    assert_eq!(
+        code(&answer(&ids[0], json!({"answer": "good"}), tok("vol-w")).await),
+        (404, "EMERGENCY_CHECKIN_NOT_FOUND".into())
+    );
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "good"}), tok("vol-other")).await),
+        (404, "EMERGENCY_CHECKIN_NOT_FOUND".into())
+    );
+    assert_eq!(
+        answer(
+            &ids[1],
+            json!({"answer": "okay", "note": "capek"}),
+            tok("vol-w")
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "good"}), tok("vol-w")).await),
+        (409, "EMERGENCY_CHECKIN_ANSWERED".into())
+    );
+    let (_, due) = get("/api/emergency/v1/wellbeing/mine".into(), tok("vol-w")).await;
+    assert!(due["data"].as_array().unwrap().is_empty());
+    // My history: both cases, newest first, with the outcome; nobody else's.
+    let (s, h) = get("/api/emergency/v1/history/mine".into(), tok("vol-w")).await;
+    assert_eq!(s, 200);
+    let h = h["data"].as_array().unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["case_id"], ids[1].as_str());
+    assert_eq!(
+        (&h[0]["case_status"], &h[0]["outcome"], &h[0]["is_lead"]),
+        (&json!("completed"), &json!("transported"), &json!(true))
+    );
+    assert!(h[0].get("caller_phone").is_none());
+    let (_, other) = get("/api/emergency/v1/history/mine".into(), tok("vol-other")).await;
+    assert!(other["data"].as_array().unwrap().is_empty());
+    assert_eq!(
+        get("/api/emergency/v1/history/mine".into(), ops).await.0,
+        403
+    );
+    app.stop().await;
+}

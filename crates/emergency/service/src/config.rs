@@ -45,6 +45,9 @@ pub struct EmergencyConfig {
     /// Number of the SMS gateway shown by the caller app's `DARURAT` SMS fallback (without
     /// it the phone asks whom to send it to).
     pub sms_number: Option<String>,
+    /// A responder of a hard case (critical, CPR given, or the patient died) is asked how
+    /// they are this long after the completion (volunteer programme: peer support).
+    pub wellbeing_checkin_after_s: u32,
 }
 
 impl Default for EmergencyConfig {
@@ -68,6 +71,7 @@ impl Default for EmergencyConfig {
             web_dir: "web/dist".into(),
             map_tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             sms_number: None,
+            wellbeing_checkin_after_s: 7_200,
         }
     }
 }

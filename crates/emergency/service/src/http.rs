@@ -70,6 +70,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(stats))
                 .routes(routes!(ops_escalate))
                 .routes(routes!(ops_offer))
+                .routes(routes!(crate::wellbeing::history_mine))
+                .routes(routes!(crate::wellbeing::wellbeing_mine))
+                .routes(routes!(crate::wellbeing::wellbeing_answer))
                 .routes(routes!(get_case))
                 .routes(routes!(cancel))
                 .routes(routes!(timeline))
@@ -1394,6 +1397,10 @@ pub async fn complete_case(
         .map_err(ApiError::internal)?
         .correlated(id.to_string());
     outbox::enqueue(&mut tx, &event).await?;
+    if crate::wellbeing::is_hard(case.severity, &req.outcome, &req.clinical) {
+        let due = now + i64::from(st.config.wellbeing_checkin_after_s) * 1_000_000;
+        crate::wellbeing::schedule(&mut tx, id, &ev.responders, due).await?;
+    }
     timeline_add(&mut tx, id, "completed", Some(by), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
     tx.commit().await?;
     st.relay.poke();

@@ -20,6 +20,7 @@ pub mod sms;
 pub mod store;
 pub mod sync;
 pub mod web;
+pub mod wellbeing;
 pub mod ws;
 
 use std::sync::Arc;
@@ -74,6 +75,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dispatch_leases",
         sqlite: include_str!("../migrations/sqlite/0006_leases.sql"),
         postgres: include_str!("../migrations/postgres/0006_leases.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "wellbeing_checkins",
+        sqlite: include_str!("../migrations/sqlite/0007_wellbeing.sql"),
+        postgres: include_str!("../migrations/postgres/0007_wellbeing.sql"),
     },
 ];
 

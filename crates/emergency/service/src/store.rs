@@ -700,7 +700,13 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let old = "SELECT id FROM cases WHERE closed_at IS NOT NULL AND closed_at < $1 \
                    AND status NOT IN ('pending', 'assigned', 'responding')";
-        for table in ["responders", "offers", "timeline", "dispatch_leases"] {
+        for table in [
+            "responders",
+            "offers",
+            "timeline",
+            "dispatch_leases",
+            "wellbeing_checkins",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE case_id IN ({old})"))
                 .bind(closed_before)
                 .execute(&mut *tx)
