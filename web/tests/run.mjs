@@ -82,7 +82,9 @@ const dataDir = mkdtempSync(join(tmpdir(), 'kreki-web-test-'));
 const server = spawn(binary, ['up', '--demo', '--demo-sim', 'off', '--port', String(port), '--data-dir', dataDir], {
   cwd: repo,
   env: { ...process.env, KREKI_EMERGENCY__WEB_DIR: join(web, 'dist'), KREKI_LOG__LEVEL: 'warn', KREKI_LOG__FORMAT: 'json',
-    KREKI_NOTIFY__CONSOLE_FILE: join(dataDir, 'console.jsonl') },
+    KREKI_NOTIFY__CONSOLE_FILE: join(dataDir, 'console.jsonl'),
+    // The well-being check-in after a hard case is asked at once (default: two hours later).
+    KREKI_EMERGENCY__WELLBEING_CHECKIN_AFTER_S: '0' },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 let serverErr = '';
@@ -283,7 +285,18 @@ await test('(a) panic → offer → accept → handshake → arrived → resolve
   await vp.click('#complete button[type="submit"]');
   await vp.waitForSelector('#home:not(.hidden)');
   assert((await vp.textContent('#msg')).includes('Kasus selesai'), 'completed');
-  await until('history entry', async () => (await vp.textContent('#history')).includes('Henti jantung'));
+  await until('history entry (server)', async () => /Henti jantung · Kritis · Pulih di tempat · ketua/.test(await vp.textContent('#history')));
+  // The hard case (critical, CPR) asks how the volunteer is; the answer is stored once.
+  await vp.waitForSelector('#checkin:not(.hidden)');
+  assert((await vp.textContent('#wb-text')).includes('Henti jantung'), 'check-in names the case');
+  await shot(vp, 'relawan-wellbeing');
+  await axe(vp, 'relawan: well-being check-in');
+  await vp.click('[data-answer="struggling"]');
+  await until('check-in answered', async () => (await vp.textContent('#wb-done')).includes('Koordinator tim'));
+  await vp.reload();
+  await vp.waitForSelector('#home:not(.hidden)');
+  await until('history after reload', async () => (await vp.textContent('#history')).includes('Henti jantung'));
+  assert(await vp.locator('#checkin.hidden').count() === 1, 'not asked again');
   await until('caller: completed', async () => /Penanganan selesai/.test(await cp.textContent('#live')));
   await shot(cp, 'caller-completed');
   await until('Ops: case left the open list', async () => (await op.locator(`[data-case="${caseId}"]`).count()) === 0);

@@ -10,7 +10,6 @@ const $ = (id) => document.getElementById(id);
 const session = new Session('kreki-relawan', '/relawan/', localStorage);
 useToken(() => session.accessToken(), () => session.refresh());
 const N = '/api/notify/v1';
-const WB_DELAY_MS = 2 * 3600 * 1000;
 const BADGES = {
   first_response: ['Tanggap pertama', 'First response'], first_cpr: ['RJP pertama', 'First CPR'],
   ten_responses: ['10 tanggapan', '10 responses'], lifesaver: ['Penyelamat', 'Lifesaver'],
@@ -32,7 +31,7 @@ addStrings({
     'push.denied': 'Notifikasi diblokir. Izinkan notifikasi agar panggilan tidak terlewat.',
     'stats.title': 'Poin dan lencana', 'stats.points': '{n} poin', 'stats.none': 'Belum ada lencana.',
     'stats.na': 'Poin dan lencana belum tersedia.', 'stats.cases': '{a} diterima · {r} teratasi · {c} selesai',
-    'hist.title': 'Riwayat di perangkat ini', 'hist.none': 'Belum ada kasus.',
+    'hist.title': 'Riwayat kasus saya', 'hist.none': 'Belum ada kasus.',
     'offer.title': 'PANGGILAN DARURAT', 'offer.accept': 'TERIMA', 'offer.decline': 'Tolak',
     'offer.info': '{type} · {sev} · {km} km', 'offer.left': 'Sisa {s} detik',
     'case.title': 'Kasus: {type}', 'case.info': '{sev} · {lead}', 'case.lead': 'Anda ketua tim', 'case.member': 'Anda anggota tim',
@@ -47,8 +46,9 @@ addStrings({
     'cf.send': 'Kirim laporan dan selesaikan', 'cf.pick': 'Pilih hasil penanganan.', 'cf.done': 'Kasus selesai. Terima kasih!',
     'out.recovered_on_scene': 'Pulih di tempat', 'out.transported': 'Dibawa ke RS', 'out.referred': 'Dirujuk', 'out.deceased': 'Meninggal',
     'out.no_patient': 'Tidak ada pasien', 'out.other': 'Lainnya', 'case.closed': 'Kasus ditutup.',
-    'wb.title': 'Bagaimana kabar Anda?', 'wb.text': 'Kasus tadi berat. Bagaimana perasaan Anda sekarang?',
-    'wb.good': 'Baik', 'wb.okay': 'Lumayan', 'wb.bad': 'Butuh bicara', 'wb.thanks': 'Terima kasih. Jika butuh teman bicara, hubungi koordinator tim Anda.',
+    'wb.title': 'Bagaimana kabar Anda?', 'wb.text': 'Beberapa waktu lalu Anda menangani kasus berat ({type}). Bagaimana perasaan Anda sekarang?',
+    'wb.good': 'Baik', 'wb.okay': 'Lumayan', 'wb.struggling': 'Berat', 'wb.thanks': 'Terima kasih sudah menjawab. Jaga diri Anda.',
+    'wb.support': 'Terima kasih. Koordinator tim Anda akan menghubungi Anda; Anda tidak sendiri.', 'hist.na': 'Riwayat belum dapat dimuat.',
   },
   en: {
     'app.name': 'Volunteer', 'out.title': 'HELP 119 volunteer app', 'out.text': 'Sign in to receive emergency calls near you.',
@@ -62,7 +62,7 @@ addStrings({
     'push.denied': 'Notifications are blocked. Allow them so that no call is missed.',
     'stats.title': 'Points and badges', 'stats.points': '{n} points', 'stats.none': 'No badges yet.',
     'stats.na': 'Points and badges are not available yet.', 'stats.cases': '{a} accepted · {r} resolved · {c} completed',
-    'hist.title': 'History on this device', 'hist.none': 'No cases yet.',
+    'hist.title': 'My cases', 'hist.none': 'No cases yet.',
     'offer.title': 'EMERGENCY CALL', 'offer.accept': 'ACCEPT', 'offer.decline': 'Decline',
     'offer.info': '{type} · {sev} · {km} km', 'offer.left': '{s} seconds left',
     'case.title': 'Case: {type}', 'case.info': '{sev} · {lead}', 'case.lead': 'You are the team lead', 'case.member': 'You are a team member',
@@ -77,8 +77,9 @@ addStrings({
     'cf.send': 'Send the report and complete', 'cf.pick': 'Choose the outcome.', 'cf.done': 'Case completed. Thank you!',
     'out.recovered_on_scene': 'Recovered on scene', 'out.transported': 'Taken to hospital', 'out.referred': 'Referred', 'out.deceased': 'Deceased',
     'out.no_patient': 'No patient', 'out.other': 'Other', 'case.closed': 'The case was closed.',
-    'wb.title': 'How are you?', 'wb.text': 'That was a hard case. How do you feel now?',
-    'wb.good': 'Good', 'wb.okay': 'Okay', 'wb.bad': 'I need to talk', 'wb.thanks': 'Thank you. If you need someone to talk to, contact your team coordinator.',
+    'wb.title': 'How are you?', 'wb.text': 'A while ago you responded to a hard case ({type}). How do you feel now?',
+    'wb.good': 'Good', 'wb.okay': 'Okay', 'wb.struggling': 'Hard', 'wb.thanks': 'Thank you for answering. Take care of yourself.',
+    'wb.support': 'Thank you. Your team coordinator will contact you; you are not alone.', 'hist.na': 'History cannot be loaded yet.',
   },
 });
 
@@ -286,17 +287,12 @@ async function complete(ev) {
   };
   try {
     await api('PUT', `${E}/${st.active.id}/complete`, record);
-    finishCase(record);
+    finishCase();
     banner(t('cf.done'), 'ok');
   } catch (e) { $('cf-err').textContent = e.message || t('err.generic'); }
 }
-function finishCase(record) {
-  const a = st.active; if (!a) return;
-  const hist = local.get('history', []);
-  hist.unshift({ id: a.id, type: a.type, severity: a.severity, at: new Date().toISOString(), outcome: record?.outcome || null });
-  local.set('history', hist.slice(0, 30));
-  const hard = a.severity === 'critical' || record?.outcome === 'deceased' || record?.clinical?.interventions?.cpr;
-  if (hard) local.set('checkin', { case_id: a.id, due: Date.now() + WB_DELAY_MS });
+function finishCase() {
+  if (!st.active) return;
   st.active = null; st.team = []; st.outcome = null; local.set('case', null);
   $('complete').reset();
   home();
@@ -319,23 +315,32 @@ async function stats() {
     );
   } catch { box.replaceChildren(Object.assign(document.createElement('p'), { className: 'muted', textContent: t('stats.na') })); }
 }
-function history() {
-  const h = local.get('history', []);
-  $('history').replaceChildren(...(h.length ? h.map((c) => Object.assign(document.createElement('li'), {
-    textContent: `${new Date(c.at).toLocaleString(document.documentElement.lang)} · ${t('type.' + c.type)} · ${c.outcome ? t('out.' + c.outcome) : ''}`,
-  })) : [Object.assign(document.createElement('li'), { textContent: t('hist.none') })]));
+async function history() {
+  const li = (text) => Object.assign(document.createElement('li'), { textContent: text });
+  try {
+    const h = await api('GET', `${E}/history/mine`);
+    $('history').replaceChildren(...(h.length ? h.map((c) => li([
+      new Date(c.accepted_at).toLocaleString(document.documentElement.lang), t('type.' + c.type), t('sev.' + c.severity),
+      c.outcome && OUTCOMES.includes(c.outcome) ? t('out.' + c.outcome) : t('status.' + c.case_status),
+      c.is_lead ? t('team.lead') : '',
+    ].filter(Boolean).join(' · '))) : [li(t('hist.none'))]));
+  } catch { $('history').replaceChildren(li(t('hist.na'))); }
 }
-function checkin() {
-  const c = local.get('checkin');
-  const due = c && Date.now() >= c.due;
-  $('checkin').classList.toggle('hidden', !due);
-  if (!due) return;
-  $('wb-answers').replaceChildren(...['good', 'okay', 'bad'].map((k) => {
-    const b = document.createElement('button'); b.type = 'button'; b.textContent = t('wb.' + k);
-    b.onclick = () => {
-      local.set('checkin', null);
-      local.set('wellbeing', [...local.get('wellbeing', []), { case_id: c.case_id, answer: k, at: new Date().toISOString() }].slice(-20));
-      $('wb-answers').replaceChildren(); $('wb-done').textContent = t('wb.thanks');
+async function checkin() {
+  let due = [];
+  try { due = await api('GET', `${E}/wellbeing/mine`); } catch { /* asked next time */ }
+  const c = due[0];
+  $('checkin').classList.toggle('hidden', !c);
+  if (!c) return;
+  $('wb-done').textContent = '';
+  $('wb-text').textContent = t('wb.text', { type: t('type.' + c.type) });
+  $('wb-answers').replaceChildren(...['good', 'okay', 'struggling'].map((k) => {
+    const b = document.createElement('button'); b.type = 'button'; b.textContent = t('wb.' + k); b.dataset.answer = k;
+    b.onclick = async () => {
+      try {
+        await api('PUT', `${E}/${c.case_id}/wellbeing`, { answer: k });
+        $('wb-answers').replaceChildren(); $('wb-done').textContent = t(k === 'struggling' ? 'wb.support' : 'wb.thanks');
+      } catch (e) { $('wb-done').textContent = e.message || t('err.generic'); }
     };
     return b;
   }));
@@ -353,7 +358,7 @@ function onMessage(m) {
   else if (m.type === 'case_update' && st.active?.id === m.case_id) {
     st.team = m.team || [];
     renderTeam(); renderStatuses();
-    if (m.status === 'completed' || m.status === 'cancelled') { banner(t('case.closed')); finishCase(null); }
+    if (m.status === 'completed' || m.status === 'cancelled') { banner(t('case.closed')); finishCase(); }
   }
 }
 async function checkOffers() {
@@ -381,7 +386,7 @@ async function init() {
   if (st.active) {
     try {
       const c = await api('GET', `${E}/${st.active.id}`);
-      if (c.status === 'completed' || c.status === 'cancelled') finishCase(null);
+      if (c.status === 'completed' || c.status === 'cancelled') finishCase();
       else { st.team = c.responders || []; openCase(); }
     } catch { st.active = null; local.set('case', null); home(); }
   } else home();
