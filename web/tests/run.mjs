@@ -97,6 +97,12 @@ const stop = async () => {
   rmSync(dataDir, { recursive: true, force: true });
 };
 process.on('SIGINT', () => stop().then(() => process.exit(130)));
+const crash = (e) => {
+  console.log(`FAIL runner: ${e?.stack || e}`);
+  stop().finally(() => { console.log(`${results.filter(([, x]) => !x).length} passed, ${results.filter(([, x]) => x).length + 1} failed`); process.exit(1); });
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 
 try {
   await until('kreki up to be ready', async () => (await fetch(`${base}/readyz`)).ok, 90_000);
@@ -350,6 +356,17 @@ await test('Ops offers a case to a named volunteer and escalates it to PSC 119; 
   await p.click('#cancel');
   await until('cancelled', async () => /dibatalkan/.test(await p.textContent('#live')));
   await c2.close();
+});
+
+await test('volunteer sign-out goes off duty, removes the push subscription and the tokens', async () => {
+  await vp.goto('/relawan/');
+  await vp.waitForSelector('#home:not(.hidden)');
+  const before = pushBodies.length;
+  await vp.click('#signout');
+  await vp.waitForSelector('#out:not(.hidden)');
+  const del = pushBodies.slice(before).find((b) => b.method === 'DELETE');
+  assert(del && del.body.endpoint === 'https://push.invalid/kreki-e2e/1' && /^Bearer /.test(del.auth), `DELETE: ${JSON.stringify(pushBodies.slice(before))}`);
+  assert(!(await vp.evaluate(() => JSON.stringify(localStorage))).includes('access_token'), 'tokens removed');
 });
 
 await test('(b) the first-aid guide opens with the network cut off after the first visit', async () => {
