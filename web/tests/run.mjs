@@ -64,6 +64,8 @@ const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const axeFindings = [];
 /** axe-core on the current screen: serious or critical violations fail the test. */
 async function axe(page, screen) {
+  const csp = await page.evaluate(() => window.__csp || []);
+  assert(!csp.length, `CSP violations on ${screen}: ${csp.join(', ')}`);
   await page.evaluate(axeSource);
   const r = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }));
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
@@ -118,6 +120,11 @@ async function context(extra = {}) {
   const ctx = await browser.newContext({ viewport: VIEW, baseURL: base, locale: 'id-ID', ...extra });
   // No map tiles or anything else from outside: the apps must work without them.
   await ctx.route((url) => url.origin !== base, (r) => r.abort());
+  // Any Content-Security-Policy violation (an inline script or style slipped in) fails the screen's check.
+  await ctx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   return ctx;
 }
 async function signIn(page, email, seed) {
@@ -255,6 +262,9 @@ await test('(a) panic → offer → accept → handshake → arrived → resolve
   await op.click(`[data-case="${caseId}"]`);
   await until('timeline', async () => (await op.locator('#timeline li').count()) >= 2);
   await shot(op, 'ops-console');
+  await op.setViewportSize({ width: 1280, height: 800 });
+  await shot(op, 'ops-console-desktop');
+  await op.setViewportSize(VIEW);
   await axe(op, 'ops: console');
 
   // The volunteer gets the offer, full screen, and accepts.
