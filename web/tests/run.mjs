@@ -263,6 +263,8 @@ await test('(a) panic → offer → accept → handshake → arrived → resolve
   await until('timeline', async () => (await op.locator('#timeline li').count()) >= 2);
   await shot(op, 'ops-console');
   await op.setViewportSize({ width: 1280, height: 800 });
+  await op.evaluate(() => window.scrollTo(0, 0));
+  await sleep(300);
   await shot(op, 'ops-console-desktop');
   await op.setViewportSize(VIEW);
   await axe(op, 'ops: console');

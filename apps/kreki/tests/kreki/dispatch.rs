@@ -830,3 +830,40 @@ async fn hard_case_wellbeing_check_in_and_my_history() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_volunteer_accounts_are_dispatchable_on_duty_only_in_the_demo() {
+    use kreki_platform::service::{DemoSettings, DemoSim};
+    // Without --demo an account without an eligibility record is not dispatchable.
+    let app = start_up_with(None, |_| {}).await;
+    let t = app.signer.token(ISSUER, "acct-relawan", &["volunteer"]);
+    assert_eq!(
+        on_duty(&app, &t, CENTER).await["data"]["dispatchable"],
+        false
+    );
+    app.stop().await;
+    // With --demo (simulator off) it is, and a panic at its place is offered to it first.
+    let app =
+        crate::up::start_up_full(None, |_| {}, Some(DemoSettings { sim: DemoSim::Off })).await;
+    let t = app.signer.token(ISSUER, "acct-relawan", &["volunteer"]);
+    let monas = (-6.1754, 106.8272);
+    assert_eq!(on_duty(&app, &t, monas).await["data"]["dispatchable"], true);
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": monas.0, "longitude": monas.1, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081277778888"}))
+        .send()
+        .await
+        .unwrap();
+    let id = res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    testkit::eventually(
+        "the demo account is offered the case",
+        Duration::from_secs(10),
+        || async { has_offer(&app, &t, &id).await },
+    )
+    .await;
+    app.stop().await;
+}
