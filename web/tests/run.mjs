@@ -259,6 +259,7 @@ await test('(a) panic → offer → accept → handshake → arrived → resolve
   await until('the case in the Ops list', async () => (await op.locator(`[data-case="${caseId}"]`).count()) === 1, 15_000);
   await until('the case marker on the map', async () => (await op.locator(`.case-${caseId}`).count()) === 1);
   assert((await op.locator('.aed-marker').count()) > 0, 'AED markers without tiles');
+  await until('volunteers on duty near the case on the map', async () => (await op.locator('.vol-marker').count()) > 0);
   await op.click(`[data-case="${caseId}"]`);
   await until('timeline', async () => (await op.locator('#timeline li').count()) >= 2);
   await shot(op, 'ops-console');

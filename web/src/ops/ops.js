@@ -27,7 +27,7 @@ addStrings({
     'tl.status_arrived': 'Tiba', 'tl.status_intervention': 'Menangani', 'tl.status_escalating': 'Meminta PSC 119',
     'tl.status_resolved': 'Teratasi', 'tl.completed': 'Selesai', 'tl.cancelled': 'Dibatalkan', 'tl.escalated': 'Diteruskan ke PSC 119',
     'tl.wave_widened': 'Radius diperluas', 'tl.ops_note': 'Catatan Ops', 'tl.ops_offer': 'Ditawarkan oleh Ops',
-    'marker.case': 'Kasus {type}', 'marker.vol': 'Relawan', 'marker.aed': 'AED: {name}',
+    'marker.case': 'Kasus {type}', 'marker.vol': 'Relawan bertugas', 'marker.responder': 'Relawan menangani kasus', 'marker.aed': 'AED: {name}',
   },
   en: {
     'app.name': 'Ops console', 'app.title': 'Dispatcher console', 'out.title': 'HELP 119 dispatcher console',
@@ -45,7 +45,7 @@ addStrings({
     'tl.status_arrived': 'Arrived', 'tl.status_intervention': 'Treating', 'tl.status_escalating': 'Asked for PSC 119',
     'tl.status_resolved': 'Resolved', 'tl.completed': 'Completed', 'tl.cancelled': 'Cancelled', 'tl.escalated': 'Handed to PSC 119',
     'tl.wave_widened': 'Radius widened', 'tl.ops_note': 'Ops note', 'tl.ops_offer': 'Offered by Ops',
-    'marker.case': 'Case {type}', 'marker.vol': 'Volunteer', 'marker.aed': 'AED: {name}',
+    'marker.case': 'Case {type}', 'marker.vol': 'Volunteer on duty', 'marker.responder': 'Volunteer responding', 'marker.aed': 'AED: {name}',
   },
 });
 
@@ -80,12 +80,29 @@ function caseMarkers() {
   }
   for (const [id, m] of st.markers) if (!seen.has(id)) { m.remove(); st.markers.delete(id); }
 }
-function volunteerAt(id, lat, lng) {
+function volunteerAt(id, lat, lng, responding) {
   if (!st.map) return;
   const L = window.L;
   let m = st.vols.get(id);
   if (m) m.setLatLng([lat, lng]);
-  else { m = L.circleMarker([lat, lng], { radius: 7, color: '#fff', weight: 2, fillColor: '#0b6b2e', fillOpacity: 1, className: 'vol-marker' }).addTo(st.layers.vols); m.bindTooltip(t('marker.vol')); st.vols.set(id, m); }
+  else { m = L.circleMarker([lat, lng], { radius: 6, color: '#fff', weight: 2, fillColor: '#0b6b2e', fillOpacity: 1, className: 'vol-marker' }).addTo(st.layers.vols); st.vols.set(id, m); }
+  if (responding !== undefined) {
+    m.setStyle({ radius: responding ? 9 : 6, fillColor: responding ? '#0b4f9c' : '#0b6b2e' });
+    m.bindTooltip(responding ? t('marker.responder') : t('marker.vol'));
+  }
+}
+/** On-duty volunteers around the open cases (the most severe ten), moved at each refresh. */
+async function responders() {
+  if (!st.map) return;
+  const seen = new Set();
+  const team = new Set(st.cases.flatMap((c) => c.responders.map((r) => r.volunteer_id)));
+  for (const c of st.cases.slice(0, 10)) {
+    try {
+      const near = await api('GET', `${E}/nearby?latitude=${c.latitude}&longitude=${c.longitude}&radius=3000`);
+      for (const v of near.slice(0, 50)) { seen.add(v.volunteer_id); volunteerAt(v.volunteer_id, v.latitude, v.longitude, team.has(v.volunteer_id)); }
+    } catch { /* kept */ }
+  }
+  for (const [id, m] of st.vols) if (!seen.has(id) && !team.has(id)) { m.remove(); st.vols.delete(id); }
 }
 async function aedsNear(p) {
   if (!st.map) return;
@@ -108,7 +125,7 @@ async function refresh() {
     $('m-today').textContent = String(stats.cases_today);
     const m = stats.median_first_accept_s_today;
     $('m-accept').textContent = m == null ? '–' : (m < 90 ? t('age.s', { n: Math.round(m) }) : t('age.m', { n: Math.round(m / 60) }));
-    list(); caseMarkers();
+    list(); caseMarkers(); responders();
     if (st.selected) detail(st.selected, false);
     banner(null);
   } catch (e) { banner(e.status === 403 ? t('forbidden') : (e.message || t('err.network')), e.status === 403 ? 'bad' : 'warn'); }

@@ -442,6 +442,9 @@ async fn nearby_is_for_ops() {
         "{b}"
     );
     assert!((b["data"][0]["distance_m"].as_f64().unwrap() - 111.2).abs() < 1.0);
+    // Where they are, for the console's map (to the index's micro-degree precision).
+    assert!((b["data"][0]["latitude"].as_f64().unwrap() + 6.2).abs() < 1e-5);
+    assert!((b["data"][0]["longitude"].as_f64().unwrap() - 106.8).abs() < 1e-5);
     assert_eq!(
         get(
             &app,

@@ -1666,6 +1666,9 @@ pub struct NearbyVolunteer {
     pub distance_m: f64,
     pub location_age_s: u32,
     pub dispatchable: bool,
+    /// Where they are (the console's map of responders moving).
+    pub latitude: f64,
+    pub longitude: f64,
 }
 
 /// On-duty volunteers near a point (Ops).
@@ -1696,14 +1699,19 @@ async fn nearby(
         .live
         .nearby(center, radius, 200)
         .into_iter()
-        .map(|c| NearbyVolunteer {
-            dispatchable: st
-                .live
-                .eligibility(&c.volunteer_id)
-                .is_some_and(|e| e.verified),
-            volunteer_id: c.volunteer_id,
-            distance_m: (c.distance_m * 10.0).round() / 10.0,
-            location_age_s: c.location_age_s,
+        .filter_map(|c| {
+            let (latitude, longitude) = st.live.nearby_of(&c.volunteer_id)?;
+            Some(NearbyVolunteer {
+                dispatchable: st
+                    .live
+                    .eligibility(&c.volunteer_id)
+                    .is_some_and(|e| e.verified),
+                volunteer_id: c.volunteer_id,
+                distance_m: (c.distance_m * 10.0).round() / 10.0,
+                location_age_s: c.location_age_s,
+                latitude,
+                longitude,
+            })
         })
         .collect();
     Ok(Envelope::ok(list))
