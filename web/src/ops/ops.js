@@ -27,6 +27,7 @@ addStrings({
     'tl.status_arrived': 'Tiba', 'tl.status_intervention': 'Menangani', 'tl.status_escalating': 'Meminta PSC 119',
     'tl.status_resolved': 'Teratasi', 'tl.completed': 'Selesai', 'tl.cancelled': 'Dibatalkan', 'tl.escalated': 'Diteruskan ke PSC 119',
     'tl.wave_widened': 'Radius diperluas', 'tl.ops_note': 'Catatan Ops', 'tl.ops_offer': 'Ditawarkan oleh Ops',
+    'legend.case': 'Kasus (merah: kritis, oranye: mendesak, biru: biasa)', 'legend.vol': 'Relawan bertugas', 'legend.resp': 'Relawan menangani', 'legend.aed': 'AED',
     'marker.case': 'Kasus {type}', 'marker.vol': 'Relawan bertugas', 'marker.responder': 'Relawan menangani kasus', 'marker.aed': 'AED: {name}',
   },
   en: {
@@ -45,6 +46,7 @@ addStrings({
     'tl.status_arrived': 'Arrived', 'tl.status_intervention': 'Treating', 'tl.status_escalating': 'Asked for PSC 119',
     'tl.status_resolved': 'Resolved', 'tl.completed': 'Completed', 'tl.cancelled': 'Cancelled', 'tl.escalated': 'Handed to PSC 119',
     'tl.wave_widened': 'Radius widened', 'tl.ops_note': 'Ops note', 'tl.ops_offer': 'Offered by Ops',
+    'legend.case': 'Case (red: critical, orange: urgent, blue: normal)', 'legend.vol': 'Volunteer on duty', 'legend.resp': 'Volunteer responding', 'legend.aed': 'AED',
     'marker.case': 'Case {type}', 'marker.vol': 'Volunteer on duty', 'marker.responder': 'Volunteer responding', 'marker.aed': 'AED: {name}',
   },
 });
@@ -103,6 +105,7 @@ async function responders() {
     } catch { /* kept */ }
   }
   for (const [id, m] of st.vols) if (!seen.has(id) && !team.has(id)) { m.remove(); st.vols.delete(id); }
+  for (const m of st.markers.values()) m.bringToFront();
 }
 async function aedsNear(p) {
   if (!st.map) return;
