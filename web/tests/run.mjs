@@ -98,7 +98,7 @@ const stop = async () => {
   if (server.exitCode === null) server.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 };
-process.on('SIGINT', () => stop().then(() => process.exit(130)));
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => stop().then(() => process.exit(130)));
 const crash = (e) => {
   console.log(`FAIL runner: ${e?.stack || e}`);
   stop().finally(() => { console.log(`${results.filter(([, x]) => !x).length} passed, ${results.filter(([, x]) => x).length + 1} failed`); process.exit(1); });
