@@ -185,6 +185,7 @@ function showOffer(o) {
     + (o.description ? ` — ${o.description}` : '');
   $('offer-err').textContent = '';
   $('offer').classList.remove('hidden');
+  behind(true);
   $('offer-h').focus();
   alarm();
   clearInterval(st.offerTimer);
@@ -195,7 +196,9 @@ function showOffer(o) {
   };
   tick(); st.offerTimer = setInterval(tick, 1000);
 }
-function hideOffer() { clearInterval(st.offerTimer); st.offer = null; $('offer').classList.add('hidden'); }
+function hideOffer() { clearInterval(st.offerTimer); st.offer = null; $('offer').classList.add('hidden'); behind(false); }
+/** While the call is on screen, nothing behind it can be reached (a real modal). */
+function behind(on) { for (const el of [document.querySelector('header'), $('msg'), $('out'), $('home'), $('case')]) el.inert = on; }
 async function answer(accept) {
   const o = st.offer; if (!o) return;
   const eta = Math.max(1, Math.ceil(o.distance_m / 333));
