@@ -466,3 +466,53 @@ storage_conformance!(
     super::MIGRATIONS,
     super::wellbeing_checkins_and_history
 );
+
+async fn ops_stats_since(db: Db) {
+    let store = Store::new(db.clone());
+    for id in ["s1", "s2", "s3"] {
+        store
+            .create(
+                &new_case(id, Severity::Urgent, Some("+6281"), None),
+                None,
+                || (201, String::new()),
+            )
+            .await
+            .unwrap();
+    }
+    let now = kreki_platform::time_util::now_micros();
+    // s1 accepted after 30 s, s2 after 90 s, s3 yesterday and closed.
+    for (id, created, accepted) in [
+        ("s1", now - 100_000_000, Some(now - 70_000_000)),
+        ("s2", now - 100_000_000, Some(now - 10_000_000)),
+        ("s3", now - 2 * 86_400_000_000, None),
+    ] {
+        sqlx::query("UPDATE cases SET created_at = $1, first_accept_at = $2 WHERE id = $3")
+            .bind(created)
+            .bind(accepted)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    Store::set_status(&mut tx, "s3", CaseStatus::Cancelled, Some("uji"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (open, today, mut accepts) = store.stats_since(now - 86_400_000_000).await.unwrap();
+    accepts.sort_by(f64::total_cmp);
+    assert_eq!((open, today), (2, 2));
+    assert_eq!(accepts.len(), 2);
+    assert!(
+        (accepts[0] - 30.0).abs() < 0.01 && (accepts[1] - 90.0).abs() < 0.01,
+        "{accepts:?}"
+    );
+    let (_, none, empty) = store.stats_since(now + 1).await.unwrap();
+    assert_eq!((none, empty.len()), (0, 0));
+}
+storage_conformance!(
+    ops_stats,
+    "emergency",
+    super::MIGRATIONS,
+    super::ops_stats_since
+);
