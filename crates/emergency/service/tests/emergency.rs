@@ -516,3 +516,54 @@ storage_conformance!(
     super::MIGRATIONS,
     super::ops_stats_since
 );
+
+async fn offers_reopen_after_a_decline(db: Db) {
+    use kreki_emergency::store::OfferRow;
+    let store = Store::new(db.clone());
+    store
+        .create(
+            &new_case("r1", Severity::Critical, Some("+6281"), None),
+            None,
+            || (201, String::new()),
+        )
+        .await
+        .unwrap();
+    let offer = |id: &str, distance_m: i64| OfferRow {
+        id: id.into(),
+        case_id: "r1".into(),
+        volunteer_id: "v1".into(),
+        wave: 0,
+        state: OfferState::Open,
+        distance_m,
+        expires_at_us: kreki_platform::time_util::now_micros() + 20_000_000,
+        expires_at: String::new(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    Store::insert_offer(&mut tx, &offer("o1", 300))
+        .await
+        .unwrap();
+    Store::set_offer_state(&mut tx, "r1", "v1", OfferState::Declined)
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::offer_state(&mut tx, "r1", "v1").await.unwrap(),
+        Some(OfferState::Declined)
+    );
+    Store::reopen_offer(&mut tx, &offer("o2", 2_500))
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::offer_state(&mut tx, "r1", "v1").await.unwrap(),
+        Some(OfferState::Open)
+    );
+    tx.commit().await.unwrap();
+    let mine = store.offers_of("v1").await.unwrap();
+    assert_eq!(mine.len(), 1, "one row per case and volunteer");
+    assert_eq!((mine[0].id.as_str(), mine[0].distance_m), ("o2", 2_500));
+}
+storage_conformance!(
+    offers_reopen,
+    "emergency",
+    super::MIGRATIONS,
+    super::offers_reopen_after_a_decline
+);
