@@ -514,3 +514,356 @@ async fn nobody_accepts_escalates_and_psc119_status_reaches_the_timeline() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_offers_a_case_to_a_named_volunteer_and_again_after_a_decline() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("offers_per_wave".into(), 1.into());
+        cfg.emergency.insert("accepts_wanted".into(), 1.into());
+    })
+    .await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    for id in ["vol-near", "vol-pick"] {
+        eligible(&app, id, true, 1).await;
+    }
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &tok("vol-pick"), north(2_500.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    on_duty(&app, &tok("vol-near"), north(100.0)).await;
+    on_duty(&app, &tok("vol-unverified"), north(50.0)).await;
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081299990000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    testkit::eventually(
+        "the nearest is offered",
+        Duration::from_secs(10),
+        || async { has_offer(&app, &tok("vol-near"), &id).await },
+    )
+    .await;
+    assert!(!has_offer(&app, &tok("vol-pick"), &id).await);
+    let path = format!("/api/emergency/v1/{id}/offer");
+    let offer = |token: String, body: Value| {
+        let path = path.clone();
+        let app = &app;
+        async move { put(app, &token, &path, body).await }
+    };
+    // Refusals with their codes.
+    let code = |r: &(u16, Value)| (r.0, r.1["error"]["code"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        code(&offer(tok("vol-near"), json!({"volunteer_id": "vol-pick"})).await).0,
+        403
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": " "})).await),
+        (422, "VALIDATION_FAILED".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick", "x": 1})).await).0,
+        422
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-off-duty"})).await),
+        (409, "EMERGENCY_NOT_ON_DUTY".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-unverified"})).await),
+        (409, "EMERGENCY_VOLUNTEER_NOT_ELIGIBLE".into())
+    );
+    assert_eq!(
+        code(
+            &put(
+                &app,
+                &ops,
+                "/api/emergency/v1/nope/offer",
+                json!({"volunteer_id": "vol-pick"})
+            )
+            .await
+        ),
+        (404, "EMERGENCY_CASE_NOT_FOUND".into())
+    );
+    assert!(
+        !has_offer(&app, &tok("vol-pick"), &id).await,
+        "nothing sent by refusals"
+    );
+    // Ops picks a volunteer farther away.
+    let (s, o) = offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["data"]["volunteer_id"], "vol-pick");
+    let d = o["data"]["distance_m"].as_i64().unwrap();
+    assert!((2_400..2_600).contains(&d), "{d}");
+    assert!(has_offer(&app, &tok("vol-pick"), &id).await);
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await),
+        (409, "EMERGENCY_ALREADY_OFFERED".into())
+    );
+    // Declined, then offered again.
+    let (s, _) = put(
+        &app,
+        &tok("vol-pick"),
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "reject"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(!has_offer(&app, &tok("vol-pick"), &id).await);
+    let (s, _) = offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await;
+    assert_eq!(s, 200);
+    assert!(has_offer(&app, &tok("vol-pick"), &id).await);
+    let (s, r) = put(
+        &app,
+        &tok("vol-pick"),
+        &format!("/api/emergency/v1/{id}/respond"),
+        json!({"action": "accept", "eta_minutes": 8}),
+    )
+    .await;
+    assert_eq!((s, r["data"]["role"].as_str()), (200, Some("lead")));
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-pick"})).await),
+        (409, "EMERGENCY_ALREADY_RESPONDING".into())
+    );
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-near"})).await),
+        (409, "EMERGENCY_CASE_FULL".into())
+    );
+    let (_, tl) =
+        crate::dispatch::get_json(&app, &format!("/api/emergency/v1/{id}/timeline"), &ops).await;
+    let manual: Vec<&Value> = tl["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "ops_offer")
+        .collect();
+    assert_eq!(manual.len(), 2);
+    assert_eq!(manual[0]["actor"], "ops-1");
+    assert_eq!(manual[0]["data"]["again"], false);
+    assert_eq!(manual[1]["data"]["again"], true);
+    // A closed case takes no offers.
+    let (s, _) = put(
+        &app,
+        &ops,
+        &format!("/api/emergency/v1/{id}/cancel"),
+        json!({"reason": "uji"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        code(&offer(ops.clone(), json!({"volunteer_id": "vol-near"})).await),
+        (409, "EMERGENCY_CASE_CLOSED".into())
+    );
+    app.stop().await;
+}
+
+async fn get_json(app: &UpApp, path: &str, token: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_case_wellbeing_check_in_and_my_history() {
+    let app = start_up_with(None, |cfg| {
+        cfg.emergency.insert("accepts_wanted".into(), 1.into());
+        cfg.emergency
+            .insert("wellbeing_checkin_after_s".into(), 0.into());
+    })
+    .await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    eligible(&app, "vol-w", true, 1).await;
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &tok("vol-w"), north(100.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    let mut ids = Vec::new();
+    for (sev, cpr) in [("urgent", false), ("urgent", true)] {
+        let res = app
+            .client
+            .post(format!("{}/api/emergency/v1/panic", app.url))
+            .json(&json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": sev, "type": "unconscious", "caller_phone": format!("08129999000{}", ids.len())}))
+            .send()
+            .await
+            .unwrap();
+        let id = res.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        testkit::eventually("offered", Duration::from_secs(10), || async {
+            has_offer(&app, &tok("vol-w"), &id).await
+        })
+        .await;
+        let base = format!("/api/emergency/v1/{id}");
+        assert_eq!(
+            put(
+                &app,
+                &tok("vol-w"),
+                &format!("{base}/respond"),
+                json!({"action": "accept"})
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(
+            put(
+                &app,
+                &tok("vol-w"),
+                &format!("{base}/status"),
+                json!({"status": "resolved"})
+            )
+            .await
+            .0,
+            200
+        );
+        let (s, b) = put(
+            &app,
+            &tok("vol-w"),
+            &format!("{base}/complete"),
+            json!({"outcome": "transported", "clinical": {"interventions": {"cpr": cpr}}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        ids.push(id);
+    }
+    let get = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Only the CPR case asks how the volunteer is.
+    let (s, due) = get("/api/emergency/v1/wellbeing/mine".into(), tok("vol-w")).await;
+    assert_eq!(s, 200);
+    let due = due["data"].as_array().unwrap().clone();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0]["case_id"], ids[1].as_str());
+    assert_eq!(due[0]["type"], "unconscious");
+    assert_eq!(
+        get("/api/emergency/v1/wellbeing/mine".into(), ops.clone())
+            .await
+            .0,
+        403
+    );
+    let answer = |case: &str, body: Value, token: String| {
+        let path = format!("/api/emergency/v1/{case}/wellbeing");
+        let app = &app;
+        async move { put(app, &token, &path, body).await }
+    };
+    let code = |r: &(u16, Value)| (r.0, r.1["error"]["code"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "fine"}), tok("vol-w")).await),
+        (422, "EMERGENCY_CHECKIN_ANSWER_INVALID".into())
+    );
+    assert_eq!(
+        code(
+            &answer(
+                &ids[1],
+                json!({"answer": "good", "note": "x".repeat(501)}),
+                tok("vol-w")
+            )
+            .await
+        ),
+        (422, "VALIDATION_FAILED".into())
+    );
+    assert_eq!(
+        code(&answer(&ids[0], json!({"answer": "good"}), tok("vol-w")).await),
+        (404, "EMERGENCY_CHECKIN_NOT_FOUND".into())
+    );
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "good"}), tok("vol-other")).await),
+        (404, "EMERGENCY_CHECKIN_NOT_FOUND".into())
+    );
+    assert_eq!(
+        answer(
+            &ids[1],
+            json!({"answer": "okay", "note": "capek"}),
+            tok("vol-w")
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        code(&answer(&ids[1], json!({"answer": "good"}), tok("vol-w")).await),
+        (409, "EMERGENCY_CHECKIN_ANSWERED".into())
+    );
+    let (_, due) = get("/api/emergency/v1/wellbeing/mine".into(), tok("vol-w")).await;
+    assert!(due["data"].as_array().unwrap().is_empty());
+    // My history: both cases, newest first, with the outcome; nobody else's.
+    let (s, h) = get("/api/emergency/v1/history/mine".into(), tok("vol-w")).await;
+    assert_eq!(s, 200);
+    let h = h["data"].as_array().unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["case_id"], ids[1].as_str());
+    assert_eq!(
+        (&h[0]["case_status"], &h[0]["outcome"], &h[0]["is_lead"]),
+        (&json!("completed"), &json!("transported"), &json!(true))
+    );
+    assert!(h[0].get("caller_phone").is_none());
+    let (_, other) = get("/api/emergency/v1/history/mine".into(), tok("vol-other")).await;
+    assert!(other["data"].as_array().unwrap().is_empty());
+    assert_eq!(
+        get("/api/emergency/v1/history/mine".into(), ops).await.0,
+        403
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_volunteer_accounts_are_dispatchable_on_duty_only_in_the_demo() {
+    use kreki_platform::service::{DemoSettings, DemoSim};
+    // Without --demo an account without an eligibility record is not dispatchable.
+    let app = start_up_with(None, |_| {}).await;
+    let t = app.signer.token(ISSUER, "acct-relawan", &["volunteer"]);
+    assert_eq!(
+        on_duty(&app, &t, CENTER).await["data"]["dispatchable"],
+        false
+    );
+    app.stop().await;
+    // With --demo (simulator off) it is, and a panic at its place is offered to it first.
+    let app =
+        crate::up::start_up_full(None, |_| {}, Some(DemoSettings { sim: DemoSim::Off })).await;
+    let t = app.signer.token(ISSUER, "acct-relawan", &["volunteer"]);
+    let monas = (-6.1754, 106.8272);
+    assert_eq!(on_duty(&app, &t, monas).await["data"]["dispatchable"], true);
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&json!({"latitude": monas.0, "longitude": monas.1, "severity": "critical", "type": "cardiac_arrest", "caller_phone": "081277778888"}))
+        .send()
+        .await
+        .unwrap();
+    let id = res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    testkit::eventually(
+        "the demo account is offered the case",
+        Duration::from_secs(10),
+        || async { has_offer(&app, &t, &id).await },
+    )
+    .await;
+    app.stop().await;
+}

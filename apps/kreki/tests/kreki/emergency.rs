@@ -442,6 +442,9 @@ async fn nearby_is_for_ops() {
         "{b}"
     );
     assert!((b["data"][0]["distance_m"].as_f64().unwrap() - 111.2).abs() < 1.0);
+    // Where they are, for the console's map (to the index's micro-degree precision).
+    assert!((b["data"][0]["latitude"].as_f64().unwrap() + 6.2).abs() < 1e-5);
+    assert!((b["data"][0]["longitude"].as_f64().unwrap() - 106.8).abs() < 1e-5);
     assert_eq!(
         get(
             &app,
@@ -701,5 +704,223 @@ async fn demo_volunteers_answer_a_panic() {
         },
     )
     .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_escalates_and_reads_the_metrics_strip() {
+    let app = start_up(None).await;
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    let vol = app.signer.token(ISSUER, "vol-1", &["volunteer"]);
+    // Nothing yet today.
+    let (s, st) = get(&app, "/api/emergency/v1/stats", &ops).await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(
+        (&st["data"]["open_cases"], &st["data"]["cases_today"]),
+        (&json!(0), &json!(0))
+    );
+    assert!(st["data"].get("median_first_accept_s_today").is_none());
+    assert_eq!(get(&app, "/api/emergency/v1/stats", &vol).await.0, 403);
+    let (_, created) = panic_req(&app, body("081234560001"), None, None).await;
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let (_, st) = get(&app, "/api/emergency/v1/stats", &ops).await;
+    assert_eq!(
+        (&st["data"]["open_cases"], &st["data"]["cases_today"]),
+        (&json!(1), &json!(1))
+    );
+    let esc = |token: String, body: Value, case: String| {
+        app.client
+            .put(format!("{}/api/emergency/v1/{case}/escalate", app.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    // Bad input and the wrong people change nothing.
+    let r = esc(ops.clone(), json!({"note": "  "}), id.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "VALIDATION_FAILED"
+    );
+    let r = esc(ops.clone(), json!({"note": "x", "extra": 1}), id.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = esc(vol.clone(), json!({"note": "x"}), id.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = esc(ops.clone(), json!({"note": "x"}), "no-such-case".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "EMERGENCY_CASE_NOT_FOUND"
+    );
+    let (_, c) = get(&app, &format!("/api/emergency/v1/{id}"), &ops).await;
+    assert_eq!(c["data"]["escalated"], false);
+    // Ops escalates: the case says so, the timeline has who and why, and the bus event's reason is `ops`.
+    let r = esc(
+        ops.clone(),
+        json!({"note": "penelepon tidak sadar, relawan jauh"}),
+        id.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["escalated"], true);
+    let r = esc(ops.clone(), json!({"note": "lagi"}), id.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "EMERGENCY_ALREADY_ESCALATED"
+    );
+    let (_, t) = get(&app, &format!("/api/emergency/v1/{id}/timeline"), &ops).await;
+    let entries = t["data"].as_array().unwrap();
+    let esc_entry = entries.iter().find(|e| e["kind"] == "escalated").unwrap();
+    assert_eq!(esc_entry["data"]["reason"], "ops");
+    assert_eq!(esc_entry["actor"], "ops-1");
+    let note = entries.iter().find(|e| e["kind"] == "ops_note").unwrap();
+    assert_eq!(note["data"]["note"], "penelepon tidak sadar, relawan jauh");
+    // A closed case cannot be escalated.
+    let (_, other) = panic_req(&app, body("081234560002"), None, None).await;
+    let other_id = other["data"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .client
+        .put(format!("{}/api/emergency/v1/{other_id}/cancel", app.url))
+        .bearer_auth(&ops)
+        .json(&json!({"reason": "uji"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = esc(ops.clone(), json!({"note": "x"}), other_id)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "EMERGENCY_CASE_CLOSED"
+    );
+    let (_, st) = get(&app, "/api/emergency/v1/stats", &ops).await;
+    assert_eq!(
+        (&st["data"]["open_cases"], &st["data"]["cases_today"]),
+        (&json!(1), &json!(2))
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_apps_are_served_with_headers_or_a_build_hint() {
+    // A built directory: entry points no-cache, versioned assets immutable, strict CSP.
+    let web = kreki_platform::testkit::TempDir::default();
+    let w = web.path();
+    std::fs::create_dir_all(w.join("relawan")).unwrap();
+    std::fs::create_dir_all(w.join("ops")).unwrap();
+    std::fs::create_dir_all(w.join("app/b1")).unwrap();
+    std::fs::write(w.join("index.html"), "<h1>caller</h1>").unwrap();
+    std::fs::write(w.join("sw.js"), "// sw").unwrap();
+    std::fs::write(w.join("manifest.webmanifest"), "{}").unwrap();
+    std::fs::write(w.join("relawan/index.html"), "<h1>relawan</h1>").unwrap();
+    std::fs::write(w.join("relawan/sw.js"), "// sw").unwrap();
+    std::fs::write(w.join("ops/index.html"), "<h1>ops</h1>").unwrap();
+    std::fs::write(w.join("app/b1/caller.js"), "export {}").unwrap();
+    let dir = w.to_string_lossy().to_string();
+    let app = crate::up::start_up_with(None, move |c| {
+        c.emergency.insert("web_dir".into(), dir.as_str().into());
+        c.emergency.insert("sms_number".into(), "+628119".into());
+    })
+    .await;
+    let fetch = |path: &'static str| app.client.get(format!("{}{path}", app.url)).send();
+    for (path, text) in [
+        ("/", "caller"),
+        ("/relawan/", "relawan"),
+        ("/relawan/callback", "relawan"),
+        ("/ops/", "ops"),
+    ] {
+        let r = fetch(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        assert!(r.text().await.unwrap().contains(text), "{path}");
+    }
+    let r = fetch("/app/b1/caller.js").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let r = fetch("/relawan/sw.js").await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    assert_eq!(r.headers()["service-worker-allowed"], "/relawan/");
+    let r = fetch("/sw.js").await.unwrap();
+    assert_eq!(r.headers()["service-worker-allowed"], "/");
+    // A missing asset is the platform's 404 envelope, not the page.
+    let r = fetch("/app/b1/nope.js").await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.headers()
+            .get("cache-control")
+            .is_none_or(|v| !v.to_str().unwrap().contains("immutable"))
+    );
+    assert!(r.json::<Value>().await.unwrap()["error"]["code"].is_string());
+    let r = fetch("/relawan").await.unwrap();
+    assert_eq!(r.url().path(), "/relawan/");
+    let cfg: Value = fetch("/app-config.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cfg["sms_number"], "+628119");
+    assert!(
+        cfg["map_tile_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    app.stop().await;
+
+    // No directory: the pages say how to build them, in both languages.
+    let app = crate::up::start_up_with(None, |c| {
+        c.emergency
+            .insert("web_dir".into(), "/nonexistent/kreki-web".into());
+    })
+    .await;
+    for path in ["/", "/relawan/", "/ops/"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let t = r.text().await.unwrap();
+        assert!(
+            t.contains("belum dibangun") && t.contains("not built"),
+            "{t}"
+        );
+        assert!(t.contains("scripts/setup.sh"));
+    }
     app.stop().await;
 }

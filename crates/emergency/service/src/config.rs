@@ -37,6 +37,17 @@ pub struct EmergencyConfig {
     pub case_retention_days: u32,
     /// Raw inbound SMS are deleted after this many days (response logs: 2 years).
     pub sms_retention_days: u32,
+    /// The built browser apps (caller `/`, volunteers `/relawan/`, Ops `/ops/`), made by
+    /// `scripts/setup.sh` (`npm run build` in `web/`). Relative to the working directory.
+    pub web_dir: String,
+    /// Map tiles of the Ops console (`{z}/{x}/{y}` template; `https:` — see the pages' CSP).
+    pub map_tile_url: String,
+    /// Number of the SMS gateway shown by the caller app's `DARURAT` SMS fallback (without
+    /// it the phone asks whom to send it to).
+    pub sms_number: Option<String>,
+    /// A responder of a hard case (critical, CPR given, or the patient died) is asked how
+    /// they are this long after the completion (volunteer programme: peer support).
+    pub wellbeing_checkin_after_s: u32,
 }
 
 impl Default for EmergencyConfig {
@@ -57,6 +68,10 @@ impl Default for EmergencyConfig {
             sms_duplicate_window_s: 600,
             case_retention_days: 3_650,
             sms_retention_days: 730,
+            web_dir: "web/dist".into(),
+            map_tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+            sms_number: None,
+            wellbeing_checkin_after_s: 7_200,
         }
     }
 }
@@ -89,6 +104,22 @@ impl EmergencyConfig {
             return Err(ConfigError::new(
                 "emergency.radius_steps_m",
                 "must be increasing positive radii",
+            ));
+        }
+        if !(self.map_tile_url.starts_with("https://") || self.map_tile_url.starts_with('/'))
+            || !self.map_tile_url.contains("{z}")
+        {
+            return Err(ConfigError::new(
+                "emergency.map_tile_url",
+                "must be an https:// (or site-relative) template with {z}, {x} and {y}",
+            ));
+        }
+        if self.sms_number.as_deref().is_some_and(|n| {
+            n.is_empty() || n.len() > 20 || !n.chars().all(|c| c.is_ascii_digit() || c == '+')
+        }) {
+            return Err(ConfigError::new(
+                "emergency.sms_number",
+                "must be digits (optionally with a leading +)",
             ));
         }
         let a = &self.service_area;

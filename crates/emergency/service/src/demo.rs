@@ -97,6 +97,28 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo's volunteer accounts (KREKI ID's `relawan@` and `ketua@demo.kreki.id`) have no
+/// volunteers-service record that would send their eligibility: with `--demo`, a volunteer
+/// account going on duty without an eligibility copy is taken as verified with a valid BHD
+/// Plus certificate (version 0, so any real eligibility event replaces it).
+pub fn eligible_on_duty(st: &AppState, volunteer: &str) {
+    if st.live.eligibility(volunteer).is_some() {
+        return;
+    }
+    let valid = now_micros() + 2 * 365 * 86_400 * 1_000_000;
+    st.live.set_eligibility(
+        volunteer,
+        Eligibility {
+            verified: true,
+            cert_level: CertLevel::Plus,
+            cert_valid_until: Some(valid),
+            health_professional: false,
+            version: 0,
+        },
+    );
+    tracing::info!("demo: volunteer account made dispatchable");
+}
+
 /// Run the simulator until shutdown.
 pub async fn simulate(st: AppState, sim: DemoSim) {
     if sim == DemoSim::Off {

@@ -500,7 +500,7 @@ impl Dispatcher {
         Ok(Some(Duration::from_secs_f64(wait.max(0.05))))
     }
 
-    async fn notify_offer(
+    pub(crate) async fn notify_offer(
         &self,
         tx: &mut Tx,
         case: &CaseRecord,

@@ -42,6 +42,9 @@ pub struct AppState {
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
     pub config: Arc<EmergencyConfig>,
+    /// `kreki up --demo`: volunteer accounts without an eligibility record yet are made
+    /// dispatchable when they go on duty (see `demo::eligible_on_duty`).
+    pub demo: bool,
 }
 
 const OPS: &[&str] = &["ops_admin", "system_admin"];
@@ -64,6 +67,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             OpenApiRouter::new()
                 .routes(routes!(panic))
                 .routes(routes!(active))
+                .routes(routes!(stats))
+                .routes(routes!(ops_escalate))
+                .routes(routes!(ops_offer))
+                .routes(routes!(crate::wellbeing::history_mine))
+                .routes(routes!(crate::wellbeing::wellbeing_mine))
+                .routes(routes!(crate::wellbeing::wellbeing_answer))
                 .routes(routes!(get_case))
                 .routes(routes!(cancel))
                 .routes(routes!(timeline))
@@ -634,6 +643,264 @@ async fn active(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct OpsStats {
+    /// Cases pending, assigned or responding now.
+    pub open_cases: u64,
+    /// Cases created today (Asia/Jakarta, UTC+7).
+    pub cases_today: u64,
+    /// Median seconds from the panic to the first accept over today's accepted cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_first_accept_s_today: Option<f64>,
+    /// Start of "today" (RFC 3339).
+    pub since: String,
+}
+
+/// The Ops console's metrics strip: open cases, median time to the first accept today.
+#[utoipa::path(get, path = "/stats", tag = "cases",
+    responses(
+        (status = 200, description = "Figures", body = inline(Envelope<OpsStats>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<OpsStats>> {
+    p.require_any_role(OPS)?;
+    // Midnight in Jakarta (WIB, UTC+7, no daylight saving).
+    const WIB_US: i64 = 7 * 3_600 * 1_000_000;
+    const DAY_US: i64 = 86_400 * 1_000_000;
+    let now = now_micros();
+    let since = (now + WIB_US).div_euclid(DAY_US) * DAY_US - WIB_US;
+    let (open_cases, today, mut accepts) = st.store.stats_since(since).await?;
+    accepts.sort_by(f64::total_cmp);
+    let median = match accepts.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(accepts[n / 2]),
+        n => Some((accepts[n / 2 - 1] + accepts[n / 2]) / 2.0),
+    };
+    Ok(Envelope::ok(OpsStats {
+        open_cases,
+        cases_today: today,
+        median_first_accept_s_today: median,
+        since: rfc3339(since),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// Why the dispatcher hands the case to PSC 119 (kept in the timeline).
+    pub note: String,
+}
+
+/// Ops hands a case to PSC 119 now (`CaseEscalated` with reason `ops`).
+#[utoipa::path(put, path = "/{id}/escalate", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = EscalateRequest,
+    responses(
+        (status = 200, description = "Escalated", body = inline(Envelope<CaseView>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED, EMERGENCY_ALREADY_ESCALATED", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED (note empty or over 500 characters)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn ops_escalate(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EscalateRequest>,
+) -> ApiResult<Envelope<CaseView>> {
+    p.require_any_role(OPS)?;
+    let note = req.note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "Catatan wajib diisi (maks. 500 karakter)",
+                "A note is required (at most 500 characters)",
+            ),
+        ));
+    }
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    if !case.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    let mut tx = st.store.db().begin().await?;
+    // Serialises with the dispatcher's own escalation of this case.
+    st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    if !crate::dispatch::escalate(&mut tx, &case, "ops", Some(&p.subject)).await? {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_ESCALATED",
+            Msg::new(
+                "Kasus sudah diteruskan ke PSC 119",
+                "The case was already handed to PSC 119",
+            ),
+        ));
+    }
+    timeline_add(
+        &mut tx,
+        &id,
+        "ops_note",
+        Some(&p.subject),
+        &serde_json::json!({ "note": note }),
+    )
+    .await?;
+    tx.commit().await?;
+    st.relay.poke();
+    st.dispatcher.changed(&id);
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    Ok(Envelope::ok(view(&st, case).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsOfferRequest {
+    /// The volunteer to offer the case to (their KREKI ID account id).
+    pub volunteer_id: String,
+}
+
+/// Ops offers a case to a named on-duty volunteer (manual assign, or a re-offer after an
+/// expired or declined offer). The volunteer still accepts or declines.
+#[utoipa::path(put, path = "/{id}/offer", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = OpsOfferRequest,
+    responses(
+        (status = 200, description = "Offer sent (socket, or notify when the app is closed)", body = inline(Envelope<crate::store::OfferRow>)),
+        (status = 403, description = "Ops only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_CASE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 409, description = "EMERGENCY_CASE_CLOSED, EMERGENCY_CASE_FULL, EMERGENCY_NOT_ON_DUTY, EMERGENCY_VOLUNTEER_NOT_ELIGIBLE, EMERGENCY_ALREADY_OFFERED, EMERGENCY_ALREADY_RESPONDING", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn ops_offer(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<OpsOfferRequest>,
+) -> ApiResult<Envelope<crate::store::OfferRow>> {
+    use crate::domain::OfferState;
+    use kreki_emergency_contracts::socket::ServerMsg;
+    p.require_any_role(OPS)?;
+    let vol = req.volunteer_id.trim().to_string();
+    if vol.is_empty() || vol.len() > 100 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("volunteer_id tidak valid", "Invalid volunteer_id"),
+        ));
+    }
+    let case = st.store.get(&id).await?.ok_or_else(not_found)?;
+    if !case.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    let Some((lat, lng)) = st
+        .live
+        .is_on_duty(&vol)
+        .then(|| st.live.nearby_of(&vol))
+        .flatten()
+    else {
+        return Err(ApiError::conflict(
+            "EMERGENCY_NOT_ON_DUTY",
+            Msg::new(
+                "Relawan tidak sedang bertugas",
+                "The volunteer is not on duty",
+            ),
+        ));
+    };
+    if !st.live.eligibility(&vol).is_some_and(|e| e.verified) {
+        return Err(ApiError::conflict(
+            "EMERGENCY_VOLUNTEER_NOT_ELIGIBLE",
+            Msg::new(
+                "Relawan belum terverifikasi untuk menerima kasus",
+                "The volunteer is not verified to take cases",
+            ),
+        ));
+    }
+    let distance_m =
+        crate::geo::haversine_m(case.latitude, case.longitude, lat, lng).round() as i64;
+    let mut tx = st.store.db().begin().await?;
+    let state = st.store.lock(&mut tx, &id).await?.ok_or_else(not_found)?;
+    if !state.status.is_open() {
+        return Err(DomainError::CaseClosed.into());
+    }
+    if state.responder(&vol).is_some() {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_RESPONDING",
+            Msg::new(
+                "Relawan sudah menangani kasus ini",
+                "The volunteer already responds to this case",
+            ),
+        ));
+    }
+    if state.responders.len() >= state.accepts_wanted {
+        return Err(DomainError::CaseFull.into());
+    }
+    let earlier = Store::offer_state(&mut tx, &id, &vol).await?;
+    if earlier == Some(OfferState::Open) {
+        return Err(ApiError::conflict(
+            "EMERGENCY_ALREADY_OFFERED",
+            Msg::new(
+                "Relawan sedang mempertimbangkan tawaran ini",
+                "The volunteer is already considering this offer",
+            ),
+        ));
+    }
+    let wave = Store::offers_in(&mut tx, &id)
+        .await?
+        .iter()
+        .map(|o| o.wave)
+        .max()
+        .unwrap_or(0);
+    let expires = now_micros() + i64::from(st.config.offer_timeout_s) * 1_000_000;
+    let offer = crate::store::OfferRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: id.clone(),
+        volunteer_id: vol.clone(),
+        wave,
+        state: OfferState::Open,
+        distance_m,
+        expires_at_us: expires,
+        expires_at: rfc3339(expires),
+    };
+    if earlier.is_some() {
+        Store::reopen_offer(&mut tx, &offer).await?;
+    } else {
+        Store::insert_offer(&mut tx, &offer).await?;
+    }
+    let socket = st.dispatcher.hub.volunteer_connected(&vol);
+    timeline_add(
+        &mut tx,
+        &id,
+        "ops_offer",
+        Some(&p.subject),
+        &serde_json::json!({ "volunteer_id": vol, "distance_m": distance_m, "again": earlier.is_some(),
+            "via": if socket { "socket" } else { "notify" } }),
+    )
+    .await?;
+    if !socket {
+        st.dispatcher.notify_offer(&mut tx, &case, &offer).await?;
+    }
+    tx.commit().await?;
+    st.relay.poke();
+    if socket {
+        st.dispatcher.hub.to_volunteer(
+            &vol,
+            &ServerMsg::Offer {
+                offer_id: offer.id.clone(),
+                case_id: id.clone(),
+                severity: case.severity,
+                kind: case.kind,
+                latitude: case.latitude,
+                longitude: case.longitude,
+                distance_m,
+                expires_at: offer.expires_at.clone(),
+                description: case.description.clone(),
+            },
+        );
+    }
+    st.dispatcher.changed(&id);
+    Ok(Envelope::ok(offer))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TestAlertQueued {
     /// Id of the notification message (look for it on the device).
     pub message_id: String,
@@ -742,6 +1009,9 @@ async fn presence(
     let ApiJson(req) = body?;
     if req.on_duty {
         let at = point(req.latitude, req.longitude, &st.config)?;
+        if st.demo {
+            crate::demo::eligible_on_duty(&st, &p.subject);
+        }
         st.live.locate(&p.subject, at, now_micros());
     } else {
         st.live.off_duty(&p.subject);
@@ -1136,6 +1406,10 @@ pub async fn complete_case(
         .map_err(ApiError::internal)?
         .correlated(id.to_string());
     outbox::enqueue(&mut tx, &event).await?;
+    if crate::wellbeing::is_hard(case.severity, &req.outcome, &req.clinical) {
+        let due = now + i64::from(st.config.wellbeing_checkin_after_s) * 1_000_000;
+        crate::wellbeing::schedule(&mut tx, id, &ev.responders, due).await?;
+    }
     timeline_add(&mut tx, id, "completed", Some(by), &serde_json::json!({ "outcome": req.outcome, "hospital_referral": req.hospital_referral, "by": if by_ops { "ops" } else { "lead" } })).await?;
     tx.commit().await?;
     st.relay.poke();
@@ -1401,6 +1675,9 @@ pub struct NearbyVolunteer {
     pub distance_m: f64,
     pub location_age_s: u32,
     pub dispatchable: bool,
+    /// Where they are (the console's map of responders moving).
+    pub latitude: f64,
+    pub longitude: f64,
 }
 
 /// On-duty volunteers near a point (Ops).
@@ -1431,14 +1708,19 @@ async fn nearby(
         .live
         .nearby(center, radius, 200)
         .into_iter()
-        .map(|c| NearbyVolunteer {
-            dispatchable: st
-                .live
-                .eligibility(&c.volunteer_id)
-                .is_some_and(|e| e.verified),
-            volunteer_id: c.volunteer_id,
-            distance_m: (c.distance_m * 10.0).round() / 10.0,
-            location_age_s: c.location_age_s,
+        .filter_map(|c| {
+            let (latitude, longitude) = st.live.nearby_of(&c.volunteer_id)?;
+            Some(NearbyVolunteer {
+                dispatchable: st
+                    .live
+                    .eligibility(&c.volunteer_id)
+                    .is_some_and(|e| e.verified),
+                volunteer_id: c.volunteer_id,
+                distance_m: (c.distance_m * 10.0).round() / 10.0,
+                location_age_s: c.location_age_s,
+                latitude,
+                longitude,
+            })
         })
         .collect();
     Ok(Envelope::ok(list))

@@ -20,6 +20,8 @@ pub mod responder_events;
 pub mod sms;
 pub mod store;
 pub mod sync;
+pub mod web;
+pub mod wellbeing;
 pub mod ws;
 
 use std::sync::Arc;
@@ -74,6 +76,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dispatch_leases",
         sqlite: include_str!("../migrations/sqlite/0006_leases.sql"),
         postgres: include_str!("../migrations/postgres/0006_leases.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "wellbeing_checkins",
+        sqlite: include_str!("../migrations/sqlite/0007_wellbeing.sql"),
+        postgres: include_str!("../migrations/postgres/0007_wellbeing.sql"),
     },
 ];
 
@@ -256,7 +264,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             dispatcher,
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
-            config,
+            config: config.clone(),
+            demo: ctx.demo.is_some(),
         };
         if let Some(demo) = ctx.demo {
             demo::seed(&state).await?;
@@ -267,7 +276,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
-            pages: axum::Router::new(),
+            pages: web::router(
+                &config.web_dir,
+                web::AppConfig {
+                    map_tile_url: config.map_tile_url.clone(),
+                    sms_number: config.sms_number.clone(),
+                },
+            ),
         })
     })
 }

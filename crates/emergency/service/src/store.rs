@@ -401,6 +401,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Ops figures: open cases, cases created since `since_us`, and the seconds to the first
+    /// accept of those of them that were accepted.
+    pub async fn stats_since(&self, since_us: i64) -> Result<(u64, u64, Vec<f64>), sqlx::Error> {
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM cases WHERE status IN ('pending', 'assigned', 'responding')",
+        )
+        .fetch_one(self.db.pool())
+        .await?
+        .try_get(0)?;
+        let rows =
+            sqlx::query("SELECT created_at, first_accept_at FROM cases WHERE created_at >= $1")
+                .bind(since_us)
+                .fetch_all(self.db.pool())
+                .await?;
+        let mut accepts = Vec::new();
+        for r in &rows {
+            let created: i64 = r.try_get(0)?;
+            let accepted: Option<i64> = r.try_get(1)?;
+            if let Some(a) = accepted {
+                accepts.push((a - created).max(0) as f64 / 1e6);
+            }
+        }
+        Ok((u64::try_from(open).unwrap_or(0), rows.len() as u64, accepts))
+    }
+
     pub async fn timeline(&self, id: &str) -> Result<Vec<TimelineEntry>, sqlx::Error> {
         sqlx::query("SELECT at, kind, actor, data FROM timeline WHERE case_id = $1 ORDER BY seq")
             .bind(id)
@@ -542,6 +567,25 @@ impl Store {
         Ok(())
     }
 
+    /// Offer again to a volunteer whose earlier offer of this case expired, was declined or
+    /// withdrawn (Ops re-offer): the row becomes a new open offer.
+    pub async fn reopen_offer(tx: &mut Tx, o: &OfferRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE offers SET id = $1, wave = $2, state = 'open', distance_m = $3, sent_at = $4, expires_at = $5, answered_at = NULL \
+             WHERE case_id = $6 AND volunteer_id = $7",
+        )
+        .bind(&o.id)
+        .bind(o.wave)
+        .bind(o.distance_m)
+        .bind(now_micros())
+        .bind(o.expires_at_us)
+        .bind(&o.case_id)
+        .bind(&o.volunteer_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn insert_offer(tx: &mut Tx, o: &OfferRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO offers (id, case_id, volunteer_id, wave, state, distance_m, sent_at, expires_at)              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
@@ -665,7 +709,13 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let old = "SELECT id FROM cases WHERE closed_at IS NOT NULL AND closed_at < $1 \
                    AND status NOT IN ('pending', 'assigned', 'responding')";
-        for table in ["responders", "offers", "timeline", "dispatch_leases"] {
+        for table in [
+            "responders",
+            "offers",
+            "timeline",
+            "dispatch_leases",
+            "wellbeing_checkins",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE case_id IN ({old})"))
                 .bind(closed_before)
                 .execute(&mut *tx)

@@ -326,3 +326,244 @@ storage_conformance!(
     super::MIGRATIONS,
     super::retention_deletes_old_closed_cases_only
 );
+
+async fn wellbeing_checkins_and_history(db: Db) {
+    use kreki_emergency::{domain::Responder, wellbeing};
+    use kreki_emergency_contracts::ResponderStatus;
+    let store = Store::new(db.clone());
+    for id in ["hard", "easy"] {
+        store
+            .create(
+                &new_case(id, Severity::Critical, Some("+6281"), None),
+                None,
+                || (201, String::new()),
+            )
+            .await
+            .unwrap();
+    }
+    let now = kreki_platform::time_util::now_micros();
+    let mut tx = db.begin().await.unwrap();
+    for (case, vol, lead) in [
+        ("hard", "v1", true),
+        ("hard", "v2", false),
+        ("easy", "v1", true),
+    ] {
+        Store::add_responder(
+            &mut tx,
+            case,
+            &Responder {
+                volunteer_id: vol.into(),
+                status: ResponderStatus::Resolved,
+                is_lead: lead,
+                eta_minutes: Some(4),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Store::set_status(&mut tx, "hard", CaseStatus::Completed, Some("deceased"))
+        .await
+        .unwrap();
+    wellbeing::schedule(&mut tx, "hard", &["v1".into(), "v2".into()], now + 1_000)
+        .await
+        .unwrap();
+    // Scheduling twice (a retried completion) keeps one check-in each.
+    wellbeing::schedule(&mut tx, "hard", &["v1".into()], now + 5_000)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        wellbeing::due(&db, "v1", now).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let due = wellbeing::due(&db, "v1", now + 2_000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].case_id, "hard");
+    assert_eq!(due[0].kind, EmergencyType::CardiacArrest);
+    assert_eq!(
+        wellbeing::answer(&db, "hard", "v1", "struggling", Some("berat"), now + 3_000)
+            .await
+            .unwrap(),
+        wellbeing::Answered::Done
+    );
+    assert_eq!(
+        wellbeing::answer(&db, "hard", "v1", "good", None, now + 4_000)
+            .await
+            .unwrap(),
+        wellbeing::Answered::Already
+    );
+    assert_eq!(
+        wellbeing::answer(&db, "easy", "v1", "good", None, now)
+            .await
+            .unwrap(),
+        wellbeing::Answered::NotFound
+    );
+    let kept: (String, Option<String>) = {
+        let r = sqlx::query("SELECT answer, note FROM wellbeing_checkins WHERE case_id = 'hard' AND volunteer_id = 'v1'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        use sqlx::Row;
+        (r.try_get(0).unwrap(), r.try_get(1).unwrap())
+    };
+    assert_eq!(
+        kept,
+        ("struggling".into(), Some("berat".into())),
+        "the first answer is kept"
+    );
+    assert!(
+        wellbeing::due(&db, "v1", now + 10_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        wellbeing::due(&db, "v2", now + 10_000).await.unwrap().len(),
+        1
+    );
+    let h = wellbeing::history(&db, "v1").await.unwrap();
+    assert_eq!(h.len(), 2);
+    let hard = h.iter().find(|e| e.case_id == "hard").unwrap();
+    assert_eq!(
+        (
+            hard.case_status,
+            hard.outcome.as_deref(),
+            hard.my_status,
+            hard.is_lead
+        ),
+        (
+            CaseStatus::Completed,
+            Some("deceased"),
+            ResponderStatus::Resolved,
+            true
+        )
+    );
+    assert!(wellbeing::history(&db, "v3").await.unwrap().is_empty());
+    // Retention deletes the check-ins with their case.
+    sqlx::query("UPDATE cases SET closed_at = $1 WHERE id = 'hard'")
+        .bind(now - 11 * 365 * 86_400 * 1_000_000_i64)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    store
+        .prune(now - 3_650 * 86_400 * 1_000_000, 0, now)
+        .await
+        .unwrap();
+    let left: i64 = {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) FROM wellbeing_checkins")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    };
+    assert_eq!(left, 0);
+}
+storage_conformance!(
+    wellbeing,
+    "emergency",
+    super::MIGRATIONS,
+    super::wellbeing_checkins_and_history
+);
+
+async fn ops_stats_since(db: Db) {
+    let store = Store::new(db.clone());
+    for id in ["s1", "s2", "s3"] {
+        store
+            .create(
+                &new_case(id, Severity::Urgent, Some("+6281"), None),
+                None,
+                || (201, String::new()),
+            )
+            .await
+            .unwrap();
+    }
+    let now = kreki_platform::time_util::now_micros();
+    // s1 accepted after 30 s, s2 after 90 s, s3 yesterday and closed.
+    for (id, created, accepted) in [
+        ("s1", now - 100_000_000, Some(now - 70_000_000)),
+        ("s2", now - 100_000_000, Some(now - 10_000_000)),
+        ("s3", now - 2 * 86_400_000_000, None),
+    ] {
+        sqlx::query("UPDATE cases SET created_at = $1, first_accept_at = $2 WHERE id = $3")
+            .bind(created)
+            .bind(accepted)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    Store::set_status(&mut tx, "s3", CaseStatus::Cancelled, Some("uji"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (open, today, mut accepts) = store.stats_since(now - 86_400_000_000).await.unwrap();
+    accepts.sort_by(f64::total_cmp);
+    assert_eq!((open, today), (2, 2));
+    assert_eq!(accepts.len(), 2);
+    assert!(
+        (accepts[0] - 30.0).abs() < 0.01 && (accepts[1] - 90.0).abs() < 0.01,
+        "{accepts:?}"
+    );
+    let (_, none, empty) = store.stats_since(now + 1).await.unwrap();
+    assert_eq!((none, empty.len()), (0, 0));
+}
+storage_conformance!(
+    ops_stats,
+    "emergency",
+    super::MIGRATIONS,
+    super::ops_stats_since
+);
+
+async fn offers_reopen_after_a_decline(db: Db) {
+    use kreki_emergency::store::OfferRow;
+    let store = Store::new(db.clone());
+    store
+        .create(
+            &new_case("r1", Severity::Critical, Some("+6281"), None),
+            None,
+            || (201, String::new()),
+        )
+        .await
+        .unwrap();
+    let offer = |id: &str, distance_m: i64| OfferRow {
+        id: id.into(),
+        case_id: "r1".into(),
+        volunteer_id: "v1".into(),
+        wave: 0,
+        state: OfferState::Open,
+        distance_m,
+        expires_at_us: kreki_platform::time_util::now_micros() + 20_000_000,
+        expires_at: String::new(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    Store::insert_offer(&mut tx, &offer("o1", 300))
+        .await
+        .unwrap();
+    Store::set_offer_state(&mut tx, "r1", "v1", OfferState::Declined)
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::offer_state(&mut tx, "r1", "v1").await.unwrap(),
+        Some(OfferState::Declined)
+    );
+    Store::reopen_offer(&mut tx, &offer("o2", 2_500))
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::offer_state(&mut tx, "r1", "v1").await.unwrap(),
+        Some(OfferState::Open)
+    );
+    tx.commit().await.unwrap();
+    let mine = store.offers_of("v1").await.unwrap();
+    assert_eq!(mine.len(), 1, "one row per case and volunteer");
+    assert_eq!((mine[0].id.as_str(), mine[0].distance_m), ("o2", 2_500));
+}
+storage_conformance!(
+    offers_reopen,
+    "emergency",
+    super::MIGRATIONS,
+    super::offers_reopen_after_a_decline
+);
