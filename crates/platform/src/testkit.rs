@@ -69,9 +69,22 @@ impl TestPg {
             Err(e) => return server_missing("PostgreSQL", &e).map(|_| unreachable!()),
         };
         let name = unique("kreki_test");
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create test database");
+        // Concurrent CREATE DATABASE on one server can fail with "source database
+        // template1 is being accessed by other users": try again a few times.
+        let mut tries = 0;
+        loop {
+            match conn
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if tries < 20 && e.to_string().contains("being accessed by other users") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 + 50 * tries)).await;
+                }
+                Err(e) => panic!("create test database: {e}"),
+            }
+        }
         let _ = conn.close().await;
         let opts: sqlx::postgres::PgConnectOptions = admin_url.parse().expect("url");
         let url = opts.database(&name).to_url_lossy().to_string();
