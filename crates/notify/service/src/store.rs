@@ -327,6 +327,16 @@ impl Store {
     /// Take up to `limit` due messages of one channel, most urgent first, and record the
     /// attempt (message leased, delivery row `sending`) before anything is sent.
     pub async fn claim(&self, channel: Channel, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+        self.claim_up_to(channel, limit, Priority::Low).await
+    }
+
+    /// [`Store::claim`] of messages at least as urgent as `most`.
+    pub async fn claim_up_to(
+        &self,
+        channel: Channel,
+        limit: i64,
+        most: Priority,
+    ) -> Result<Vec<Queued>, sqlx::Error> {
         let now = now_micros();
         let lock = match self.db.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -336,13 +346,14 @@ impl Store {
         let rows = sqlx::query(&format!(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1, step_attempts = step_attempts + 1, \
              next_attempt_at = $1, updated_at = $2 \
-             WHERE id IN (SELECT id FROM messages WHERE channel = $3 AND status IN ('queued', 'sending') \
-             AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
+             WHERE id IN (SELECT id FROM messages WHERE channel = $3 AND status = 'queued' \
+             AND priority <= $4 AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
              RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(now + self.lease_us)
         .bind(now)
         .bind(enum_text(&channel))
+        .bind(most.rank())
         .fetch_all(&mut *tx)
         .await?;
         let mut out = rows.iter().map(queued).collect::<Result<Vec<_>, _>>()?;
@@ -374,113 +385,48 @@ impl Store {
         outcome: &Outcome,
         fallback_after_us: i64,
     ) -> Result<Option<Channel>, sqlx::Error> {
-        let now = now_micros();
-        let channel_text = enum_text(&m.channel);
+        let mut r = self
+            .record_many(&[(m.clone(), outcome.clone())], fallback_after_us)
+            .await?;
+        Ok(r.pop().flatten())
+    }
+
+    /// Record many outcomes in one transaction (one commit for a burst of sends).
+    pub async fn record_many(
+        &self,
+        outcomes: &[(Queued, Outcome)],
+        fallback_after_us: i64,
+    ) -> Result<Vec<Option<Channel>>, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        let mut moved = None;
-        match outcome {
-            Outcome::Sent {
-                provider_ref,
-                delivered,
-            } => {
-                let state = if *delivered { "delivered" } else { "sent" };
-                let fallback = (m.priority == Priority::Critical && !delivered && m.has_next())
-                    .then_some(now + fallback_after_us);
-                sqlx::query(
-                    "UPDATE messages SET status = $1, fallback_at = $2, delivered_at = $3, updated_at = $4, last_error = NULL \
-                     WHERE id = $5 AND status = 'sending'",
-                )
-                .bind(state)
-                .bind(fallback)
-                .bind(delivered.then_some(now))
-                .bind(now)
-                .bind(&m.id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE deliveries SET status = $1, provider_ref = $2, sent_at = $3, updated_at = $3 WHERE id = $4",
-                )
-                .bind(state)
-                .bind(provider_ref)
-                .bind(now)
-                .bind(m.reference())
-                .execute(&mut *tx)
-                .await?;
-                history(
-                    &mut tx,
-                    &m.id,
-                    now,
-                    state,
-                    Some(&channel_text),
-                    provider_ref.as_deref(),
-                )
-                .await?;
-                let s = if *delivered {
-                    DeliveryState::Delivered
-                } else {
-                    DeliveryState::Sent
-                };
-                publish_status(
-                    &mut tx,
-                    &m.id,
-                    &m.dedup_key,
-                    &m.correlation_id,
-                    s,
-                    Some(m.channel),
-                    None,
-                    now,
-                )
-                .await?;
-            }
-            Outcome::Retry { at, detail } => {
-                sqlx::query(
-                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $2, last_error = $3 WHERE id = $4",
-                )
-                .bind(at)
-                .bind(now)
-                .bind(detail)
-                .bind(&m.id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE deliveries SET status = 'retry', detail = $1, updated_at = $2 WHERE id = $3")
-                    .bind(detail)
-                    .bind(now)
-                    .bind(m.reference())
-                    .execute(&mut *tx)
-                    .await?;
-                history(
-                    &mut tx,
-                    &m.id,
-                    now,
-                    "retry",
-                    Some(&channel_text),
-                    Some(detail),
-                )
-                .await?;
-            }
-            Outcome::Failed { detail } => {
-                sqlx::query("UPDATE deliveries SET status = 'failed', detail = $1, updated_at = $2 WHERE id = $3")
-                    .bind(detail)
-                    .bind(now)
-                    .bind(m.reference())
-                    .execute(&mut *tx)
-                    .await?;
-                moved = next_step(&mut tx, m, now, detail).await?;
-            }
-            Outcome::Expired => {
-                finish(
-                    &mut tx,
-                    m,
-                    now,
-                    "expired",
-                    DeliveryState::Expired,
-                    "expired before sending",
-                )
-                .await?;
-            }
+        let mut moved = Vec::with_capacity(outcomes.len());
+        for (m, outcome) in outcomes {
+            moved.push(record_in(&mut tx, m, outcome, fallback_after_us).await?);
         }
         tx.commit().await?;
         Ok(moved)
+    }
+
+    /// Messages whose lease ended while `sending` (their sender died): queued again, on
+    /// the same channel and step. Returns the channels that got work.
+    pub async fn reclaim_expired(&self) -> Result<Vec<Channel>, sqlx::Error> {
+        let now = now_micros();
+        let rows = sqlx::query(
+            "UPDATE messages SET status = 'queued', updated_at = $1 WHERE status = 'sending' AND next_attempt_at <= $1 \
+             RETURNING channel",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut lanes: Vec<Channel> = Vec::new();
+        for r in rows {
+            let c: String = r.try_get(0)?;
+            if let Ok(c) = enum_parse::<Channel>(&c)
+                && !lanes.contains(&c)
+            {
+                lanes.push(c);
+            }
+        }
+        Ok(lanes)
     }
 
     /// Critical messages sent but neither delivered nor acknowledged in time: on to the
@@ -1054,6 +1000,120 @@ impl Store {
             .await?;
         Ok(Some(r.try_get(0)?))
     }
+}
+
+/// One outcome, inside the caller's transaction.
+async fn record_in(
+    tx: &mut AnyConnection,
+    m: &Queued,
+    outcome: &Outcome,
+    fallback_after_us: i64,
+) -> Result<Option<Channel>, sqlx::Error> {
+    let now = now_micros();
+    let channel_text = enum_text(&m.channel);
+    let mut moved = None;
+    match outcome {
+        Outcome::Sent {
+            provider_ref,
+            delivered,
+        } => {
+            let state = if *delivered { "delivered" } else { "sent" };
+            let fallback = (m.priority == Priority::Critical && !delivered && m.has_next())
+                .then_some(now + fallback_after_us);
+            sqlx::query(
+                    "UPDATE messages SET status = $1, fallback_at = $2, delivered_at = $3, updated_at = $4, last_error = NULL \
+                     WHERE id = $5 AND status = 'sending'",
+                )
+                .bind(state)
+                .bind(fallback)
+                .bind(delivered.then_some(now))
+                .bind(now)
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                    "UPDATE deliveries SET status = $1, provider_ref = $2, sent_at = $3, updated_at = $3 WHERE id = $4",
+                )
+                .bind(state)
+                .bind(provider_ref)
+                .bind(now)
+                .bind(m.reference())
+                .execute(&mut *tx)
+                .await?;
+            history(
+                &mut *tx,
+                &m.id,
+                now,
+                state,
+                Some(&channel_text),
+                provider_ref.as_deref(),
+            )
+            .await?;
+            let s = if *delivered {
+                DeliveryState::Delivered
+            } else {
+                DeliveryState::Sent
+            };
+            publish_status(
+                &mut *tx,
+                &m.id,
+                &m.dedup_key,
+                &m.correlation_id,
+                s,
+                Some(m.channel),
+                None,
+                now,
+            )
+            .await?;
+        }
+        Outcome::Retry { at, detail } => {
+            sqlx::query(
+                    "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $2, last_error = $3 WHERE id = $4",
+                )
+                .bind(at)
+                .bind(now)
+                .bind(detail)
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE deliveries SET status = 'retry', detail = $1, updated_at = $2 WHERE id = $3")
+                    .bind(detail)
+                    .bind(now)
+                    .bind(m.reference())
+                    .execute(&mut *tx)
+                    .await?;
+            history(
+                &mut *tx,
+                &m.id,
+                now,
+                "retry",
+                Some(&channel_text),
+                Some(detail),
+            )
+            .await?;
+        }
+        Outcome::Failed { detail } => {
+            sqlx::query("UPDATE deliveries SET status = 'failed', detail = $1, updated_at = $2 WHERE id = $3")
+                    .bind(detail)
+                    .bind(now)
+                    .bind(m.reference())
+                    .execute(&mut *tx)
+                    .await?;
+            moved = next_step(&mut *tx, m, now, detail).await?;
+        }
+        Outcome::Expired => {
+            finish(
+                &mut *tx,
+                m,
+                now,
+                "expired",
+                DeliveryState::Expired,
+                "expired before sending",
+            )
+            .await?;
+        }
+    }
+    Ok(moved)
 }
 
 async fn is_status(conn: &mut AnyConnection, id: &str, status: &str) -> Result<bool, sqlx::Error> {

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kreki_notify_contracts::{Channel as ChannelKind, Recipient};
+use kreki_notify_contracts::{Channel as ChannelKind, Priority, Recipient};
 use kreki_platform::{bus::outbox::RelayState, time_util::now_micros};
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -164,25 +164,67 @@ pub struct Worker {
 struct Lane {
     kind: ChannelKind,
     permits: Arc<Semaphore>,
+    /// Extra sends only `critical` and `high` messages may use: an urgent message never
+    /// waits for a lane full of normal ones.
+    reserve: Arc<Semaphore>,
+    /// Outcomes go to the recorder (one commit for a burst of sends).
+    outcomes: tokio::sync::mpsc::UnboundedSender<(Queued, Outcome)>,
     paused_until: Mutex<Option<Instant>>,
     next_slot: Mutex<Instant>,
     interval: Option<Duration>,
 }
 
 impl Worker {
-    /// Lanes for every channel this deployment has, and the fallback sweeper.
+    /// Lanes for every channel this deployment has, the recorder of their outcomes, and
+    /// the sweeper (expired leases, fallbacks).
     pub async fn run(self, cancel: CancellationToken) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = {
+            let w = self.clone();
+            tokio::spawn(async move { w.recorder(rx).await })
+        };
         let mut tasks = Vec::new();
         for kind in self.senders.kinds() {
             let w = self.clone();
             let c = cancel.clone();
-            tasks.push(tokio::spawn(async move { w.lane(kind, c).await }));
+            let outcomes = tx.clone();
+            tasks.push(tokio::spawn(async move { w.lane(kind, c, outcomes).await }));
         }
+        drop(tx);
         let w = self.clone();
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move { w.fallback_sweeper(c).await }));
         for t in tasks {
             let _ = t.await;
+        }
+        // Sends still in flight hand in their outcomes; the recorder ends with the last.
+        let _ = recorder.await;
+    }
+
+    /// Writes outcomes as they come, all that are waiting in one transaction.
+    async fn recorder(&self, mut rx: tokio::sync::mpsc::UnboundedReceiver<(Queued, Outcome)>) {
+        let fallback =
+            i64::try_from(self.settings.fallback_after.as_micros()).unwrap_or(i64::MAX / 2);
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 128 {
+                match rx.try_recv() {
+                    Ok(x) => batch.push(x),
+                    Err(_) => break,
+                }
+            }
+            match self.store.record_many(&batch, fallback).await {
+                Ok(moved) => {
+                    for k in moved.into_iter().flatten() {
+                        self.wake(k);
+                    }
+                }
+                // The leases expire and the messages are tried again: at-least-once.
+                Err(e) => {
+                    tracing::warn!(messages = batch.len(), error = %e, "cannot record delivery outcomes")
+                }
+            }
+            self.relay.poke();
         }
     }
 
@@ -200,22 +242,36 @@ impl Worker {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            match self.store.fallbacks_due(100).await {
-                Ok(lanes) => {
-                    for k in lanes {
-                        self.wake(k);
+            // Leases of a sender that died, then critical messages without a receipt.
+            for sweep in [
+                self.store.reclaim_expired().await,
+                self.store.fallbacks_due(100).await,
+            ] {
+                match sweep {
+                    Ok(lanes) => {
+                        for k in lanes {
+                            self.wake(k);
+                        }
                     }
+                    Err(e) => tracing::warn!(error = %e, "notify sweep failed"),
                 }
-                Err(e) => tracing::warn!(error = %e, "notify fallback sweep failed"),
             }
         }
     }
 
-    async fn lane(&self, kind: ChannelKind, cancel: CancellationToken) {
+    async fn lane(
+        &self,
+        kind: ChannelKind,
+        cancel: CancellationToken,
+        outcomes: tokio::sync::mpsc::UnboundedSender<(Queued, Outcome)>,
+    ) {
         let limits = self.settings.limits.get(&kind).copied().unwrap_or_default();
+        let concurrency = limits.concurrency.max(1);
         let lane = Arc::new(Lane {
             kind,
-            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            reserve: Arc::new(Semaphore::new(concurrency.div_ceil(2))),
+            outcomes,
             paused_until: Mutex::new(None),
             next_slot: Mutex::new(Instant::now()),
             interval: (limits.per_second > 0.0)
@@ -241,27 +297,43 @@ impl Worker {
                 continue;
             }
             // Claim only what can be sent now, so that nothing claimed waits behind a
-            // slow provider while a more urgent message arrives.
+            // slow provider while a more urgent message arrives; with every ordinary slot
+            // busy, only urgent messages, on the reserve.
             let free = lane.permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    p = lane.permits.clone().acquire_owned() => drop(p),
-                }
-                continue;
-            }
-            let limit = i64::try_from(free.min(32)).unwrap_or(32);
-            let batch = match self.store.claim(kind, limit).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(channel = ?kind, error = %e, "notify queue unavailable");
-                    Vec::new()
+            let reserve = lane.reserve.available_permits();
+            let (limit, most) = if free > 0 {
+                (free.min(32), Priority::Low)
+            } else {
+                (reserve.min(8), Priority::High)
+            };
+            let batch = if limit == 0 {
+                Vec::new()
+            } else {
+                match self
+                    .store
+                    .claim_up_to(kind, i64::try_from(limit).unwrap_or(8), most)
+                    .await
+                {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(channel = ?kind, error = %e, "notify queue unavailable");
+                        Vec::new()
+                    }
                 }
             };
             let got = batch.len();
             for m in batch {
-                let Ok(permit) = lane.permits.clone().acquire_owned().await else {
-                    return;
+                let urgent = m.priority <= Priority::High;
+                let permit = match lane.permits.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) if urgent => match lane.reserve.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                    Err(_) => match lane.permits.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
                 };
                 if let Some(iv) = lane.interval {
                     let mut slot = lane.next_slot.lock().await;
@@ -279,6 +351,19 @@ impl Worker {
                 });
             }
             if got > 0 {
+                continue;
+            }
+            if free == 0 {
+                // Saturated: go on when an ordinary slot frees (after a moment, so that
+                // claims come in batches) or an urgent message arrives.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wake.notified() => {}
+                    p = lane.permits.clone().acquire_owned() => {
+                        drop(p);
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
                 continue;
             }
             tokio::select! {
@@ -366,17 +451,9 @@ impl Worker {
             };
             metrics.count(lane.kind, name);
         }
-        let fallback =
-            i64::try_from(self.settings.fallback_after.as_micros()).unwrap_or(i64::MAX / 2);
-        match self.store.record(&m, &outcome, fallback).await {
-            Ok(Some(next)) => self.wake(next),
-            Ok(None) => {}
-            // The lease expires and the message is tried again: at-least-once.
-            Err(e) => {
-                tracing::warn!(message_id = %m.id, error = %e, "cannot record delivery outcome")
-            }
+        if lane.outcomes.send((m, outcome)).is_err() {
+            tracing::warn!("notify recorder stopped; the lease brings the message back");
         }
-        self.relay.poke();
     }
 
     /// Render and send on the message's current channel, to every address it has there.
