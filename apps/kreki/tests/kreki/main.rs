@@ -9,5 +9,6 @@ mod dispatch;
 mod emergency;
 mod identity;
 mod live;
+mod lms;
 mod processes;
 mod up;

@@ -412,6 +412,73 @@ pub fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+// ---- the offline verifier's report (`kreki verify-credential`) ---------------------
+
+/// The credential in a file: a compact JWS, or JSON with a `credential` field (also inside
+/// `data`, as `GET /certificate/{id}/credential` answers).
+pub fn extract_jwt(text: &str) -> Option<String> {
+    let t = text.trim();
+    if t.starts_with('{') {
+        let v: Value = serde_json::from_str(t).ok()?;
+        return v["credential"]
+            .as_str()
+            .or_else(|| v["data"]["credential"].as_str())
+            .map(str::to_string);
+    }
+    Some(t.to_string())
+}
+
+/// Verify and describe, for people: `(valid, lines)`.
+pub fn report(
+    credential_text: &str,
+    status_list_text: Option<&str>,
+    trusted_issuer: Option<&str>,
+    now_s: i64,
+) -> (bool, Vec<String>) {
+    let Some(jwt) = extract_jwt(credential_text) else {
+        return (
+            false,
+            vec!["INVALID: the file holds no credential / berkas tidak berisi kredensial".into()],
+        );
+    };
+    let list = status_list_text.map(|s| extract_jwt(s).unwrap_or_default());
+    match verify_credential(&jwt, list.as_deref(), trusted_issuer, now_s) {
+        Ok(v) => {
+            let c = &v.claims;
+            let mut lines = vec![
+                "VALID: signature and validity period check out / tanda tangan dan masa berlaku sah"
+                    .to_string(),
+                format!("certificate: {}", v.certificate_id().unwrap_or("?")),
+                format!("holder:      {}", v.holder_name().unwrap_or("?")),
+                format!(
+                    "achievement: {}",
+                    c["credentialSubject"]["achievement"]["name"]
+                        .as_str()
+                        .unwrap_or("?")
+                ),
+                format!("valid from:  {}", c["validFrom"].as_str().unwrap_or("?")),
+                format!("valid until: {}", c["validUntil"].as_str().unwrap_or("?")),
+                format!("issuer:      {}", v.issuer),
+            ];
+            if trusted_issuer.is_none() {
+                lines.push(
+                    "issuer not pinned: compare it with the KREKI issuer (GET /api/lms/v1/issuer) or pass --issuer"
+                        .into(),
+                );
+            }
+            lines.push(match v.revoked {
+                None => {
+                    "revocation not checked (no --status-list given) / pencabutan tidak diperiksa"
+                        .into()
+                }
+                Some(_) => "revocation checked: not revoked / tidak dicabut".into(),
+            });
+            (true, lines)
+        }
+        Err(e) => (false, vec![format!("INVALID: {e}")]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -510,6 +577,36 @@ mod tests {
             verify_credential(&jwt, Some(&foreign), None, now),
             Err(Invalid::StatusList(_))
         ));
+    }
+
+    #[test]
+    fn report_says_what_was_checked() {
+        let i = issuer();
+        let now = 1_750_000_000;
+        let jwt = i.sign(&certificate_claims(&input(2), &i.did));
+        let (ok, lines) = report(&jwt, None, None, now);
+        assert!(ok, "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("revocation not checked"))
+        );
+        assert!(lines.iter().any(|l| l.contains("Siti Rahma")));
+        // The JSON answer of the API works as a file too.
+        let json = serde_json::json!({"success": true, "data": {"credential": jwt}}).to_string();
+        let list = i.sign(&status_list_claims("https://kreki.test", &i.did, &[], now));
+        let (ok, lines) = report(&json, Some(&list), Some(&i.did), now);
+        assert!(ok);
+        assert!(lines.iter().any(|l| l.contains("not revoked")));
+        assert!(!lines.iter().any(|l| l.contains("not pinned")));
+        let revoked = i.sign(&status_list_claims("https://kreki.test", &i.did, &[2], now));
+        let (ok, lines) = report(&jwt, Some(&revoked), None, now);
+        assert!(!ok);
+        assert_eq!(lines, ["INVALID: revoked"]);
+        let mut tampered = jwt.clone();
+        tampered.insert(40, 'A');
+        assert!(!report(&tampered, None, None, now).0);
+        assert!(!report("", None, None, now).0);
     }
 
     #[test]
