@@ -4,6 +4,7 @@
 //! an Open Badges 3.0 verifiable credential (VC-JWT, Ed25519, did:key, Bitstring Status List
 //! revocation). Publishes `lms.certificate.issued|revoked|expiring` through the outbox.
 
+pub mod belajar;
 pub mod credential;
 pub mod domain;
 pub mod http;
@@ -23,14 +24,22 @@ use kreki_platform::{
 use crate::store::Store;
 
 /// The service's own migrations (the platform's tables are applied before them).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "lms",
-    sqlite: include_str!("../migrations/sqlite/0001_lms.sql"),
-    postgres: include_str!("../migrations/postgres/0001_lms.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "lms",
+        sqlite: include_str!("../migrations/sqlite/0001_lms.sql"),
+        postgres: include_str!("../migrations/postgres/0001_lms.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "web_sessions",
+        sqlite: include_str!("../migrations/sqlite/0002_web_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_web_sessions.sql"),
+    },
+];
 
-/// The recertification sweep runs this long after start, then every hour.
+/// The recertification sweep (and the prune of expired page sessions) runs this long after start, then every hour.
 const SWEEP_FIRST: Duration = Duration::from_secs(60);
 const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
 
@@ -45,16 +54,26 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
+/// `[lms]` configuration section.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LmsConfig {
+    /// Where the `/belajar/` pages find KREKI ID's OpenID Connect endpoints
+    /// (`/oauth2/authorize`, `/oauth2/token`); default: the site's public base URL.
+    pub idp_url: Option<String>,
+}
+
 fn check_config(
     cfg: &kreki_platform::config::Config,
 ) -> Result<(), kreki_platform::config::ConfigError> {
-    kreki_platform::service::no_config_section(cfg, "lms")
+    cfg.service_section::<LmsConfig>("lms").map(|_| ())
 }
 
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         // The catalogue is seeded at every start (idempotent): a first start and the demo
         // both have the three BHD courses.
+        let cfg: LmsConfig = ctx.config.service_section("lms")?;
         let store = Store::open(ctx.db.clone(), ctx.base_url.clone()).await?;
         let state = http::AppState {
             store: store.clone(),
@@ -71,6 +90,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                     let store = store.clone();
                     let relay = relay.clone();
                     async move {
+                        if let Err(e) = belajar::prune(store.db(), now_micros()).await {
+                            tracing::warn!(error = %e, "session prune failed");
+                        }
                         match store.sweep_expiring(now_micros()).await {
                             Ok(0) => {}
                             Ok(n) => {
@@ -84,9 +106,19 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             ));
         }
         let (api, openapi) = http::router(state.clone());
+        let web = belajar::Web::new(
+            state.clone(),
+            ctx.auth.clone(),
+            cfg.idp_url
+                .clone()
+                .unwrap_or_else(|| ctx.base_url.clone())
+                .trim_end_matches('/')
+                .to_string(),
+        );
         let pages = axum::Router::new()
             .route("/verify/{id}", get(pages::verify))
-            .with_state(state);
+            .with_state(state)
+            .merge(belajar::router(web));
         Ok(Built {
             api,
             openapi,

@@ -36,6 +36,12 @@ impl Drop for App {
 }
 
 pub async fn start(db: Db) -> App {
+    start_with(db, |_| {}).await
+}
+
+pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
+    let mut config = Config::default();
+    change(&mut config);
     let signer = TestSigner::new("test-key");
     let auth = Arc::new(Authenticator::new(
         ISSUER,
@@ -57,7 +63,7 @@ pub async fn start(db: Db) -> App {
     let shutdown = CancellationToken::new();
     let ctx = ServiceContext {
         name: "lms",
-        config: Arc::new(Config::default()),
+        config: Arc::new(config),
         base_url: url.clone(),
         db: db.clone(),
         bus,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod belajar;
 mod jose;
 
 use std::path::PathBuf;
@@ -807,3 +808,10 @@ async fn openapi_snapshot() {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi-lms.json");
     testkit::assert_json_snapshot(&file, &doc);
 }
+
+storage_conformance!(
+    pages,
+    "lms",
+    super::MIGRATIONS,
+    crate::belajar::learner_and_instructor_pages
+);
