@@ -292,6 +292,12 @@ async fn callback(State(web): State<Web>, headers: HeaderMap, RawQuery(q): RawQu
             "Incomplete sign-in response.",
         );
     };
+    // RFC 9207: an `iss` in the response must be our provider (mix-up defence).
+    if get("iss")
+        .is_some_and(|i| i.trim_end_matches('/') != web.auth.issuer().trim_end_matches('/'))
+    {
+        return fail("Penerbit tidak dikenal.", "Unknown issuer.");
+    }
     // The state must be the one this browser started with, and is used once.
     if cookie(&headers, STATE_COOKIE) != Some(state.as_str()) {
         return fail(

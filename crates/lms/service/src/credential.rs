@@ -609,6 +609,43 @@ mod tests {
         assert!(!report("", None, None, now).0);
     }
 
+    /// How long an offline verification takes (signature, expiry, and with a status list:
+    /// its signature, GZIP inflate of 16 KiB, the bit). Printed; bounded loosely.
+    #[test]
+    fn verification_time() {
+        let i = issuer();
+        let now = 1_750_000_000;
+        let jwt = i.sign(&certificate_claims(&input(77), &i.did));
+        let list = i.sign(&status_list_claims(
+            "https://kreki.test",
+            &i.did,
+            &[1, 2, 3],
+            now,
+        ));
+        let n = 200u32;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(verify_credential(&jwt, None, Some(&i.did), now).is_ok());
+        }
+        let plain = t.elapsed() / n;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            assert_eq!(
+                verify_credential(&jwt, Some(&list), None, now)
+                    .unwrap()
+                    .revoked,
+                Some(false)
+            );
+        }
+        let with_list = t.elapsed() / n;
+        eprintln!(
+            "credential: {} bytes; status list: {} bytes; verify {plain:?}, with status list {with_list:?} (debug build)",
+            jwt.len(),
+            list.len()
+        );
+        assert!(plain < std::time::Duration::from_millis(50), "{plain:?}");
+    }
+
     #[test]
     fn bitstring_is_big_and_round_trips() {
         let enc = encode_bitstring(&bitstring(&[0, 131_071]));

@@ -2,7 +2,9 @@
 //! embedded, so a few kilobytes), and a QR code to the public verification page drawn as
 //! vector squares.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use std::io::Write;
+
+use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 pub struct CertificatePdf<'a> {
     pub certificate_id: &'a str,
@@ -65,6 +67,7 @@ pub fn render(c: &CertificatePdf<'_>) -> anyhow::Result<Vec<u8>> {
         .encoding_predefined(Name(b"WinAnsiEncoding"));
     pdf.document_info(info)
         .title(TextStr(&format!("Sertifikat {}", c.certificate_id)))
+        .subject(TextStr(&format!("{} - {}", c.course_name, c.holder_name)))
         .producer(TextStr("KREKI HELP 119"));
 
     let mut k = Content::new();
@@ -150,7 +153,11 @@ pub fn render(c: &CertificatePdf<'_>) -> anyhow::Result<Vec<u8>> {
         }
     }
     k.fill_nonzero();
-    pdf.stream(content_id, &k.finish());
+    // The page's drawing, zlib-compressed (the QR code is hundreds of small squares).
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&k.finish())?;
+    pdf.stream(content_id, &z.finish()?)
+        .filter(Filter::FlateDecode);
     Ok(pdf.finish())
 }
 
@@ -184,10 +191,30 @@ mod tests {
             per
         );
         assert!(bytes.starts_with(b"%PDF-"));
-        assert!(bytes.len() < 64 * 1024, "{}", bytes.len());
+        assert!(bytes.len() < 16 * 1024, "{}", bytes.len());
+        // The drawing (inflated) has every line of the certificate.
         let text = String::from_utf8_lossy(&bytes);
-        assert!(text.contains("Siti Rahma Putri"));
-        assert!(text.contains("BHD-BASIC-2026-0001"));
-        assert!(text.contains("dr. Andi Wijaya"));
+        assert!(text.contains("Siti Rahma Putri") && text.contains("BHD-BASIC-2026-0001"));
+        let start = bytes.windows(7).position(|w| w == b"stream\n").unwrap() + 7;
+        let end = bytes.windows(10).position(|w| w == b"\nendstream").unwrap();
+        let mut drawing = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::ZlibDecoder::new(&bytes[start..end]),
+            &mut drawing,
+        )
+        .unwrap();
+        for needle in [
+            "Siti Rahma Putri",
+            "BHD Dasar (Basic)",
+            "2028-12-01",
+            "dr. Andi Wijaya",
+            "/verify/BHD-BASIC-2026-0001",
+        ] {
+            assert!(drawing.contains(needle), "{needle}");
+        }
+        assert!(
+            drawing.matches(" re").count() > 200,
+            "QR code modules drawn"
+        );
     }
 }
