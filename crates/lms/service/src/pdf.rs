@@ -80,7 +80,7 @@ pub fn render(c: &CertificatePdf<'_>) -> anyhow::Result<Vec<u8>> {
         let t = latin1(text);
         k.begin_text();
         k.set_font(Name(font), size);
-        k.next_line(centred_x(&t, size, w - 170.0), y);
+        k.next_line(centred_x(&t, size, w), y);
         k.show(Str(&t));
         k.end_text();
     };
