@@ -517,11 +517,54 @@ impl Store {
         .execute(self.db.pool())
         .await?;
         if res.rows_affected() == 0 {
-            return Err(LmsError::AlreadyEnrolled);
+            // Enrolled before: a new round (recertification) only once the last certificate
+            // of this course is in its recertification window, expired or revoked.
+            if !self.renewable(account, course_id, level, now).await? {
+                return Err(LmsError::AlreadyEnrolled);
+            }
+            sqlx::query(
+                "UPDATE enrollments SET enrolled_at = $3, name = $4 WHERE account_id = $1 AND course_id = $2",
+            )
+            .bind(account)
+            .bind(course_id)
+            .bind(now)
+            .bind(name)
+            .execute(self.db.pool())
+            .await?;
         }
         Ok(Enrollment {
             course_id: course_id.into(),
             enrolled_at: rfc3339(now),
+        })
+    }
+
+    /// May a new round start: the latest certificate of the course is revoked, expired or in
+    /// its recertification window? (No certificate: the first round is still going.)
+    async fn renewable(
+        &self,
+        account: &str,
+        course_id: &str,
+        level: Level,
+        now_us: i64,
+    ) -> LmsResult<bool> {
+        let row = sqlx::query(
+            "SELECT valid_until, revoked_at FROM certificates WHERE account_id = $1 AND course_id = $2 ORDER BY issued_at DESC LIMIT 1",
+        )
+        .bind(account)
+        .bind(course_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(match row {
+            None => false,
+            Some(r) => {
+                let revoked = r
+                    .try_get::<Option<i64>, _>("revoked_at")
+                    .ok()
+                    .flatten()
+                    .is_some();
+                let until: i64 = r.get("valid_until");
+                revoked || now_us >= sub_months(until, level_info(level).recert_months)
+            }
         })
     }
 
@@ -591,7 +634,8 @@ impl Store {
         kind: &str,
     ) -> LmsResult<(Option<i64>, bool, i64)> {
         let row = sqlx::query(
-            "SELECT MAX(percent), MAX(passed), COUNT(*) FROM attempts WHERE account_id = $1 AND course_id = $2 AND kind = $3",
+            "SELECT MAX(percent), MAX(passed), COUNT(*) FROM attempts WHERE account_id = $1 AND course_id = $2 AND kind = $3 \
+             AND started_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
         .bind(course_id)
@@ -607,7 +651,7 @@ impl Store {
 
     async fn signed_off(&self, account: &str, course_id: &str) -> LmsResult<bool> {
         Ok(
-            sqlx::query("SELECT 1 FROM signoffs WHERE account_id = $1 AND course_id = $2")
+            sqlx::query("SELECT 1 FROM signoffs WHERE account_id = $1 AND course_id = $2 AND signed_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)")
                 .bind(account)
                 .bind(course_id)
                 .fetch_optional(self.db.pool())
@@ -793,7 +837,8 @@ impl Store {
         let now = now_micros();
         let mut tx = write_tx(&self.db).await?;
         let open = sqlx::query(
-            "SELECT id, layout, started_at, deadline FROM attempts WHERE account_id = $1 AND quiz_id = $2 AND status = 'open' AND deadline > $3",
+            "SELECT id, layout, started_at, deadline FROM attempts WHERE account_id = $1 AND quiz_id = $2 AND status = 'open' AND deadline > $3 \
+             AND started_at >= (SELECT e.enrolled_at FROM enrollments e JOIN quizzes q ON q.course_id = e.course_id WHERE e.account_id = $1 AND q.id = $2)",
         )
         .bind(account)
         .bind(quiz_id)
@@ -801,7 +846,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let used: i64 =
-            sqlx::query("SELECT COUNT(*) FROM attempts WHERE account_id = $1 AND quiz_id = $2")
+            sqlx::query("SELECT COUNT(*) FROM attempts WHERE account_id = $1 AND quiz_id = $2 AND started_at >= (SELECT e.enrolled_at FROM enrollments e JOIN quizzes q ON q.course_id = e.course_id WHERE e.account_id = $1 AND q.id = $2)")
                 .bind(account)
                 .bind(quiz_id)
                 .fetch_one(&mut *tx)
@@ -1092,7 +1137,9 @@ impl Store {
         let items_json = serde_json::to_string(items).map_err(anyhow::Error::from)?;
         let res = sqlx::query(
             "INSERT INTO signoffs (account_id, course_id, instructor_id, instructor_name, location, items, signed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, course_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, course_id) DO UPDATE SET \
+             instructor_id = excluded.instructor_id, instructor_name = excluded.instructor_name, location = excluded.location, \
+             items = excluded.items, signed_at = excluded.signed_at WHERE signoffs.signed_at < (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
         .bind(course_id)
@@ -1168,7 +1215,8 @@ impl Store {
         now_us: i64,
     ) -> LmsResult<Option<String>> {
         let passed = sqlx::query(
-            "SELECT 1 FROM attempts WHERE account_id = $1 AND course_id = $2 AND kind = 'post' AND passed = 1 LIMIT 1",
+            "SELECT 1 FROM attempts WHERE account_id = $1 AND course_id = $2 AND kind = 'post' AND passed = 1 \
+             AND started_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2) LIMIT 1",
         )
         .bind(account)
         .bind(course_id)
@@ -1176,7 +1224,8 @@ impl Store {
         .await?
         .is_some();
         let Some(signoff) = sqlx::query(
-            "SELECT instructor_id, instructor_name, signed_at FROM signoffs WHERE account_id = $1 AND course_id = $2",
+            "SELECT instructor_id, instructor_name, signed_at FROM signoffs WHERE account_id = $1 AND course_id = $2 \
+             AND signed_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
         .bind(course_id)
@@ -1188,23 +1237,28 @@ impl Store {
         if !passed {
             return Ok(None);
         }
-        let existing = sqlx::query(
-            "SELECT 1 FROM certificates WHERE account_id = $1 AND course_id = $2 AND revoked_at IS NULL AND valid_until > $3",
-        )
-        .bind(account)
-        .bind(course_id)
-        .bind(now_us)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if existing.is_some() {
-            return Ok(None);
-        }
         let course = sqlx::query("SELECT * FROM courses WHERE id = $1")
             .bind(course_id)
             .fetch_one(&mut **tx)
             .await?;
         let level = level_of(&course);
         let info = level_info(level);
+        // A valid certificate of this course outside its recertification window: nothing to
+        // renew yet.
+        let current = sqlx::query(
+            "SELECT valid_until FROM certificates WHERE account_id = $1 AND course_id = $2 AND revoked_at IS NULL AND valid_until > $3",
+        )
+        .bind(account)
+        .bind(course_id)
+        .bind(now_us)
+        .fetch_all(&mut **tx)
+        .await?;
+        if current
+            .iter()
+            .any(|r| now_us < sub_months(r.get::<i64, _>(0), info.recert_months))
+        {
+            return Ok(None);
+        }
         let name: String =
             sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
                 .bind(account)

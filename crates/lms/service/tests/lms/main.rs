@@ -815,3 +815,66 @@ storage_conformance!(
     super::MIGRATIONS,
     crate::belajar::learner_and_instructor_pages
 );
+
+async fn recertification_round(db: Db) {
+    let app = start(db).await;
+    let first = app.certify("re-1", "Sari", "bhd-basic").await;
+    let t = app.token("re-1", &["volunteer"]);
+    // Far from expiry: no new round.
+    let (s, e) = app.enroll(&t, "bhd-basic", "Sari").await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("LMS_ALREADY_ENROLLED"))
+    );
+    // The clock moves on: one month before expiry, inside the 3-month window.
+    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE id = $2")
+        .bind(now_micros() + 30 * 86_400_000_000)
+        .bind(&first)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let (s, _) = app.enroll(&t, "bhd-basic", "Sari Dewi").await;
+    assert_eq!(s, 201, "a new round opens in the window");
+    let (_, p) = app.get("/api/lms/v1/progress", Some(&t)).await;
+    let p = &p["data"][0];
+    assert_eq!(
+        (
+            p["post_test_passed"].as_bool(),
+            p["practical_signed_off"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    assert_eq!(p["post_test_attempts_left"], 3);
+    assert_eq!(
+        p["certificate_id"],
+        first.as_str(),
+        "the old one still counts until it expires"
+    );
+    let (s, r) = app.take_quiz(&t, "bhd-basic-post", 10).await;
+    assert_eq!(s, 200, "{r}");
+    assert!(
+        r["data"].get("certificate_id").is_none(),
+        "a new sign-off is needed too"
+    );
+    let admin = app.token("admin-1", &["training_admin"]);
+    let (s, so) = app.sign_off(&admin, "re-1", "bhd-basic").await;
+    assert_eq!(s, 201, "{so}");
+    assert_eq!(
+        so["data"]["certificate_id"],
+        format!("BHD-BASIC-{}-0002", year()).as_str()
+    );
+    let (_, c) = app
+        .get(
+            &format!("/api/lms/v1/certificate/BHD-BASIC-{}-0002", year()),
+            None,
+        )
+        .await;
+    assert_eq!(c["data"]["holder_name"], "Sari Dewi");
+    assert_eq!(app.sign_off(&admin, "re-1", "bhd-basic").await.0, 409);
+}
+storage_conformance!(
+    recertification,
+    "lms",
+    super::MIGRATIONS,
+    super::recertification_round
+);
