@@ -17,3 +17,13 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libssl-dev pkg-config >/dev/null
 fi
+
+# The LMS tests check certificate credentials with an independent JOSE library (npm `jose`,
+# installed by the test from crates/lms/service/tests/jose/package-lock.json): node and npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "== installing nodejs and npm (Debian packages)"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs npm >/dev/null
+fi

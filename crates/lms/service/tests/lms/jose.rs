@@ -19,9 +19,16 @@ fn ensure_installed() -> Option<()> {
         return testkit::server_missing("node", &e);
     }
     if !dir().join("node_modules/jose/package.json").exists() {
+        // Tests run in parallel processes: install into a folder of our own, then move it
+        // into place (whoever comes second finds it there).
+        let tmp = dir().join(format!(".install-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(dir().join(f), tmp.join(f)).unwrap();
+        }
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(dir())
+            .current_dir(&tmp)
             .output()
             .expect("npm");
         assert!(
@@ -29,6 +36,9 @@ fn ensure_installed() -> Option<()> {
             "npm ci: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let _ = std::fs::rename(tmp.join("node_modules"), dir().join("node_modules"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert!(dir().join("node_modules/jose/package.json").exists());
     }
     Some(())
 }
