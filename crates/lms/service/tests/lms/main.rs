@@ -871,6 +871,24 @@ async fn recertification_round(db: Db) {
         .await;
     assert_eq!(c["data"]["holder_name"], "Sari Dewi");
     assert_eq!(app.sign_off(&admin, "re-1", "bhd-basic").await.0, 409);
+    // The old one expires: page and API say so.
+    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE id = $2")
+        .bind(now_micros() - 1_000_000)
+        .bind(&first)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let (_, c) = app
+        .get(&format!("/api/lms/v1/certificate/{first}"), None)
+        .await;
+    assert_eq!(c["data"]["status"], "expired");
+    let html = app
+        .raw(&format!("/verify/{first}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-status=\"expired\"") && html.contains("KEDALUWARSA"));
 }
 storage_conformance!(
     recertification,
