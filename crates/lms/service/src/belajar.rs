@@ -81,6 +81,7 @@ pub fn router(web: Web) -> Router {
         .route("/belajar/daftar", post(enroll))
         .route("/belajar/materi/{id}/selesai", post(complete))
         .route("/belajar/kuis/{id}", get(quiz_page).post(quiz_submit))
+        .route("/belajar/kuis/{id}/mulai", post(quiz_start))
         .route("/belajar/sertifikat", get(certificates_page))
         .route("/belajar/sertifikat/{id}/pdf", get(certificate_pdf))
         .route("/belajar/instruktur", get(instructor_page))
@@ -685,13 +686,28 @@ async fn quiz_page(
         Err(r) => return r,
     };
     let (lang, cookies) = lang_of(&headers, &q);
+    // Showing the page starts nothing (a prefetch must not use up an attempt): without an
+    // open attempt it offers a start button.
     let a = match web
         .app
         .store
-        .start_attempt(&s.principal.subject, &id, lang == Lang::En)
+        .open_attempt(&s.principal.subject, &id, lang == Lang::En)
         .await
     {
-        Ok(a) => a,
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let body = format!(
+                "<form id=\"quiz-start-form\" method=\"post\" action=\"/belajar/kuis/{}/mulai\">{}<button id=\"quiz-start\" type=\"submit\">{}</button></form>",
+                esc(&id),
+                hidden_csrf(&s),
+                t(
+                    lang,
+                    "Mulai kuis (waktu mulai berjalan)",
+                    "Start the quiz (the clock starts)"
+                )
+            );
+            return render(lang, Some(&s), "Kuis", &body, cookies);
+        }
         Err(e) => {
             let e = ApiError::from(e);
             return render_status(
@@ -748,6 +764,39 @@ async fn quiz_page(
         &body,
         cookies,
     )
+}
+
+async fn quiz_start(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = form(&body);
+    let s = match require_post(&web, &headers, &f).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (lang, cookies) = lang_of(&headers, &None);
+    match web
+        .app
+        .store
+        .start_attempt(&s.principal.subject, &id, lang == Lang::En)
+        .await
+    {
+        Ok(_) => see_other(&format!("/belajar/kuis/{}", url_seg(&id))),
+        Err(e) => {
+            let e = ApiError::from(e);
+            render_status(
+                e.status,
+                lang,
+                Some(&s),
+                "Kuis",
+                &error_text(lang, &e),
+                cookies,
+            )
+        }
+    }
 }
 
 async fn quiz_submit(

@@ -794,6 +794,28 @@ impl Store {
         quiz_id: &str,
         en: bool,
     ) -> LmsResult<AttemptStarted> {
+        self.attempt(account, quiz_id, en, true)
+            .await?
+            .ok_or(LmsError::AttemptNotFound)
+    }
+
+    /// The open attempt, if any (nothing is started: for pages shown by GET).
+    pub async fn open_attempt(
+        &self,
+        account: &str,
+        quiz_id: &str,
+        en: bool,
+    ) -> LmsResult<Option<AttemptStarted>> {
+        self.attempt(account, quiz_id, en, false).await
+    }
+
+    async fn attempt(
+        &self,
+        account: &str,
+        quiz_id: &str,
+        en: bool,
+        create: bool,
+    ) -> LmsResult<Option<AttemptStarted>> {
         let quiz = self.quiz(quiz_id).await?;
         if self
             .enrolled_name(account, &quiz.course_id)
@@ -864,6 +886,7 @@ impl Store {
                     used,
                 )
             }
+            None if !create => return Ok(None),
             None => {
                 if used >= quiz.max_attempts {
                     return Err(LmsError::AttemptLimit(quiz.max_attempts));
@@ -897,7 +920,7 @@ impl Store {
                     .map(|q| Self::question_view(q, &e.option_ids, en))
             })
             .collect();
-        Ok(AttemptStarted {
+        Ok(Some(AttemptStarted {
             attempt_id: id,
             quiz_id: quiz.id,
             kind: quiz.kind,
@@ -906,7 +929,7 @@ impl Store {
             time_limit_s: quiz.time_limit_s,
             attempts_left: (quiz.max_attempts - used).max(0),
             questions,
-        })
+        }))
     }
 
     fn result_of(row: &AnyRow, pass_mark: i64) -> AttemptResult {

@@ -269,8 +269,21 @@ pub async fn learner_and_instructor_pages(db: Db) {
     }
     let (_, html) = page(&app, Some(&learner), "/belajar/kursus/bhd-basic").await;
     assert!(!html.contains("id=\"complete-") && html.contains("id=\"quiz-bhd-basic-post\""));
+    // Looking at the quiz starts nothing; the start button does.
     let (s, quiz) = page(&app, Some(&learner), "/belajar/kuis/bhd-basic-post").await;
     assert_eq!(s, 200);
+    assert!(quiz.contains("id=\"quiz-start\"") && !quiz.contains("id=\"quiz-form\""));
+    let (s, to) = form(
+        &app,
+        &learner,
+        "/belajar/kuis/bhd-basic-post/mulai",
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!((s, to.as_str()), (303, "/belajar/kuis/bhd-basic-post"));
+    let (s, quiz) = page(&app, Some(&learner), "/belajar/kuis/bhd-basic-post").await;
+    assert_eq!(s, 200);
+    assert!(quiz.contains("id=\"quiz-form\""));
     assert!(!quiz.contains("correct"));
     let attempt = {
         let marker = "name=\"attempt_id\" value=\"";
