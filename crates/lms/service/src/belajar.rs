@@ -998,8 +998,8 @@ async fn instructor_html(
         );
     }
     let store = &web.app.store;
-    let parts = match store.participants(None).await {
-        Ok(p) => p,
+    let parts = match store.participants(None, false, 1, 1_000).await {
+        Ok((p, _)) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
     let courses = store.courses(lang == Lang::En).await.unwrap_or_default();

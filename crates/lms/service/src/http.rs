@@ -474,6 +474,10 @@ pub struct ParticipantsQuery {
     pub course_id: Option<String>,
     /// Only those waiting for a practical sign-off.
     pub pending: Option<bool>,
+    /// Page number, from 1 (default 1).
+    pub page: Option<u32>,
+    /// Rows per page, 1–200 (default 50).
+    pub limit: Option<u32>,
 }
 
 /// Participants with scores and pending sign-offs (instructors).
@@ -482,6 +486,7 @@ pub struct ParticipantsQuery {
         (status = 200, description = "Participants", body = inline(Envelope<Vec<Participant>>)),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
         (status = 403, description = "LMS_NOT_INSTRUCTOR", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_FAILED (page, limit)", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 async fn participants(
@@ -490,11 +495,20 @@ async fn participants(
     Query(q): Query<ParticipantsQuery>,
 ) -> ApiResult<Envelope<Vec<Participant>>> {
     require_instructor(&st.store, &p).await?;
-    let mut list = st.store.participants(q.course_id.as_deref()).await?;
-    if q.pending == Some(true) {
-        list.retain(|x| x.pending_signoff);
+    let page = q.page.unwrap_or(1);
+    let limit = q.limit.unwrap_or(50);
+    if page == 0 || !(1..=200).contains(&limit) {
+        return Err(invalid(
+            "page",
+            "page mulai dari 1, limit 1–200",
+            "page starts at 1, limit is 1–200",
+        ));
     }
-    Ok(Envelope::ok(list))
+    let (list, total) = st
+        .store
+        .participants(q.course_id.as_deref(), q.pending == Some(true), page, limit)
+        .await?;
+    Ok(Envelope::ok(list).paged(kreki_platform::error::Meta { page, limit, total }))
 }
 
 /// The caller's certificates.

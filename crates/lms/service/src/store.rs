@@ -1192,38 +1192,65 @@ impl Store {
         })
     }
 
-    /// Participants of a course (or all courses) with their scores, for instructors.
-    pub async fn participants(&self, course_id: Option<&str>) -> LmsResult<Vec<Participant>> {
-        let rows = sqlx::query(
-            "SELECT account_id, course_id, name, enrolled_at FROM enrollments \
-             WHERE ($1 = '' OR course_id = $1) ORDER BY enrolled_at",
-        )
+    /// Participants of a course (or all courses) with their scores, for instructors, oldest
+    /// enrolment first, a page at a time; with the total. One query per page.
+    pub async fn participants(
+        &self,
+        course_id: Option<&str>,
+        pending_only: bool,
+        page: u32,
+        limit: u32,
+    ) -> LmsResult<(Vec<Participant>, u64)> {
+        const ROWS: &str = "SELECT e.account_id, e.course_id, e.name, e.enrolled_at, \
+             (SELECT COUNT(*) FROM lessons l WHERE l.course_id = e.course_id) AS lessons_total, \
+             (SELECT COUNT(*) FROM lesson_completions c WHERE c.account_id = e.account_id AND c.course_id = e.course_id) AS lessons_done, \
+             (SELECT MAX(a.percent) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'pre' AND a.started_at >= e.enrolled_at) AS pre, \
+             (SELECT MAX(a.percent) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at) AS post, \
+             COALESCE((SELECT MAX(a.passed) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at), 0) AS passed, \
+             (SELECT COUNT(*) FROM signoffs s WHERE s.account_id = e.account_id AND s.course_id = e.course_id AND s.signed_at >= e.enrolled_at) AS signed, \
+             (SELECT t.id FROM certificates t WHERE t.account_id = e.account_id AND t.course_id = e.course_id ORDER BY t.issued_at DESC LIMIT 1) AS certificate_id \
+             FROM enrollments e WHERE ($1 = '' OR e.course_id = $1)";
+        let filter = "($2 = 0 OR (p.passed = 1 AND p.signed = 0))";
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM ({ROWS}) p WHERE {filter}"))
+            .bind(course_id.unwrap_or(""))
+            .bind(i64::from(pending_only))
+            .fetch_one(self.db.pool())
+            .await?
+            .get(0);
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM ({ROWS}) p WHERE {filter} ORDER BY p.enrolled_at, p.account_id LIMIT $3 OFFSET $4"
+        ))
         .bind(course_id.unwrap_or(""))
+        .bind(i64::from(pending_only))
+        .bind(i64::from(limit))
+        .bind(i64::from(page.saturating_sub(1)) * i64::from(limit))
         .fetch_all(self.db.pool())
         .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let account: String = r.get("account_id");
-            let course: String = r.get("course_id");
-            let Some(p) = self.progress_of(&account, &course).await? else {
-                continue;
-            };
-            out.push(Participant {
-                name: r.get("name"),
-                account_id: account,
-                course_id: course,
-                enrolled_at: p.enrolled_at,
-                lessons_done: p.lessons_done,
-                lessons_total: p.lessons_total,
-                pre_test_percent: p.pre_test_percent,
-                post_test_best_percent: p.post_test_best_percent,
-                post_test_passed: p.post_test_passed,
-                practical_signed_off: p.practical_signed_off,
-                pending_signoff: p.post_test_passed && !p.practical_signed_off,
-                certificate_id: p.certificate_id,
-            });
-        }
-        Ok(out)
+        let list = rows
+            .iter()
+            .map(|r| {
+                let passed = r.get::<i64, _>("passed") == 1;
+                let signed = r.get::<i64, _>("signed") > 0;
+                Participant {
+                    account_id: r.get("account_id"),
+                    name: r.get("name"),
+                    course_id: r.get("course_id"),
+                    enrolled_at: rfc3339(r.get("enrolled_at")),
+                    lessons_done: r.get("lessons_done"),
+                    lessons_total: r.get("lessons_total"),
+                    pre_test_percent: r.try_get::<Option<i64>, _>("pre").ok().flatten(),
+                    post_test_best_percent: r.try_get::<Option<i64>, _>("post").ok().flatten(),
+                    post_test_passed: passed,
+                    practical_signed_off: signed,
+                    pending_signoff: passed && !signed,
+                    certificate_id: r
+                        .try_get::<Option<String>, _>("certificate_id")
+                        .ok()
+                        .flatten(),
+                }
+            })
+            .collect();
+        Ok((list, u64::try_from(total).unwrap_or(0)))
     }
 
     // ---- certificates -----------------------------------------------------------------

@@ -329,6 +329,27 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
     assert_eq!(parts["data"][0]["account_id"], "learner-1");
     assert_eq!(parts["data"][0]["pending_signoff"], true);
     assert_eq!(parts["data"][0]["post_test_best_percent"], 100);
+    assert_eq!(
+        (
+            parts["meta"]["total"].as_u64(),
+            parts["meta"]["page"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let (s, e) = app
+        .get("/api/lms/v1/instructor/participants?limit=0", Some(&admin))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("VALIDATION_FAILED"))
+    );
+    let (_, none) = app
+        .get(
+            "/api/lms/v1/instructor/participants?course_id=bhd-plus",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(none["meta"]["total"], 0);
     // Sign-off: a non-instructor is refused before the body is read; checklist complete.
     let (s, e) = app.sign_off(&stranger, "learner-1", "bhd-basic").await;
     assert_eq!(
@@ -654,6 +675,22 @@ async fn numbers_are_gap_free_under_concurrency(db: Db) {
         .map(|k| format!("BHD-BASIC-{}-{k:04}", year()))
         .collect();
     assert_eq!(ids, want);
+    // The instructor's list pages.
+    let (_, p1) = app
+        .get(
+            "/api/lms/v1/instructor/participants?limit=3&page=3",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(p1["meta"]["total"], n);
+    assert_eq!(p1["data"].as_array().unwrap().len(), 2);
+    assert!(
+        p1["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["practical_signed_off"] == true && p["certificate_id"].is_string())
+    );
     // Status list indexes are distinct too.
     let idx: std::collections::BTreeSet<i64> =
         sqlx::query_scalar::<_, i64>("SELECT status_index FROM certificates")
