@@ -84,6 +84,7 @@ pub fn router(web: Web) -> Router {
         .route("/belajar/kuis/{id}/mulai", post(quiz_start))
         .route("/belajar/sertifikat", get(certificates_page))
         .route("/belajar/sertifikat/{id}/pdf", get(certificate_pdf))
+        .route("/belajar/media/{name}", get(media))
         .route("/belajar/instruktur", get(instructor_page))
         .route("/belajar/instruktur/tandatangan", post(instructor_sign))
         .with_state(web)
@@ -555,7 +556,13 @@ async fn course_html(
                 esc(&l.body),
                 lid = esc(&l.id),
             ));
-            if let Some(u) = &l.media_url {
+            if let (Some(u), "image") = (&l.media_url, l.kind.as_str()) {
+                body.push_str(&format!(
+                    "<p><img src=\"{}\" alt=\"{}\" width=\"320\" height=\"240\"></p>",
+                    esc(u),
+                    esc(&l.title)
+                ));
+            } else if let Some(u) = &l.media_url {
                 body.push_str(&format!(
                     "<p><a href=\"{}\" rel=\"noopener\">{}</a></p>",
                     esc(u),
@@ -960,6 +967,31 @@ async fn certificate_pdf(
             ApiError::from(LmsError::CertificateNotFound).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Lesson pictures, shipped in the binary.
+async fn media(Path(name): Path<String>) -> Response {
+    const POSISI_TANGAN: &str = include_str!("../media/posisi-tangan.svg");
+    match name.as_str() {
+        "posisi-tangan.svg" => {
+            let mut r = POSISI_TANGAN.into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+            );
+            r
+        }
+        _ => ApiError::from_status(StatusCode::NOT_FOUND).into_response(),
     }
 }
 

@@ -348,6 +348,15 @@ pub const CATALOGUE: &[SeedCourse] = &[
                         ),
                     ),
                     SeedLesson {
+                        kind: "image",
+                        title: ("Gambar: posisi tangan", "Picture: hand position"),
+                        body: (
+                            "Pangkal telapak tangan di tengah dada, tangan lain di atasnya, jari saling mengunci, bahu tegak lurus di atas tangan.",
+                            "Heel of one hand in the centre of the chest, the other hand on top, fingers interlocked, shoulders straight above the hands.",
+                        ),
+                        media_url: Some("/belajar/media/posisi-tangan.svg"),
+                    },
+                    SeedLesson {
                         kind: "video",
                         title: ("Video: RJP langkah demi langkah", "Video: CPR step by step"),
                         body: (

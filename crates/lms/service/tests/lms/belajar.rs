@@ -256,7 +256,21 @@ pub async fn learner_and_instructor_pages(db: Db) {
         .match_indices("id=\"complete-")
         .map(|(i, _)| html[i + 13..].split('"').next().unwrap().to_string())
         .collect();
-    assert_eq!(lessons.len(), 11, "every lesson has its button");
+    assert_eq!(lessons.len(), 12, "every lesson has its button");
+    assert!(html.contains("<img src=\"/belajar/media/posisi-tangan.svg\""));
+    let img = no_redirects()
+        .get(format!("{}/belajar/media/posisi-tangan.svg", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            img.status().as_u16(),
+            img.headers()["content-type"].to_str().unwrap()
+        ),
+        (200, "image/svg+xml")
+    );
+    assert_eq!(page(&app, None, "/belajar/media/nope.svg").await.0, 404);
     for l in &lessons {
         let (s, _) = form(
             &app,

@@ -61,6 +61,19 @@ async fn catalogue_is_public_and_seeded(db: Db) {
         assert!(text.contains(needle), "course outline lacks {needle}");
     }
     assert!(!text.contains("correct"), "no answers in the catalogue");
+    let kinds: std::collections::BTreeSet<&str> = c["data"]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| {
+            m["lessons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["kind"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(kinds, ["image", "text", "video"].into_iter().collect());
     assert_eq!(c["data"]["quizzes"].as_array().unwrap().len(), 2);
     assert_eq!(
         c["data"]["practical_checklist"].as_array().unwrap().len(),
