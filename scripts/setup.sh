@@ -57,3 +57,9 @@ if ! python3 -c "import http_ece, jwt, aiosmtpd" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check -r "$reqs" 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$reqs"
 fi
+
+# The LMS tests check certificate credentials with an independent JOSE library (npm `jose`).
+if [ ! -d crates/lms/service/tests/jose/node_modules/jose ]; then
+  echo "== npm ci (crates/lms/service/tests/jose)"
+  (cd crates/lms/service/tests/jose && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -90,6 +90,18 @@ enum Command {
         #[arg(long, requires = "service")]
         database_url: Option<String>,
     },
+    /// Verify a BHD certificate credential (VC-JWT) offline: signature (did:key), validity
+    /// period, and revocation when a status list credential is given. Exit code 1 if invalid.
+    VerifyCredential {
+        /// The credential: a VC-JWT, or the JSON of `GET /api/lms/v1/certificate/{id}/credential`.
+        file: PathBuf,
+        /// A status list credential saved from `/api/lms/v1/credentials/status/1`.
+        #[arg(long)]
+        status_list: Option<PathBuf>,
+        /// Only accept this issuer (`did:key:z…`, from `/api/lms/v1/issuer`).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -261,6 +273,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::VerifyCredential {
+            file,
+            status_list,
+            issuer,
+        } => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+            };
+            let credential = read(&file)?;
+            let list = status_list.as_ref().map(read).transpose()?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            let (valid, lines) =
+                kreki_lms::credential::report(&credential, list.as_deref(), issuer.as_deref(), now);
+            for l in lines {
+                println!("{l}");
+            }
+            if valid {
+                Ok(())
+            } else {
+                anyhow::bail!("the credential is not valid")
+            }
         }
         Command::Config {
             action: ConfigAction::Check,

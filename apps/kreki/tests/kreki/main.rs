@@ -9,6 +9,7 @@ mod dispatch;
 mod emergency;
 mod identity;
 mod live;
+mod lms;
 mod notify;
 mod processes;
 mod up;

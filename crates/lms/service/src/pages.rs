@@ -1,0 +1,223 @@
+//! Server-rendered pages of the LMS: the public certificate verification page
+//! (`/verify/{id}`) and the learner and instructor pages under `/belajar/` (see
+//! [`crate::belajar`]). No script; Bahasa Indonesia by default with an English switch
+//! (`?lang=en`, kept in a cookie); a strict CSP.
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use kreki_platform::error::{ENVELOPE_MARKER, Lang};
+
+use crate::{http::AppState, store::LmsError};
+
+pub const LANG_COOKIE: &str = "kreki_lang";
+
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn query_param(q: Option<&str>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The page language: `?lang=` (remembered in a cookie), the cookie, or the browser's.
+pub fn lang(headers: &HeaderMap, q: Option<&str>) -> (Lang, Option<HeaderValue>) {
+    let set = |v: &str| {
+        HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={v}; Path=/; Max-Age=31536000; SameSite=Lax"
+        ))
+        .ok()
+    };
+    match query_param(q, "lang").as_deref() {
+        Some("en") => (Lang::En, set("en")),
+        Some("id") => (Lang::Id, set("id")),
+        _ => match cookie(headers, LANG_COOKIE) {
+            Some("en") => (Lang::En, None),
+            Some("id") => (Lang::Id, None),
+            _ => (Lang::current(), None),
+        },
+    }
+}
+
+pub fn t<'a>(lang: Lang, id: &'a str, en: &'a str) -> &'a str {
+    if lang == Lang::En { en } else { id }
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#1a1a1a;line-height:1.5}\
+h1{font-size:1.5rem;color:#b3261e}h2{font-size:1.15rem}label{display:block;margin-top:.8rem;font-weight:600}\
+input,select,textarea{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #666;border-radius:.4rem}\
+button{margin-top:.8rem;padding:.65rem 1.1rem;font-size:1rem;background:#b3261e;color:#fff;border:0;border-radius:.4rem}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.4rem;text-align:left}\
+.status{font-size:1.3rem;font-weight:700;padding:.8rem;border-radius:.4rem}.valid{background:#e6f4ea;color:#1e5e2e}\
+.expired{background:#fff4e5;color:#7a4b00}.revoked,.err{background:#fde7e7;color:#8c1d18}\
+.ok{background:#e6f4ea;padding:.6rem}nav a{margin-right:1rem}a{color:#0b57d0}:focus{outline:3px solid #0b57d0;outline-offset:2px}";
+
+/// A whole page. `path` is the page's own path (for the language switch link).
+pub fn page(lang: Lang, title: &str, body: &str, nav: &str) -> Html<String> {
+    let (other, other_label) = match lang {
+        Lang::Id => ("en", "English"),
+        Lang::En => ("id", "Bahasa Indonesia"),
+    };
+    let html_lang = if lang == Lang::En { "en" } else { "id" };
+    Html(format!(
+        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title} · KREKI Belajar</title>\
+<style>{CSS}</style></head><body><header><p><strong>KREKI Belajar</strong> · \
+<a id=\"lang-switch\" href=\"?lang={other}\" hreflang=\"{other}\">{other_label}</a></p>{nav}</header>\
+<main><h1>{title}</h1>{body}</main></body></html>",
+        title = esc(title)
+    ))
+}
+
+/// Finish a page: status, CSP, no caching, cookies.
+pub fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> Response {
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The page is the answer (also for 404): the kit must not replace it with JSON.
+    h.insert(ENVELOPE_MARKER, HeaderValue::from_static("1"));
+    for c in cookies {
+        h.append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// `/verify/{id}`: public verification of a certificate (no sign-in).
+pub async fn verify(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let (lang, set) = lang(&headers, q.as_deref());
+    let cookies: Vec<HeaderValue> = set.into_iter().collect();
+    let en = lang == Lang::En;
+    match st.store.certificate(&id, en).await {
+        Ok(c) => {
+            let (class, label) = match c.status.as_str() {
+                "valid" => ("valid", t(lang, "BERLAKU", "VALID")),
+                "expired" => ("expired", t(lang, "KEDALUWARSA", "EXPIRED")),
+                _ => ("revoked", t(lang, "DICABUT", "REVOKED")),
+            };
+            let mut body = format!(
+                "<p id=\"cert-status\" class=\"status {class}\" data-status=\"{}\" role=\"status\">{label}</p>\
+<table><tbody>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-id\">{}</td></tr>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-holder\">{}</td></tr>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-course\">{}</td></tr>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-issued\">{}</td></tr>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-valid-until\">{}</td></tr>\
+<tr><th scope=\"row\">{}</th><td id=\"cert-instructor\">{}</td></tr>\
+</tbody></table>",
+                esc(&c.status),
+                t(lang, "Nomor", "Number"),
+                esc(&c.id),
+                t(lang, "Nama", "Name"),
+                esc(&c.holder_name),
+                t(lang, "Kursus", "Course"),
+                esc(&c.course_title),
+                t(lang, "Terbit", "Issued"),
+                esc(&c.issued_at[..10.min(c.issued_at.len())]),
+                t(lang, "Berlaku sampai", "Valid until"),
+                esc(&c.valid_until[..10.min(c.valid_until.len())]),
+                t(lang, "Instruktur", "Instructor"),
+                esc(&c.instructor_name),
+            );
+            if c.status == "revoked" {
+                body.push_str(&format!(
+                    "<p id=\"cert-revoked\" class=\"err\">{}: {} — {}</p>",
+                    t(lang, "Dicabut", "Revoked"),
+                    esc(c.revoked_at.as_deref().unwrap_or("")),
+                    esc(c.revocation_reason.as_deref().unwrap_or("")),
+                ));
+            }
+            body.push_str(&format!(
+                "<p>{}</p>",
+                t(
+                    lang,
+                    "Cocokkan nama dengan kartu identitas pemegang. Kredensial digital dapat diverifikasi tanpa jaringan dengan `kreki verify-credential`.",
+                    "Match the name with the holder's identity card. The digital credential can be verified offline with `kreki verify-credential`."
+                )
+            ));
+            finish(
+                StatusCode::OK,
+                page(
+                    lang,
+                    t(lang, "Verifikasi sertifikat", "Certificate verification"),
+                    &body,
+                    "",
+                ),
+                cookies,
+            )
+        }
+        Err(LmsError::CertificateNotFound) => finish(
+            StatusCode::NOT_FOUND,
+            page(
+                lang,
+                t(lang, "Sertifikat tidak ditemukan", "Certificate not found"),
+                &format!(
+                    "<p id=\"cert-status\" class=\"status revoked\" data-status=\"unknown\" role=\"status\">{}</p>",
+                    t(
+                        lang,
+                        "Nomor sertifikat ini tidak terdaftar di KREKI. Sertifikat ini tidak sah.",
+                        "This certificate number is not registered with KREKI. The certificate is not genuine."
+                    )
+                ),
+                "",
+            ),
+            cookies,
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "verification page failed");
+            finish(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page(
+                    lang,
+                    t(lang, "Coba lagi nanti", "Try again later"),
+                    &format!(
+                        "<p class=\"err\">{}</p>",
+                        t(
+                            lang,
+                            "Layanan sedang tidak tersedia.",
+                            "The service is unavailable."
+                        )
+                    ),
+                    "",
+                ),
+                cookies,
+            )
+        }
+    }
+}
