@@ -1,16 +1,43 @@
 //! Integration bridge: SATUSEHAT (FHIR R4) and PSC 119.
 //!
-//! Foundation state: the service runs in both modes with its own database (the platform's
-//! outbox, inbox, rate-limit and idempotency tables) and its operational endpoints
-//! (health, readiness, metrics, OpenAPI); its features arrive with their issues.
+//! SATUSEHAT: `emergency.case.completed` becomes a job in a durable queue; the sender
+//! looks up the patient (and practitioner) by NIK and creates the Encounter with its vital
+//! sign Observations and working-diagnosis Condition, under the error policy of
+//! [`satusehat::worker`]; every exchange is kept in the transaction log that operators
+//! inspect and replay at `/api/satusehat/v1`.
 
+pub mod clock;
+pub mod fhir;
+pub mod http;
+pub mod nik;
+pub mod satusehat;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted};
 use kreki_platform::{
+    bus::{
+        Event,
+        consumer::{HandleError, Handler},
+    },
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
-    storage::Migration,
+    storage::{Migration, Tx},
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    satusehat::{SatusehatConfig, client::Client, sim::SatusehatSim, store::Store, worker::Worker},
 };
 
-/// The service's own migrations (the platform's tables are applied before them).
-pub const MIGRATIONS: &[Migration] = &[];
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "satusehat",
+    sqlite: include_str!("../migrations/sqlite/0001_satusehat.sql"),
+    postgres: include_str!("../migrations/postgres/0001_satusehat.sql"),
+}];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -23,12 +50,102 @@ pub fn descriptor() -> ServiceDescriptor {
     }
 }
 
+/// `[bridge]` configuration section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BridgeConfig {
+    pub satusehat: SatusehatConfig,
+}
+
 fn check_config(
     cfg: &kreki_platform::config::Config,
 ) -> Result<(), kreki_platform::config::ConfigError> {
-    kreki_platform::service::no_config_section(cfg, "bridge")
+    let c: BridgeConfig = cfg.service_section("bridge")?;
+    let s = &c.satusehat;
+    let any = !s.organization_id.is_empty() || !s.client_id.is_empty() || s.client_secret.is_some();
+    if any && !s.configured() {
+        return Err(kreki_platform::config::ConfigError::new(
+            "bridge.satusehat",
+            "organization_id, client_id and client_secret go together",
+        ));
+    }
+    if let Some(n) = &s.practitioner_nik
+        && nik::Nik::parse(n).is_err()
+    {
+        return Err(kreki_platform::config::ConfigError::new(
+            "bridge.satusehat.practitioner_nik",
+            "not a valid NIK",
+        ));
+    }
+    Ok(())
 }
 
-fn build(_ctx: ServiceContext) -> BuildFuture {
-    Box::pin(async move { Ok(Built::operational_only()) })
+/// Records completed cases for SATUSEHAT.
+pub struct CompletedHandler {
+    pub clock: Arc<dyn Clock>,
+    pub wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl Handler for CompletedHandler {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        let case: CaseCompleted = event.decode()?;
+        let st = Store::enqueue(tx, &case, self.clock.now_micros()).await?;
+        tracing::info!(case_id = %case.case_id, state = st.unwrap_or("duplicate"), "completed case recorded for SATUSEHAT");
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let cfg: BridgeConfig = ctx.config.service_section("bridge")?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Store::new(ctx.db.clone());
+        let wake = Arc::new(Notify::new());
+        let mut pages = axum::Router::new();
+        let mut sat = cfg.satusehat.clone();
+        if ctx.demo.is_some() {
+            pages = pages.merge(SatusehatSim::new().router());
+            if !sat.configured() {
+                sat = SatusehatConfig::simulator(&ctx.base_url);
+            }
+        }
+        ctx.spawn_consumer(
+            "bridge-satusehat",
+            &[CASE_COMPLETED],
+            Arc::new(CompletedHandler {
+                clock: clock.clone(),
+                wake: wake.clone(),
+            }),
+        );
+        if sat.configured() {
+            let client = Client::new(
+                &sat.root(),
+                &sat.client_id,
+                sat.client_secret
+                    .clone()
+                    .unwrap_or_else(|| kreki_platform::config::Secret::new("")),
+                std::time::Duration::from_secs(u64::from(sat.timeout_secs.max(1))),
+                clock.clone(),
+            )?;
+            let worker = Worker {
+                store: store.clone(),
+                client: Arc::new(client),
+                settings: sat.settings(),
+                wake: wake.clone(),
+            };
+            ctx.tasks.spawn(worker.run(ctx.shutdown.clone()));
+        } else {
+            tracing::warn!(
+                "SATUSEHAT is not configured ([bridge.satusehat]); completed cases wait in the queue"
+            );
+        }
+        let (api, openapi) = http::router(http::AppState { store, clock, wake });
+        Ok(Built {
+            api,
+            openapi,
+            pages: pages.merge(http::pages()),
+        })
+    })
 }
