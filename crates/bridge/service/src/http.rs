@@ -2,7 +2,7 @@
 //! inspect, replay one or many, discard, complete an unidentified patient's NIK.
 //! `/admin/bridge/`: a static page that calls this API with the operator's token.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
@@ -12,8 +12,8 @@ use axum::{
     routing::get,
 };
 use kreki_platform::{
-    ApiError, ApiResult, Envelope, Msg, auth::Auth, error::ErrorEnvelope, error::Meta,
-    http::ApiJson,
+    ApiError, ApiResult, Envelope, Msg, auth::Auth, config::Secret, error::ErrorEnvelope,
+    error::Meta, http::ApiJson,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -31,12 +31,26 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub wake: Arc<Notify>,
+    pub psc: PscState,
+}
+
+/// What the PSC 119 callbacks need.
+#[derive(Clone)]
+pub struct PscState {
+    pub store: crate::psc119::store::Store,
+    /// Centre name → shared secret.
+    pub secrets: Arc<HashMap<String, Secret>>,
+    pub tolerance_secs: i64,
+    pub relay: Option<Arc<kreki_platform::bus::outbox::RelayState>>,
 }
 
 const OPERATORS: &[&str] = &["ops_admin", "system_admin"];
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "satusehat", description = "SATUSEHAT transaction log: jobs, exchanges, replay")))]
+#[openapi(tags(
+    (name = "satusehat", description = "SATUSEHAT transaction log: jobs, exchanges, replay"),
+    (name = "psc119", description = "PSC 119 hand-offs and the centres' signed status callbacks")
+))]
 struct ApiDoc;
 
 pub fn router(st: AppState) -> (Router, utoipa::openapi::OpenApi) {
@@ -50,6 +64,12 @@ pub fn router(st: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(replay_many))
                 .routes(routes!(discard))
                 .routes(routes!(set_patient)),
+        )
+        .nest(
+            "/api/psc119/v1",
+            OpenApiRouter::new()
+                .routes(routes!(callback))
+                .routes(routes!(get_handoff)),
         )
         .with_state(st)
         .split_for_parts()
@@ -373,4 +393,154 @@ async fn admin_js() -> Response {
         include_str!("../pages/admin-bridge.js"),
     )
         .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackAccepted {
+    /// `true` when this callback id was received before (nothing changed).
+    pub duplicate: bool,
+}
+
+fn bad_signature(code: &'static str, centre: &str, why: &str) -> ApiError {
+    let centre: String = centre.chars().take(40).collect();
+    tracing::warn!(centre = %centre, reason = why, "PSC 119 callback refused (signature)");
+    ApiError::unauthorized(code)
+}
+
+/// A centre's status callback, signed like the hand-offs: headers `x-kreki-centre`,
+/// `x-kreki-timestamp` (Unix seconds) and `x-kreki-signature: sha256=<hex HMAC-SHA256 of
+/// "<timestamp>.<body>">` with the centre's shared secret. A repeated `callback_id` is
+/// acknowledged without effect.
+#[utoipa::path(post, path = "/callbacks", tag = "psc119", request_body = crate::psc119::Callback,
+    params(
+        ("x-kreki-centre" = String, Header, description = "Configured centre name"),
+        ("x-kreki-timestamp" = i64, Header, description = "Unix seconds"),
+        ("x-kreki-signature" = String, Header, description = "sha256=<hex>"),
+    ),
+    responses(
+        (status = 200, description = "A replay of a callback already received", body = inline(Envelope<CallbackAccepted>)),
+        (status = 202, description = "Recorded and published to the case timeline", body = inline(Envelope<CallbackAccepted>)),
+        (status = 401, description = "Unknown centre or bad signature (BRIDGE_SIGNATURE_INVALID), timestamp too old or new (BRIDGE_SIGNATURE_EXPIRED)", body = ErrorEnvelope),
+        (status = 404, description = "No hand-off for this case (BRIDGE_HANDOFF_NOT_FOUND)", body = ErrorEnvelope),
+        (status = 422, description = "Malformed callback (VALIDATION_FAILED, BRIDGE_STATUS_INVALID)", body = ErrorEnvelope),
+    ))]
+async fn callback(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    use crate::psc119::{
+        CALLBACK_STATUSES, CENTRE_HEADER, Callback, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+        store::Received, verify,
+    };
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let centre = h(CENTRE_HEADER);
+    let Some(secret) = st.psc.secrets.get(&centre) else {
+        return Err(bad_signature(
+            "BRIDGE_SIGNATURE_INVALID",
+            &centre,
+            "unknown centre",
+        ));
+    };
+    let Ok(ts) = h(TIMESTAMP_HEADER).parse::<i64>() else {
+        return Err(bad_signature(
+            "BRIDGE_SIGNATURE_INVALID",
+            &centre,
+            "no timestamp",
+        ));
+    };
+    if !verify(secret.expose(), ts, &body, &h(SIGNATURE_HEADER)) {
+        return Err(bad_signature(
+            "BRIDGE_SIGNATURE_INVALID",
+            &centre,
+            "signature mismatch",
+        ));
+    }
+    let now = st.clock.now_micros();
+    if (now / 1_000_000 - ts).abs() > st.psc.tolerance_secs {
+        return Err(bad_signature(
+            "BRIDGE_SIGNATURE_EXPIRED",
+            &centre,
+            "timestamp outside tolerance",
+        ));
+    }
+    let cb: Callback = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new("Callback tidak valid", "Malformed callback"),
+        )
+    })?;
+    let at_ok =
+        time::OffsetDateTime::parse(&cb.at, &time::format_description::well_known::Rfc3339).is_ok();
+    if cb.callback_id.is_empty() || cb.callback_id.len() > 100 || cb.case_id.is_empty() || !at_ok {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "callback_id, case_id atau at tidak valid",
+                "Invalid callback_id, case_id or at",
+            ),
+        ));
+    }
+    if !CALLBACK_STATUSES.contains(&cb.status.as_str()) {
+        return Err(ApiError::validation(
+            "BRIDGE_STATUS_INVALID",
+            Msg::new("Status tidak dikenal", "Unknown status"),
+        )
+        .details(serde_json::json!({ "allowed": CALLBACK_STATUSES })));
+    }
+    match st.psc.store.callback(&cb, &centre, now).await? {
+        Received::UnknownCase => Err(ApiError::not_found(
+            "BRIDGE_HANDOFF_NOT_FOUND",
+            Msg::new(
+                "Tidak ada serah terima untuk kasus ini",
+                "No hand-off for this case",
+            ),
+        )),
+        Received::Duplicate => {
+            Ok(Envelope::ok(CallbackAccepted { duplicate: true }).into_response())
+        }
+        Received::New => {
+            if let Some(r) = &st.psc.relay {
+                r.poke();
+            }
+            Ok(Envelope::accepted(CallbackAccepted { duplicate: false }).into_response())
+        }
+    }
+}
+
+/// A hand-off with its log (sends, callbacks, alarm).
+#[utoipa::path(get, path = "/handoffs/{case_id}", tag = "psc119",
+    params(("case_id" = String, Path, description = "Emergency case id")),
+    responses(
+        (status = 200, description = "The hand-off", body = inline(Envelope<crate::psc119::store::HandoffView>)),
+        (status = 403, description = "Needs ops_admin or system_admin", body = ErrorEnvelope),
+        (status = 404, description = "No hand-off for this case (BRIDGE_HANDOFF_NOT_FOUND)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn get_handoff(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(case_id): Path<String>,
+) -> ApiResult<Envelope<crate::psc119::store::HandoffView>> {
+    p.require_any_role(OPERATORS)?;
+    st.psc
+        .store
+        .get(&case_id)
+        .await?
+        .map(Envelope::ok)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "BRIDGE_HANDOFF_NOT_FOUND",
+                Msg::new(
+                    "Tidak ada serah terima untuk kasus ini",
+                    "No hand-off for this case",
+                ),
+            )
+        })
 }

@@ -5,17 +5,22 @@
 //! sign Observations and working-diagnosis Condition, under the error policy of
 //! [`satusehat::worker`]; every exchange is kept in the transaction log that operators
 //! inspect and replay at `/api/satusehat/v1`.
+//!
+//! PSC 119: `emergency.case.escalated` becomes a hand-off to the configured centres
+//! ([`psc119`]); their signed callbacks at `/api/psc119/v1/callbacks` are published as
+//! `bridge.psc119.status` for the case timeline.
 
 pub mod clock;
 pub mod fhir;
 pub mod http;
 pub mod nik;
+pub mod psc119;
 pub mod satusehat;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted};
+use kreki_emergency_contracts::{CASE_COMPLETED, CASE_ESCALATED, CaseCompleted, CaseEscalated};
 use kreki_platform::{
     bus::{
         Event,
@@ -32,12 +37,20 @@ use crate::{
     satusehat::{SatusehatConfig, client::Client, sim::SatusehatSim, store::Store, worker::Worker},
 };
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "satusehat",
-    sqlite: include_str!("../migrations/sqlite/0001_satusehat.sql"),
-    postgres: include_str!("../migrations/postgres/0001_satusehat.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "satusehat",
+        sqlite: include_str!("../migrations/sqlite/0001_satusehat.sql"),
+        postgres: include_str!("../migrations/postgres/0001_satusehat.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "psc119",
+        sqlite: include_str!("../migrations/sqlite/0002_psc119.sql"),
+        postgres: include_str!("../migrations/postgres/0002_psc119.sql"),
+    },
+];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -55,6 +68,7 @@ pub fn descriptor() -> ServiceDescriptor {
 #[serde(deny_unknown_fields, default)]
 pub struct BridgeConfig {
     pub satusehat: SatusehatConfig,
+    pub psc119: psc119::Psc119Config,
 }
 
 fn check_config(
@@ -69,6 +83,9 @@ fn check_config(
             "organization_id, client_id and client_secret go together",
         ));
     }
+    c.psc119
+        .check()
+        .map_err(|e| kreki_platform::config::ConfigError::new("bridge.psc119", e))?;
     if let Some(n) = &s.practitioner_nik
         && nik::Nik::parse(n).is_err()
     {
@@ -97,6 +114,23 @@ impl Handler for CompletedHandler {
     }
 }
 
+/// Hands escalated cases to PSC 119.
+pub struct EscalatedHandler {
+    pub clock: Arc<dyn Clock>,
+    pub wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl Handler for EscalatedHandler {
+    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+        let e: CaseEscalated = event.decode()?;
+        let new = psc119::store::Store::enqueue(tx, &e, self.clock.now_micros()).await?;
+        tracing::info!(case_id = %e.case_id, priority = e.severity.psc119_priority(), new, "escalation recorded for PSC 119");
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let cfg: BridgeConfig = ctx.config.service_section("bridge")?;
@@ -105,12 +139,55 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let wake = Arc::new(Notify::new());
         let mut pages = axum::Router::new();
         let mut sat = cfg.satusehat.clone();
+        let mut psc = cfg.psc119.clone();
         if ctx.demo.is_some() {
-            pages = pages.merge(SatusehatSim::new().router());
+            pages = pages
+                .merge(SatusehatSim::new().router())
+                .merge(psc119::sim::Psc119Sim::new(true).router());
             if !sat.configured() {
                 sat = SatusehatConfig::simulator(&ctx.base_url);
             }
+            if psc.centres.is_empty() {
+                psc = psc119::Psc119Config::simulator(&ctx.base_url);
+            }
         }
+        let psc_wake = Arc::new(Notify::new());
+        ctx.spawn_consumer(
+            "bridge-psc119",
+            &[CASE_ESCALATED],
+            Arc::new(EscalatedHandler {
+                clock: clock.clone(),
+                wake: psc_wake.clone(),
+            }),
+        );
+        let psc_store = psc119::store::Store::new(ctx.db.clone());
+        let http_client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        if psc.centres.is_empty() {
+            tracing::warn!(
+                "no PSC 119 centre configured ([[bridge.psc119.centres]]); escalations raise the Ops alarm"
+            );
+        }
+        let psc_worker = psc119::worker::Worker {
+            store: psc_store.clone(),
+            adapters: psc119::adapters(&psc, &http_client),
+            clock: clock.clone(),
+            ack_timeout_secs: i64::from(psc.ack_timeout_secs.max(1)),
+            resends: i64::from(psc.resends),
+            callback_url: format!(
+                "{}/api/psc119/v1/callbacks",
+                ctx.base_url.trim_end_matches('/')
+            ),
+            wake: psc_wake,
+            relay: Some(ctx.relay.clone()),
+        };
+        ctx.tasks.spawn(psc_worker.run(ctx.shutdown.clone()));
+        let secrets = psc
+            .centres
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.secret.clone()?)))
+            .collect();
         ctx.spawn_consumer(
             "bridge-satusehat",
             &[CASE_COMPLETED],
@@ -141,7 +218,17 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 "SATUSEHAT is not configured ([bridge.satusehat]); completed cases wait in the queue"
             );
         }
-        let (api, openapi) = http::router(http::AppState { store, clock, wake });
+        let (api, openapi) = http::router(http::AppState {
+            store,
+            clock,
+            wake,
+            psc: http::PscState {
+                store: psc_store,
+                secrets: Arc::new(secrets),
+                tolerance_secs: i64::from(psc.callback_tolerance_secs.max(1)),
+                relay: Some(ctx.relay.clone()),
+            },
+        });
         Ok(Built {
             api,
             openapi,
