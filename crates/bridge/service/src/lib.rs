@@ -236,3 +236,37 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         })
     })
 }
+
+/// `kreki sim satusehat|psc119`: one simulator on its own port until `shutdown`.
+pub async fn run_simulator(
+    system: &str,
+    addr: std::net::SocketAddr,
+    auto_ack: bool,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let router = match system {
+        "satusehat" => SatusehatSim::new().router(),
+        "psc119" => psc119::sim::Psc119Sim::new(auto_ack).router(),
+        other => anyhow::bail!("unknown simulator {other:?}: satusehat or psc119"),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let at = listener.local_addr()?;
+    match system {
+        "satusehat" => println!(
+            "Simulator SATUSEHAT — http://{at}/sim/satusehat/ (client_id {}, client_secret {}, organization {}; base_url = http://{at}/sim/satusehat)",
+            satusehat::sim::SIM_CLIENT_ID,
+            satusehat::sim::SIM_CLIENT_SECRET,
+            satusehat::sim::SIM_ORG_ID
+        ),
+        _ => println!(
+            "Simulator PSC 119 — http://{at}/sim/psc119/ (webhook http://{at}/sim/psc119/webhook, centre {}, secret {}{})",
+            psc119::sim::SIM_CENTRE,
+            psc119::sim::SIM_SECRET,
+            if auto_ack { ", auto-ack" } else { "" }
+        ),
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}

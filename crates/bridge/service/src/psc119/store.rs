@@ -138,37 +138,32 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Due hand-offs, leased for a minute (one statement: write first).
     pub async fn claim_due(&self, now: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
         let lock = match self.db.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let rows = sqlx::query(&format!(
-            "SELECT case_id, record, centre_index, sends FROM psc119_handoffs \
-             WHERE state = 'pending' AND next_check_at <= $1 ORDER BY next_check_at LIMIT {limit}{lock}"
+            "UPDATE psc119_handoffs SET next_check_at = $1 WHERE case_id IN (SELECT case_id FROM psc119_handoffs \
+             WHERE state = 'pending' AND next_check_at <= $2 ORDER BY next_check_at LIMIT {limit}{lock}) \
+             RETURNING case_id, record, centre_index, sends"
         ))
+        .bind(now + LEASE_MICROS)
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(self.db.pool())
         .await?;
         let mut out = Vec::new();
         for r in rows {
-            let case_id: String = r.try_get(0)?;
-            sqlx::query("UPDATE psc119_handoffs SET next_check_at = $1 WHERE case_id = $2")
-                .bind(now + LEASE_MICROS)
-                .bind(&case_id)
-                .execute(&mut *tx)
-                .await?;
             let record: String = r.try_get(1)?;
             out.push(Due {
-                case_id,
+                case_id: r.try_get(0)?,
                 record: serde_json::from_str(&record)
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                 centre_index: r.try_get(2)?,
                 sends: r.try_get(3)?,
             });
         }
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -267,15 +262,10 @@ impl Store {
         now: i64,
     ) -> Result<Received, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        let known = sqlx::query("SELECT 1 FROM psc119_handoffs WHERE case_id = $1")
-            .bind(&cb.case_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if known.is_none() {
-            return Ok(Received::UnknownCase);
-        }
+        // Write first (SQLite refuses a read-then-write upgrade under a concurrent writer).
         let n = sqlx::query(
-            "INSERT INTO psc119_callbacks (callback_id, case_id, centre, status, at, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO psc119_callbacks (callback_id, case_id, centre, status, at, received_at) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM psc119_handoffs WHERE case_id = $2) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&cb.callback_id)
@@ -288,8 +278,16 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
+            let known = sqlx::query("SELECT 1 FROM psc119_handoffs WHERE case_id = $1")
+                .bind(&cb.case_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             tx.commit().await?;
-            return Ok(Received::Duplicate);
+            return Ok(if known.is_some() {
+                Received::Duplicate
+            } else {
+                Received::UnknownCase
+            });
         }
         // Any status from a centre means it has the case.
         sqlx::query(

@@ -163,42 +163,34 @@ impl Store {
         Ok((n > 0).then_some(st))
     }
 
-    /// Take up to `limit` due jobs and count the attempt before anything is sent.
+    /// Take up to `limit` due jobs and count the attempt before anything is sent. One
+    /// statement (write first: no read-then-write upgrade that SQLite could refuse).
     pub async fn claim_due(&self, now: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
         let lock = match self.db.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let rows = sqlx::query(&format!(
-            "SELECT case_id, record, nik, attempts FROM satusehat_jobs \
-             WHERE state IN ('queued', 'sending') AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, case_id LIMIT {limit}{lock}"
+            "UPDATE satusehat_jobs SET state = 'sending', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 \
+             WHERE case_id IN (SELECT case_id FROM satusehat_jobs WHERE state IN ('queued', 'sending') AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at, case_id LIMIT {limit}{lock}) \
+             RETURNING case_id, record, nik, attempts"
         ))
+        .bind(now + LEASE_MICROS)
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(self.db.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let case_id: String = row.try_get(0)?;
             let record: String = row.try_get(1)?;
-            let attempts: i64 = row.try_get(3)?;
-            sqlx::query(
-                "UPDATE satusehat_jobs SET state = 'sending', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 WHERE case_id = $3",
-            )
-            .bind(now + LEASE_MICROS)
-            .bind(now)
-            .bind(&case_id)
-            .execute(&mut *tx)
-            .await?;
             out.push(Job {
-                case_id,
+                case_id: row.try_get(0)?,
                 record: serde_json::from_str(&record).map_err(decode)?,
                 nik: row.try_get(2)?,
-                attempts: attempts + 1,
+                attempts: row.try_get(3)?,
             });
         }
-        tx.commit().await?;
+        out.sort_by(|a, b| a.case_id.cmp(&b.case_id));
         Ok(out)
     }
 
