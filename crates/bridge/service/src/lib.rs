@@ -270,3 +270,62 @@ pub async fn run_simulator(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use figment::{
+        Figment,
+        providers::{Format, Serialized, Toml},
+    };
+    use kreki_platform::config::Config;
+
+    fn cfg(toml: &str) -> Result<(), kreki_platform::config::ConfigError> {
+        let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+        super::check_config(&Config::from_figment(fig).unwrap())
+    }
+
+    #[test]
+    fn configuration_is_checked_strictly() {
+        cfg("").unwrap();
+        cfg(r#"[bridge.satusehat]
+environment = "production"
+organization_id = "100000"
+client_id = "abc"
+client_secret = "s3cret"
+practitioner_nik = "7209061211900001"
+[[bridge.psc119.centres]]
+name = "dki"
+url = "https://psc119.example/hook"
+secret = "x"
+[[bridge.psc119.centres]]
+name = "dki-sms"
+kind = "sms"
+phone = "0812-1111-2222"
+"#)
+        .unwrap();
+        let e = cfg("[bridge.satusehat]\nclient_id = \"abc\"\n").unwrap_err();
+        assert_eq!(e.key, "bridge.satusehat");
+        let e = cfg("[bridge.satusehat]\nclient_secrt = \"x\"\n").unwrap_err();
+        assert!(e.key.starts_with("bridge"), "{e:?}");
+        let e = cfg("[bridge.satusehat]\nenvironment = \"moon\"\n").unwrap_err();
+        assert!(e.key.starts_with("bridge"), "{e:?}");
+        let e = cfg("[[bridge.psc119.centres]]\nname = \"a\"\nurl = \"https://x\"\n").unwrap_err();
+        assert_eq!(e.key, "bridge.psc119");
+        let e = cfg("[[bridge.psc119.centres]]\nname = \"a\"\nkind = \"sms\"\nphone = \"12\"\n")
+            .unwrap_err();
+        assert_eq!(e.key, "bridge.psc119");
+        let e = cfg("[bridge.satusehat]\norganization_id = \"1\"\nclient_id = \"a\"\nclient_secret = \"b\"\npractitioner_nik = \"123\"\n").unwrap_err();
+        assert_eq!(e.key, "bridge.satusehat.practitioner_nik");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = super::SatusehatConfig {
+            client_secret: Some(kreki_platform::config::Secret::new("top-secret")),
+            ..Default::default()
+        };
+        assert!(!format!("{s:?}").contains("top-secret"));
+        assert!(!serde_json::to_string(&s).unwrap().contains("top-secret"));
+    }
+}

@@ -321,3 +321,31 @@ async fn simulator_checks_observations_and_conditions() {
         "name": "Pos KREKI", "partOf": {"reference": "Organization/10000004"}});
     sim.validate("Organization", &org).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_satusehat_is_a_timeout_and_retried() {
+    let sim = SatusehatSim::new();
+    let url = serve(sim.router()).await;
+    let c = Client::new(
+        &format!("{url}/sim/satusehat"),
+        sim::SIM_CLIENT_ID,
+        Secret::new(sim::SIM_CLIENT_SECRET),
+        std::time::Duration::from_millis(500),
+        Arc::new(ManualClock::starting_now()),
+    )
+    .unwrap();
+    let mut log = Vec::new();
+    c.token(&mut log).await.ok().unwrap();
+    sim.set_faults(Faults {
+        slow_ms: 1_500,
+        ..Default::default()
+    });
+    match c
+        .fhir(reqwest::Method::GET, "/Encounter/x", None, None, &mut log)
+        .await
+    {
+        Outcome::Transient(e) => assert_eq!(e, "timeout"),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(log.last().unwrap().error.as_deref(), Some("timeout"));
+}
