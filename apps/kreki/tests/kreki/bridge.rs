@@ -71,7 +71,7 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
     // Escalated → handed to the PSC 119 simulator, which acknowledges (demo auto-ack).
     testkit::eventually(
         "PSC 119 acknowledged in the timeline",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || async {
             let t = timeline().await;
             eprintln!(
@@ -120,7 +120,7 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
     );
     testkit::eventually(
         "ambulance dispatched in the timeline",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || async {
             timeline()
                 .await
@@ -159,7 +159,7 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
     };
     testkit::eventually(
         "Encounter in the SATUSEHAT simulator",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || async { encounter().await.is_some() },
     )
     .await;
@@ -187,7 +187,7 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
             })
             .collect::<Vec<_>>()
     };
-    testkit::eventually("job sent", Duration::from_secs(10), || async {
+    testkit::eventually("job sent", Duration::from_secs(30), || async {
         get(format!("/api/satusehat/v1/jobs/{id}"), Some(ops.clone()))
             .await
             .1["data"]["state"]
