@@ -64,11 +64,23 @@ pub fn descriptor() -> ServiceDescriptor {
 }
 
 /// `[bridge]` configuration section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BridgeConfig {
     pub satusehat: SatusehatConfig,
     pub psc119: psc119::Psc119Config,
+    /// SATUSEHAT exchanges of settled jobs are deleted after this many days (0: kept).
+    pub log_retention_days: u32,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            satusehat: SatusehatConfig::default(),
+            psc119: psc119::Psc119Config::default(),
+            log_retention_days: 730,
+        }
+    }
 }
 
 fn check_config(
@@ -217,6 +229,27 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             tracing::warn!(
                 "SATUSEHAT is not configured ([bridge.satusehat]); completed cases wait in the queue"
             );
+        }
+        if cfg.log_retention_days > 0 {
+            let (store, cancel) = (store.clone(), ctx.shutdown.clone());
+            let keep = i64::from(cfg.log_retention_days) * 86_400 * 1_000_000;
+            let clock = clock.clone();
+            // After start-up's writes, then hourly (as the platform's own sweeps).
+            ctx.tasks.spawn(kreki_platform::storage::housekeeping::periodically(
+                std::time::Duration::from_secs(300),
+                std::time::Duration::from_secs(3_600),
+                cancel,
+                move || {
+                    let (store, before) = (store.clone(), clock.now_micros() - keep);
+                    async move {
+                        match store.prune(before).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(exchanges = n, "SATUSEHAT log retention sweep"),
+                            Err(e) => tracing::warn!(error = %e, "SATUSEHAT log retention sweep failed"),
+                        }
+                    }
+                },
+            ));
         }
         let (api, openapi) = http::router(http::AppState {
             store,

@@ -213,5 +213,36 @@ async fn error_policy(db: Db) {
     assert!(!r.store.discard("doomed", r.clock.now()).await.unwrap());
     assert!(r.store.discard("bad-nik", r.clock.now()).await.unwrap());
     assert_eq!(r.state("bad-nik").await, state::DISCARDED);
+    // Retention drops the exchanges of settled jobs only.
+    let open_before = r
+        .store
+        .get("stranger")
+        .await
+        .unwrap()
+        .unwrap()
+        .exchanges
+        .len();
+    assert!(open_before > 0);
+    assert!(r.store.prune(r.clock.now() + 1).await.unwrap() > 0);
+    assert!(
+        r.store
+            .get("doomed")
+            .await
+            .unwrap()
+            .unwrap()
+            .exchanges
+            .is_empty()
+    );
+    assert_eq!(r.state("doomed").await, state::SENT, "the job itself stays");
+    assert_eq!(
+        r.store
+            .get("stranger")
+            .await
+            .unwrap()
+            .unwrap()
+            .exchanges
+            .len(),
+        open_before
+    );
 }
 storage_conformance!(policy, "bridge", super::MIGRATIONS, super::error_policy);

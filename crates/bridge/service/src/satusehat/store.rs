@@ -410,6 +410,19 @@ impl Store {
             .transpose()
     }
 
+    /// Retention: drop the exchanges of jobs settled (sent or discarded) before `before`;
+    /// the job rows stay. Returns the exchanges removed.
+    pub async fn prune(&self, before: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "DELETE FROM satusehat_exchanges WHERE case_id IN \
+             (SELECT case_id FROM satusehat_jobs WHERE state IN ('sent', 'discarded') AND updated_at < $1)",
+        )
+        .bind(before)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected())
+    }
+
     /// Jobs per state.
     pub async fn counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
         sqlx::query("SELECT state, COUNT(*) FROM satusehat_jobs GROUP BY state ORDER BY state")
