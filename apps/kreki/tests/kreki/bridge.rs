@@ -222,3 +222,53 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kreki_sim_runs_each_simulator_on_its_own() {
+    let sim = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.arg("sim").args(args).args(["--port", "0"]);
+        c
+    };
+    let client = reqwest::Client::new();
+    let sat = crate::processes::spawn(sim(&["satusehat"]));
+    let token: Value = client
+        .post(format!(
+            "{}/sim/satusehat/oauth2/v1/accesstoken?grant_type=client_credentials",
+            sat.url
+        ))
+        .form(&[
+            ("client_id", "kreki-sim-client"),
+            ("client_secret", "kreki-sim-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        token["expires_in"], "14399",
+        "a string, as SATUSEHAT sends it"
+    );
+    let psc = crate::processes::spawn(sim(&["psc119", "--auto-ack"]));
+    let res = client
+        .get(format!("{}/sim/psc119/", psc.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .post(format!("{}/sim/psc119/webhook", psc.url))
+        .json(&json!({"case_id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "unsigned hand-offs are refused");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kreki"))
+        .args(["sim", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown simulator"));
+}

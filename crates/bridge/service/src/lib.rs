@@ -286,13 +286,13 @@ pub async fn run_simulator(
     let at = listener.local_addr()?;
     match system {
         "satusehat" => println!(
-            "Simulator SATUSEHAT — http://{at}/sim/satusehat/ (client_id {}, client_secret {}, organization {}; base_url = http://{at}/sim/satusehat)",
+            "Simulator SATUSEHAT — listening on http://{at} (console /sim/satusehat/; client_id {}, client_secret {}, organization {}; base_url = http://{at}/sim/satusehat)",
             satusehat::sim::SIM_CLIENT_ID,
             satusehat::sim::SIM_CLIENT_SECRET,
             satusehat::sim::SIM_ORG_ID
         ),
         _ => println!(
-            "Simulator PSC 119 — http://{at}/sim/psc119/ (webhook http://{at}/sim/psc119/webhook, centre {}, secret {}{})",
+            "Simulator PSC 119 — listening on http://{at} (console /sim/psc119/; webhook http://{at}/sim/psc119/webhook, centre {}, secret {}{})",
             psc119::sim::SIM_CENTRE,
             psc119::sim::SIM_SECRET,
             if auto_ack { ", auto-ack" } else { "" }
