@@ -207,6 +207,27 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
         job["data"]["exchanges"].as_array().unwrap().len() >= 8,
         "{job}"
     );
+    // Ops sees the outcomes in the bridge's metrics.
+    let metrics = app
+        .client
+        .get(format!("{}/api/satusehat/v1/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("kreki_bridge_satusehat_attempts_total")
+                && l.contains("outcome=\"sent\"")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kreki_bridge_psc119_handoffs_total"),
+        "{metrics}"
+    );
     // The admin page and both simulators' consoles are served.
     for path in ["/admin/bridge/", "/sim/satusehat/", "/sim/psc119/"] {
         assert_eq!(

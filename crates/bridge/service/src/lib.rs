@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod fhir;
 pub mod http;
+pub mod metrics;
 pub mod nik;
 pub mod psc119;
 pub mod satusehat;
@@ -147,6 +148,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let cfg: BridgeConfig = ctx.config.service_section("bridge")?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let bridge_metrics = metrics::BridgeMetrics::register(&ctx.metrics);
         let store = Store::new(ctx.db.clone());
         let wake = Arc::new(Notify::new());
         let mut pages = axum::Router::new();
@@ -193,6 +195,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             ),
             wake: psc_wake,
             relay: Some(ctx.relay.clone()),
+            metrics: bridge_metrics.clone(),
         };
         ctx.tasks.spawn(psc_worker.run(ctx.shutdown.clone()));
         let secrets = psc
@@ -223,6 +226,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 client: Arc::new(client),
                 settings: sat.settings(),
                 wake: wake.clone(),
+                metrics: bridge_metrics.clone(),
             };
             ctx.tasks.spawn(worker.run(ctx.shutdown.clone()));
         } else {

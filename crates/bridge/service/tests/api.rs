@@ -438,6 +438,7 @@ async fn psc119_handoff_fallback_alarm_and_callbacks(db: Db) {
         callback_url: format!("{}/api/psc119/v1/callbacks", a.url),
         wake: Arc::new(tokio::sync::Notify::new()),
         relay: None,
+        metrics: Default::default(),
     };
     let enqueue = |id: &'static str| {
         let db = db.clone();
@@ -591,4 +592,67 @@ storage_conformance!(
     "bridge",
     super::MIGRATIONS,
     super::psc119_handoff_fallback_alarm_and_callbacks
+);
+
+/// The centre acknowledges before the bridge has recorded its send: the hand-off still shows
+/// in the timeline, and nothing more goes out.
+async fn acknowledgement_overtaking_the_send(db: Db) {
+    let store = psc119::store::Store::new(db.clone());
+    let now = kreki_platform::time_util::now_micros();
+    let mut tx = db.begin().await.unwrap();
+    psc119::store::Store::enqueue(&mut tx, &escalated("fast"), now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.claim_due(now, 10).await.unwrap().len(), 1);
+    let cb = psc119::Callback {
+        callback_id: "cb-fast".into(),
+        case_id: "fast".into(),
+        status: "acknowledged".into(),
+        at: "2026-12-01T07:00:01Z".into(),
+        details: json!({}),
+    };
+    assert_eq!(
+        store.callback(&cb, "centre-a", now).await.unwrap(),
+        psc119::store::Received::New
+    );
+    let sms =
+        kreki_platform::bus::Event::new("bridge", "notify.message.requested", &json!({})).unwrap();
+    store
+        .sent(
+            "fast",
+            0,
+            1,
+            now + 1,
+            now,
+            "centre-a",
+            None,
+            &[sms],
+            Some(json!({"centre": "centre-a"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses(&db, "fast").await, ["acknowledged", "handed_off"]);
+    assert!(
+        outbox(&db)
+            .await
+            .iter()
+            .all(|(s, _)| s != "notify.message.requested"),
+        "no SMS after the acknowledgement"
+    );
+    let v = store.get("fast").await.unwrap().unwrap();
+    assert_eq!(v.state, "acknowledged");
+    assert!(
+        store
+            .claim_due(now + 3_600_000_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+storage_conformance!(
+    overtaking,
+    "bridge",
+    super::MIGRATIONS,
+    super::acknowledgement_overtaking_the_send
 );

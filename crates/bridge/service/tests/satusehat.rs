@@ -78,6 +78,13 @@ async fn outage_of_an_hour_loses_and_duplicates_nothing(db: Db) {
     assert_eq!(r.sim.resources("Encounter").len(), 100);
     assert_eq!(r.sim.resources("Observation").len(), 600);
     assert_eq!(r.store.list(Some(state::SENT), 1, 0).await.unwrap().1, 100);
+    assert_eq!(
+        r.worker.metrics.satusehat_count("sent"),
+        200,
+        "two rounds of 100"
+    );
+    assert!(r.worker.metrics.satusehat_count("retry") >= 400);
+    assert_eq!(r.worker.metrics.satusehat_count("dead"), 0);
 }
 storage_conformance!(
     outage,

@@ -195,25 +195,18 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if n == 0 {
-            // Acknowledged meanwhile: nothing more to do.
-            return tx.commit().await;
-        }
-        log(
-            &mut tx,
-            case_id,
-            now,
-            if error.is_some() {
-                "send_failed"
-            } else {
-                "sent"
-            },
-            Some(centre),
-            error,
-        )
-        .await?;
-        for e in events {
-            outbox::enqueue(&mut tx, e).await?;
+        let kind = if error.is_some() {
+            "send_failed"
+        } else {
+            "sent"
+        };
+        log(&mut tx, case_id, now, kind, Some(centre), error).await?;
+        // Acknowledged meanwhile (the centre answered before this commit): the hand-off
+        // itself still happened and goes into the timeline, but nothing more is sent.
+        if n > 0 {
+            for e in events {
+                outbox::enqueue(&mut tx, e).await?;
+            }
         }
         if let Some(details) = status {
             publish(&mut tx, case_id, "handed_off", rfc3339(now), details).await?;

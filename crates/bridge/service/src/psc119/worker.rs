@@ -18,6 +18,7 @@ pub struct Worker {
     pub callback_url: String,
     pub wake: Arc<Notify>,
     pub relay: Option<Arc<kreki_platform::bus::outbox::RelayState>>,
+    pub metrics: crate::metrics::BridgeMetrics,
 }
 
 /// A failed send is retried sooner than an unanswered one.
@@ -55,6 +56,7 @@ impl Worker {
             }
             let Some(adapter) = usize::try_from(idx).ok().and_then(|i| self.adapters.get(i)) else {
                 tracing::warn!(case_id = %d.case_id, "PSC 119: no centre acknowledged; Ops alarm raised");
+                self.metrics.psc119("alarm");
                 if let Err(e) = self.store.alarm(&d.case_id, now, idx).await {
                     tracing::warn!(error = %e, "cannot record PSC 119 alarm");
                 }
@@ -76,6 +78,11 @@ impl Worker {
                     now + FAILED_SEND_RETRY_SECS.min(self.ack_timeout_secs) * 1_000_000,
                 ),
             };
+            self.metrics.psc119(if error.is_some() {
+                "send_failed"
+            } else {
+                "sent"
+            });
             if let Some(e) = &error {
                 tracing::warn!(case_id = %d.case_id, centre = adapter.name(), error = %e, "PSC 119 hand-off failed");
             }

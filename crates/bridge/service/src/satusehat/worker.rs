@@ -40,6 +40,7 @@ pub struct Worker {
     pub client: Arc<Client>,
     pub settings: Settings,
     pub wake: Arc<Notify>,
+    pub metrics: crate::metrics::BridgeMetrics,
 }
 
 fn enc(s: &str) -> String {
@@ -89,6 +90,11 @@ impl Worker {
         for job in &jobs {
             let (log, decision) = self.attempt(job).await;
             let now = self.client.clock().now_micros();
+            self.metrics.satusehat(match &decision {
+                Decision::Sent { .. } => "sent",
+                Decision::Retry { .. } => "retry",
+                Decision::Final { state, .. } => state,
+            });
             match &decision {
                 Decision::Sent { .. } => {
                     tracing::info!(case_id = %job.case_id, attempt = job.attempts, "sent to SATUSEHAT")

@@ -56,6 +56,7 @@ pub async fn rig(db: Db, change: impl FnOnce(&mut SatusehatConfig)) -> Rig {
         client: client.clone(),
         settings: cfg.settings(),
         wake: Arc::new(tokio::sync::Notify::new()),
+        metrics: Default::default(),
     };
     Rig {
         sim,
