@@ -102,6 +102,20 @@ enum Command {
         #[arg(long)]
         issuer: Option<String>,
     },
+    /// Run a simulator of an external system on its own: satusehat or psc119.
+    Sim {
+        /// `satusehat` or `psc119`.
+        system: String,
+        /// HTTP port [default: 8311 for satusehat, 8312 for psc119]; 0 picks a free one.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on [default: 127.0.0.1].
+        #[arg(long)]
+        bind: Option<std::net::IpAddr>,
+        /// PSC 119: acknowledge every hand-off at once.
+        #[arg(long)]
+        auto_ack: bool,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -299,6 +313,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!("the credential is not valid")
             }
+        }
+        Command::Sim {
+            system,
+            port,
+            bind,
+            auto_ack,
+        } => {
+            let default_port = if system == "satusehat" { 8311 } else { 8312 };
+            let addr = std::net::SocketAddr::new(
+                bind.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+                port.unwrap_or(default_port),
+            );
+            let token = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(cancel_on_signal(token.clone()));
+            kreki_bridge::run_simulator(&system, addr, auto_ack, token).await
         }
         Command::Config {
             action: ConfigAction::Check,

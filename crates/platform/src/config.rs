@@ -358,7 +358,46 @@ impl Config {
 
     /// The effective configuration as TOML, secrets hidden.
     pub fn to_toml_redacted(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+        // Service sections are raw here: hide their secret-looking keys too.
+        let mut c = self.clone();
+        for d in [
+            &mut c.identity,
+            &mut c.emergency,
+            &mut c.volunteers,
+            &mut c.lms,
+            &mut c.bridge,
+            &mut c.notify,
+        ] {
+            redact(d);
+        }
+        toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "password", "token", "private_key", "database_url"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+fn redact(d: &mut Dict) {
+    for (k, v) in d.iter_mut() {
+        if is_secret_key(k) {
+            *v = Value::from("********".to_string());
+            continue;
+        }
+        match v {
+            Value::Dict(_, inner) => redact(inner),
+            Value::Array(_, items) => {
+                for item in items {
+                    if let Value::Dict(_, inner) = item {
+                        redact(inner);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -391,6 +430,20 @@ mod tests {
     fn defaults_are_valid() {
         let cfg = Config::from_figment(Config::figment(None)).expect("defaults");
         assert_eq!(cfg.http.rate_limit_per_minute, 1_200);
+    }
+
+    #[test]
+    fn secrets_of_service_sections_are_hidden_when_printed() {
+        let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(
+            "[bridge.satusehat]\nclient_id = \"visible\"\nclient_secret = \"s3cret-1\"\n\
+             [[bridge.psc119.centres]]\nname = \"dki\"\nsecret = \"s3cret-2\"\n\
+             [[identity.clients]]\nclient_id = \"partner\"\nclient_secret = \"s3cret-3\"\n",
+        ));
+        let out = Config::from_figment(fig)
+            .expect("config")
+            .to_toml_redacted();
+        assert!(out.contains("visible") && out.contains("partner"), "{out}");
+        assert!(!out.contains("s3cret"), "{out}");
     }
 
     #[test]
