@@ -9,9 +9,16 @@
 
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant},
 };
+
+/// A message on its last channel without an expiry is retried this long (µs) through an
+/// outage before it is reported failed.
+const GIVE_UP_AFTER_US: i64 = 24 * 3_600 * 1_000_000;
 
 use kreki_notify_contracts::{Channel as ChannelKind, Priority, Recipient};
 use kreki_platform::{bus::outbox::RelayState, time_util::now_micros};
@@ -169,6 +176,8 @@ struct Lane {
     reserve: Arc<Semaphore>,
     /// Outcomes go to the recorder (one commit for a burst of sends).
     outcomes: tokio::sync::mpsc::UnboundedSender<(Queued, Outcome)>,
+    /// Transient failures in a row (the provider is down: the lane pauses, longer each time).
+    failures: AtomicU32,
     paused_until: Mutex<Option<Instant>>,
     next_slot: Mutex<Instant>,
     interval: Option<Duration>,
@@ -272,6 +281,7 @@ impl Worker {
             permits: Arc::new(Semaphore::new(concurrency)),
             reserve: Arc::new(Semaphore::new(concurrency.div_ceil(2))),
             outcomes,
+            failures: AtomicU32::new(0),
             paused_until: Mutex::new(None),
             next_slot: Mutex::new(Instant::now()),
             interval: (limits.per_second > 0.0)
@@ -403,6 +413,9 @@ impl Worker {
                         .observe((now_micros() - m.created_at).max(0) as f64 / 1e6);
                 }
             }
+            if result.is_ok() {
+                lane.failures.store(0, Ordering::Relaxed);
+            }
             match result {
                 Ok(sent) => Outcome::Sent {
                     provider_ref: sent.provider_ref,
@@ -428,15 +441,41 @@ impl Worker {
                         }
                     }
                 }
-                Err(SendError::Transient(e)) if m.attempts >= self.settings.max_attempts => {
+                // Another channel can take it: move on after `max_attempts`.
+                Err(SendError::Transient(e))
+                    if m.attempts >= self.settings.max_attempts && m.has_next() =>
+                {
                     Outcome::Failed {
-                        detail: format!("gave up: {e}"),
+                        detail: format!("gave up on this channel: {e}"),
                     }
                 }
-                Err(SendError::Transient(e)) => Outcome::Retry {
-                    at: self.backoff(m.attempts),
-                    detail: e,
-                },
+                // The last channel: the queue holds it through an outage, until it expires
+                // (or a day has passed: then it is reported failed).
+                Err(SendError::Transient(e))
+                    if now - m.created_at > GIVE_UP_AFTER_US && m.expires_at.is_none() =>
+                {
+                    Outcome::Failed {
+                        detail: format!("gave up after a day: {e}"),
+                    }
+                }
+                Err(SendError::Transient(e)) => {
+                    let at = if lane.kind == ChannelKind::Push {
+                        // Every push subscription has its own push service: one failing
+                        // endpoint says nothing about the others.
+                        self.backoff(m.attempts)
+                    } else {
+                        // One provider behind the lane: it is down for everyone. The lane
+                        // pauses and the message waits at the head of the queue, so that
+                        // after the outage everything goes out in priority order.
+                        let n = lane.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                        let pause = Duration::from_millis(
+                            (250u64 << n.clamp(1, 8).saturating_sub(1)).min(30_000),
+                        );
+                        *lane.paused_until.lock().await = Some(Instant::now() + pause);
+                        now_micros() + i64::try_from(pause.as_micros()).unwrap_or(i64::MAX / 2)
+                    };
+                    Outcome::Retry { at, detail: e }
+                }
             }
         };
         if let Some(metrics) = &self.metrics {

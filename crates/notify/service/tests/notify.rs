@@ -102,6 +102,8 @@ struct Recording {
     sent: Arc<Mutex<Vec<(Outgoing, Instant)>>>,
     script: Arc<Mutex<VecDeque<Result<Sent, SendError>>>>,
     delay: Duration,
+    /// While set, every send fails as a provider outage would.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Recording {
@@ -111,6 +113,7 @@ impl Recording {
             sent: Arc::default(),
             script: Arc::default(),
             delay: Duration::ZERO,
+            down: Arc::default(),
         }
     }
     fn then(self, r: Result<Sent, SendError>) -> Self {
@@ -136,6 +139,9 @@ impl Channel for Recording {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SendError::Transient("connection refused".into()));
+        }
         let scripted = self.script.lock().unwrap().pop_front();
         let r = scripted.unwrap_or_else(|| Ok(Sent::with_ref(format!("ref-{}", m.reference))));
         if r.is_ok() {
@@ -146,15 +152,23 @@ impl Channel for Recording {
 }
 
 fn worker(db: &Db, senders: Senders, fallback: Duration) -> (Worker, CancellationToken) {
+    worker_with(
+        db,
+        senders,
+        Settings {
+            fallback_after: fallback,
+            ..Settings::default()
+        },
+    )
+}
+
+fn worker_with(db: &Db, senders: Senders, settings: Settings) -> (Worker, CancellationToken) {
     let w = Worker {
         store: Store::new(db.clone()),
         senders,
         wakes: kreki_notify::wakes(),
         relay: Arc::new(RelayState::default()),
-        settings: Arc::new(Settings {
-            fallback_after: fallback,
-            ..Settings::default()
-        }),
+        settings: Arc::new(settings),
         metrics: None,
     };
     let cancel = CancellationToken::new();
@@ -402,6 +416,94 @@ storage_conformance!(
     "notify",
     kreki_notify::MIGRATIONS,
     super::retries_expiry_and_rate_limits
+);
+
+async fn an_outage_holds_the_queue_in_priority_order(db: Db) {
+    let store = Store::new(db.clone());
+    let sms = Recording::new(ChannelKind::Sms);
+    sms.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let senders = Senders {
+        sms: Some(Arc::new(sms.clone())),
+        ..Default::default()
+    };
+    let available = senders.available();
+    let mut limits = std::collections::HashMap::new();
+    limits.insert(
+        ChannelKind::Sms,
+        kreki_notify::config::Limits {
+            concurrency: 1,
+            per_second: 0.0,
+        },
+    );
+    let (_w, cancel) = worker_with(
+        &db,
+        senders,
+        Settings {
+            max_attempts: 2,
+            limits,
+            ..Settings::default()
+        },
+    );
+    let to_phone = |mut r: MessageRequested| {
+        r.recipient_id = None;
+        r.address = Some("+6281234567890".into());
+        r.channels = vec![ChannelKind::Sms];
+        r
+    };
+    let normal = |i: usize| {
+        to_phone(request(
+            &format!("n{i}"),
+            &format!("kn{i}"),
+            Priority::Normal,
+        ))
+    };
+    enqueue(&db, &normal(0), None, available).await;
+    // The gateway stays down for more than `max_attempts` tries of the first message.
+    tokio::time::sleep(Duration::from_millis(1_900)).await;
+    for i in 1..4 {
+        enqueue(&db, &normal(i), None, available).await;
+    }
+    let c = to_phone(request("c", "kc", Priority::Critical));
+    enqueue(&db, &c, None, available).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tried = store.get("n0").await.unwrap().unwrap().attempts;
+    assert!(
+        tried > 2,
+        "retried past max_attempts on its last channel: {tried}"
+    );
+    assert!(sms.ids().is_empty());
+    for id in ["n0", "n1", "n2", "n3", "c"] {
+        let s = status(&store, id).await;
+        assert!(
+            s == "queued" || s == "sending",
+            "{id} is {s}: the queue holds it"
+        );
+    }
+    sms.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    testkit::eventually("all sent after the outage", Duration::from_secs(15), || {
+        let sms = sms.clone();
+        async move { sms.ids().len() == 5 }
+    })
+    .await;
+    let ids = sms.ids();
+    assert_eq!(
+        ids[0], "c",
+        "the critical message goes first after the outage: {ids:?}"
+    );
+    let mut rest = ids[1..].to_vec();
+    rest.sort();
+    assert_eq!(
+        rest,
+        ["n0", "n1", "n2", "n3"],
+        "then the normal ones, none lost"
+    );
+    cancel.cancel();
+}
+storage_conformance!(
+    outage,
+    "notify",
+    kreki_notify::MIGRATIONS,
+    super::an_outage_holds_the_queue_in_priority_order
 );
 
 async fn fallback_receipts_and_acknowledgements(db: Db) {
