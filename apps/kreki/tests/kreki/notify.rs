@@ -188,6 +188,35 @@ async fn push_subscriptions_preferences_search_and_acknowledgement() {
     });
     let (s, v) = call(&app, "POST", "/messages", Some(&vol), Some(offer.clone())).await;
     assert_eq!(s, 403, "volunteers do not send messages: {v}");
+    // Bad requests are refused when they are made, and nothing is queued.
+    for (body, code) in [
+        (
+            json!({"id": "b1", "dedup_key": "b1", "address": "not-a-phone", "template": "test_alert", "priority": "high"}),
+            "NOTIFY_ADDRESS_INVALID",
+        ),
+        (
+            json!({"id": "b2", "dedup_key": "b2", "address": "a@b.id", "template": "certificate_issued", "priority": "normal",
+                   "vars": {"name": "x", "certificate_id": "y", "link": "z"},
+                   "attachments": [{"filename": "c.pdf", "content_type": "application/pdf", "content_base64": "%%%"}]}),
+            "NOTIFY_ATTACHMENT_INVALID",
+        ),
+        (
+            json!({"id": "b3", "dedup_key": "b3", "address": "a@b.id", "template": "password_reset", "priority": "high"}),
+            "NOTIFY_TEMPLATE_VARS_MISSING",
+        ),
+    ] {
+        let (s, v) = call(&app, "POST", "/messages", Some(&ops), Some(body)).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some(code)), "{v}");
+    }
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/messages/search",
+        Some(&ops),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((s, &v["meta"]["total"]), (200, &json!(0)));
     let (s, v) = call(&app, "POST", "/messages", Some(&ops), Some(offer.clone())).await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["data"]["plan"], json!(["push", "console"]));
