@@ -454,6 +454,117 @@ await test('caller app first load is under 200 KB transferred', async () => {
   await c5.close();
 });
 
+// ---- LMS pages (/belajar/, served by the lms service) ------------------------------------
+// The answer key of the seeded question bank, read from the seed in the repository (what a
+// learner who studied the lessons knows): Indonesian question text → correct option id.
+function answerKey() {
+  const src = readFileSync(join(repo, 'crates/lms/service/src/domain.rs'), 'utf8');
+  const key = new Map();
+  const re = /\bq\(\s*\(\s*"((?:[^"\\]|\\.)*)",\s*"(?:[^"\\]|\\.)*",?\s*\),\s*&\[[\s\S]*?\],\s*"([a-z0-9_]+)",?\s*\)/g;
+  for (const m of src.matchAll(re)) key.set(m[1], m[2]);
+  assert(key.size >= 10, `answer key: only ${key.size} questions found`);
+  return key;
+}
+
+await test('(lms) enrol, lessons, post-test, instructor sign-off, certificate PDF and its public verification page', async () => {
+  const key = answerKey();
+  const cl = await context();
+  const p = await cl.newPage();
+  await p.goto('/belajar/');
+  assert(await p.locator('[data-course]').count() === 3, 'three BHD courses, public');
+  await shot(p, 'belajar-courses');
+  await axe(p, 'belajar: courses');
+  await p.click('#login');
+  await signIn(p, 'warga@demo.kreki.id');
+  await p.waitForURL((u) => u.pathname === '/belajar/');
+  assert(await p.locator('#logout').count() === 1, 'signed in');
+  const basic = p.locator('[data-course] a').first();
+  await basic.click();
+  await p.fill('#enroll-name', 'Siti Warga Demo');
+  await p.click('#enroll-submit');
+  await p.waitForSelector('[id^="complete-"]');
+  await shot(p, 'belajar-course');
+  await axe(p, 'belajar: course and lessons');
+  for (let i = 0; i < 60; i += 1) {
+    const next = p.locator('[id^="complete-"]').first();
+    if (await next.count() === 0) break;
+    await next.click();
+    await p.waitForLoadState();
+  }
+  assert(await p.locator('[id^="complete-"]').count() === 0, 'every lesson marked done');
+  const post = p.locator('a[id^="quiz-"]', { hasText: 'Post-test' });
+  await post.click();
+  await p.click('#quiz-start');
+  await p.waitForSelector('#quiz-form');
+  await axe(p, 'belajar: quiz');
+  await shot(p, 'belajar-quiz');
+  const sets = p.locator('#quiz-form fieldset[id^="q-"]');
+  const n = await sets.count();
+  assert(n > 0, 'questions shown');
+  for (let i = 0; i < n; i += 1) {
+    const fs = sets.nth(i);
+    const qid = (await fs.getAttribute('id')).slice(2);
+    const legend = (await fs.locator('legend').textContent()).replace(/^\s*\d+\.\s*/, '').trim();
+    const correct = key.get(legend);
+    assert(correct, `no answer for "${legend}"`);
+    await p.check(`#q-${qid}-${correct}`);
+  }
+  await p.click('#quiz-submit');
+  await p.waitForSelector('#quiz-result');
+  assert(await p.getAttribute('#quiz-result', 'data-passed') === 'true', `post-test passed (${await p.getAttribute('#quiz-result', 'data-percent')} %)`);
+  await axe(p, 'belajar: quiz result');
+
+  // The training admin signs the practical off, in person, on the instructor page.
+  const ci = await context();
+  const ip = await ci.newPage();
+  await ip.goto('/belajar/');
+  await ip.click('#login');
+  await signIn(ip, 'pelatihan@demo.kreki.id', 'KREKITRAININGADMINDEMOSEED234567');
+  await ip.waitForURL((u) => u.pathname === '/belajar/');
+  await ip.goto('/belajar/instruktur');
+  const form = ip.locator('details[data-pending="true"] form.signoff').first();
+  await form.waitFor();
+  await shot(ip, 'belajar-instructor');
+  await axe(ip, 'belajar: instructor dashboard');
+  for (const box of await form.locator('input[type="checkbox"]').all()) await box.check();
+  await form.locator('input[name="instructor_name"]').fill('Instruktur Demo');
+  await form.locator('input[name="location"]').fill('Puskesmas Gambir, Jakarta Pusat');
+  await form.locator('button[type="submit"]').click();
+  await ip.waitForSelector('#signoff-done');
+  await ci.close();
+
+  // The learner's certificate: listed, PDF, public verification page says valid.
+  await p.goto('/belajar/sertifikat');
+  const row = p.locator('[data-certificate]').first();
+  await row.waitFor();
+  const id = await row.getAttribute('data-certificate');
+  assert(/^BHD-BASIC-\d{4}-\d{4}$/.test(id), `certificate id ${id}`);
+  await shot(p, 'belajar-certificates');
+  await axe(p, 'belajar: my certificates');
+  // The download link, fetched with the learner's session (the page's CSP allows no script fetches).
+  const res = await cl.request.get(`/belajar/sertifikat/${id}/pdf`);
+  const bytes = await res.body();
+  const pdf = { type: res.headers()['content-type'] || '', head: bytes.subarray(0, 5).toString('latin1'), size: bytes.length };
+  assert(pdf.type.startsWith('application/pdf') && pdf.head === '%PDF-' && pdf.size > 1000, `PDF download: ${JSON.stringify(pdf)}`);
+  const pub = await context();
+  const vp2 = await pub.newPage();
+  await vp2.goto(`/verify/${id}`);
+  assert(await vp2.getAttribute('#cert-status', 'data-status') === 'valid', 'verification page: valid');
+  await shot(vp2, 'verify-valid');
+  await axe(vp2, 'verify: valid');
+  const unknown = await vp2.goto('/verify/BHD-BASIC-2026-9999');
+  assert(unknown.status() === 404, 'unknown id: 404 page');
+  await vp2.click('#lang-switch');
+  assert((await vp2.textContent('body')).match(/not found|unknown/i), 'English 404 page');
+  await pub.close();
+  // Language switch on the learner pages, remembered.
+  await p.goto('/belajar/');
+  await p.click('#lang-switch');
+  await p.goto('/belajar/');
+  assert(await p.getAttribute('html', 'lang') === 'en', 'English, remembered');
+  await cl.close();
+});
+
 await stop();
 const failed = results.filter(([, e]) => e).length;
 console.log(`axe: ${axeFindings.map(([s, n]) => `${s}=${n}`).join(', ')}`);
