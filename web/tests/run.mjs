@@ -203,6 +203,26 @@ const op = await ops.newPage();
 const caller = await context({ geolocation: MONAS, permissions: ['geolocation'] });
 const cp = await caller.newPage();
 
+await test('opened from a push notification, the app acknowledges the message to notify', async () => {
+  const acks = [];
+  await vol.route('**/api/notify/v1/messages/*/ack', (r) => {
+    acks.push({ url: new URL(r.request().url()).pathname, auth: r.request().headers().authorization });
+    return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ success: true, message: 'OK', data: { acknowledged: true } }) });
+  });
+  // The service worker opens /relawan/#ack=<message id> from the notification (the id never goes to the server in a URL).
+  const np = await vol.newPage();
+  const errors = [];
+  np.on('pageerror', (e) => errors.push(e.message));
+  await np.goto('/relawan/#ack=0193-push-msg-1');
+  await until('the acknowledgement', async () => acks.length > 0, 10_000);
+  assert(acks[0].url === '/api/notify/v1/messages/0193-push-msg-1/ack', acks[0].url);
+  assert(acks[0].auth?.startsWith('Bearer '), 'signed in');
+  assert(!(await np.evaluate(() => location.hash)), 'the fragment is cleared');
+  assert(!errors.length, `page errors: ${errors.join('; ')}`);
+  await np.close();
+  await vol.unroute('**/api/notify/v1/messages/*/ack');
+});
+
 await test('(a) panic → offer → accept → handshake → arrived → resolved → completed, seen by caller and Ops', async () => {
   // The volunteer goes available: presence with the location, push subscription sent.
   await vp.click('#duty');

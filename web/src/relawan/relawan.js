@@ -394,6 +394,17 @@ async function init() {
     } catch { st.active = null; local.set('case', null); home(); }
   } else home();
   if (st.onDuty) setDuty(true);
-  navigator.serviceWorker?.addEventListener('message', (e) => { if (e.data?.type === 'offer') checkOffers(); });
+  navigator.serviceWorker?.addEventListener('message', (e) => {
+    if (e.data?.type === 'offer') { checkOffers(); acknowledge(e.data.message_id); }
+  });
+  // Opened from a push notification: the message id rides in the fragment (never sent to the server).
+  const ack = new URLSearchParams(location.hash.slice(1)).get('ack');
+  if (ack) { window.history.replaceState(null, '', location.pathname); acknowledge(ack); }
+}
+
+/** Tell notify the push reached the volunteer: a critical offer then does not fall back to SMS. */
+function acknowledge(messageId) {
+  if (!messageId || !session.signedIn) return;
+  api('POST', `${N}/messages/${encodeURIComponent(messageId)}/ack`).catch(() => {});
 }
 init();

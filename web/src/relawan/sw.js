@@ -26,10 +26,13 @@ self.addEventListener('push', (e) => {
   e.waitUntil((async () => {
     await self.registration.showNotification(title, {
       body: data.body || 'Buka aplikasi relawan untuk menjawab / Open the volunteer app to answer',
-      tag: data.case_id ? `case-${data.case_id}` : 'help119-offer', renotify: true, requireInteraction: true,
-      vibrate: [400, 200, 400, 200, 400], icon: `/app/${BUILD}/icon.svg`, data: { url: '/relawan/' },
+      // One notification per case: a second copy of a message (notify re-sends after a crash)
+      // replaces the first instead of stacking.
+      tag: data.correlation_id ? `case-${data.correlation_id}` : 'help119-offer', renotify: true, requireInteraction: true,
+      vibrate: [400, 200, 400, 200, 400], icon: `/app/${BUILD}/icon.svg`, data: { url: '/relawan/', message_id: data.id },
     });
-    for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage({ type: 'offer' });
+    // An open app shows the offer and acknowledges the message (no SMS fallback then).
+    for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage({ type: 'offer', message_id: data.id });
   })());
 });
 self.addEventListener('notificationclick', (e) => {
@@ -37,6 +40,7 @@ self.addEventListener('notificationclick', (e) => {
   e.waitUntil((async () => {
     const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     const open = all.find((c) => new URL(c.url).pathname.startsWith('/relawan/'));
-    if (open) { await open.focus(); open.postMessage({ type: 'offer' }); } else await self.clients.openWindow('/relawan/');
+    const message_id = e.notification.data?.message_id;
+    if (open) { await open.focus(); open.postMessage({ type: 'offer', message_id }); } else await self.clients.openWindow(message_id ? `/relawan/#ack=${encodeURIComponent(message_id)}` : '/relawan/');
   })());
 });
