@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod service;
+pub mod signature;
 pub mod storage;
 pub mod telemetry;
 pub mod time_util;

@@ -22,7 +22,6 @@ use kreki_platform::{
     types::PhoneE164,
 };
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -1441,28 +1440,6 @@ pub struct SmsResult {
     pub case_id: Option<String>,
 }
 
-fn sms_signature_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    use hmac::{Hmac, Mac};
-    let Some(hex) = header.and_then(|h| h.strip_prefix("sha256=")) else {
-        return false;
-    };
-    let Some(sig) = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-    else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
-}
-
 /// Inbound `DARURAT` SMS from the gateway (HMAC-signed).
 #[utoipa::path(post, path = "/sms/inbound", tag = "cases",
     request_body = SmsInbound,
@@ -1490,7 +1467,7 @@ async fn sms_inbound(
     let sig = headers
         .get("x-kreki-signature")
         .and_then(|v| v.to_str().ok());
-    if !sms_signature_ok(secret.expose(), &raw, sig) {
+    if !kreki_platform::signature::verify(secret.expose().as_bytes(), &[&raw], sig) {
         tracing::warn!("SMS webhook with a bad signature refused");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

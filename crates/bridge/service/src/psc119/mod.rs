@@ -10,12 +10,10 @@ pub mod store;
 pub mod worker;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use kreki_emergency_contracts::CaseEscalated;
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{bus::Event, config::Secret};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 
 pub const SIGNATURE_HEADER: &str = "x-kreki-signature";
@@ -177,34 +175,18 @@ impl Handoff {
 
 /// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!(
-        "sha256={}",
-        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
-    )
+    let ts = timestamp.to_string();
+    kreki_platform::signature::sign(secret.as_bytes(), &[ts.as_bytes(), b".", body])
 }
 
 /// Constant-time check of a signature made by [`sign`].
 pub fn verify(secret: &str, timestamp: i64, body: &[u8], signature: &str) -> bool {
-    let Some(hex) = signature.strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(given) = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    let ts = timestamp.to_string();
+    kreki_platform::signature::verify(
+        secret.as_bytes(),
+        &[ts.as_bytes(), b".", body],
+        Some(signature),
+    )
 }
 
 /// A hand-off went out (or an event to put in the outbox for it).

@@ -6,11 +6,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use kreki_notify_contracts::Channel as ChannelKind;
 use kreki_platform::types::PhoneE164;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::{Address, Channel, Outgoing, SendError, Sent, classify, network};
 use crate::gsm7;
@@ -118,29 +116,12 @@ impl Channel for SmsChannel {
 /// Emergency Core): `X-Kreki-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Receipts
 /// are idempotent, so a replayed one changes nothing.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(body);
-    format!(
-        "sha256={}",
-        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
-    )
+    kreki_platform::signature::sign(secret.as_bytes(), &[body])
 }
 
 /// Check a receipt's signature.
 pub fn verify(secret: &str, signature: Option<&str>, body: &[u8]) -> bool {
-    let Some(hex) = signature.and_then(|s| s.strip_prefix("sha256=")) else {
-        return false;
-    };
-    let Ok(given) = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&given).is_ok()
+    kreki_platform::signature::verify(secret.as_bytes(), &[body], signature)
 }
 
 #[cfg(test)]

@@ -6,10 +6,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use kreki_notify_contracts::{Channel as ChannelKind, Language};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::{Address, Channel, Outgoing, SendError, Sent, classify, network, short};
 
@@ -136,17 +134,7 @@ impl Channel for WhatsappChannel {
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `app_secret`.
 pub fn signature_valid(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    let Some(hex) = header.and_then(|h| h.strip_prefix("sha256=")) else {
-        return false;
-    };
-    let Ok(expected) = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+    kreki_platform::signature::verify(app_secret.as_bytes(), &[body], header)
 }
 
 /// One status of a webhook call.
