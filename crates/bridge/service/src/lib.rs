@@ -25,7 +25,7 @@ use kreki_emergency_contracts::{CASE_COMPLETED, CASE_ESCALATED, CaseCompleted, C
 use kreki_platform::{
     bus::{
         Event,
-        consumer::{HandleError, Handler},
+        consumer::{AfterCommit, HandleError, Handler},
     },
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::{Migration, Tx},
@@ -118,11 +118,17 @@ pub struct CompletedHandler {
 
 #[async_trait]
 impl Handler for CompletedHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let case: CaseCompleted = event.decode()?;
         let st = Store::enqueue(tx, &case, self.clock.now_micros()).await?;
         tracing::info!(case_id = %case.case_id, state = st.unwrap_or("duplicate"), "completed case recorded for SATUSEHAT");
-        self.wake.notify_one();
+        let wake = self.wake.clone();
+        after.then(move || wake.notify_one());
         Ok(())
     }
 }
@@ -135,11 +141,17 @@ pub struct EscalatedHandler {
 
 #[async_trait]
 impl Handler for EscalatedHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let e: CaseEscalated = event.decode()?;
         let new = psc119::store::Store::enqueue(tx, &e, self.clock.now_micros()).await?;
         tracing::info!(case_id = %e.case_id, priority = e.severity.psc119_priority(), new, "escalation recorded for PSC 119");
-        self.wake.notify_one();
+        let wake = self.wake.clone();
+        after.then(move || wake.notify_one());
         Ok(())
     }
 }

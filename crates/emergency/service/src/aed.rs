@@ -218,7 +218,7 @@ impl Registry {
         .bind(&input.contact)
         .bind(i64::from(active))
         .bind(now_micros())
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         let a = self.get(id).await?.ok_or(sqlx::Error::RowNotFound)?;
         self.put_index(&a);
@@ -240,7 +240,7 @@ impl Registry {
         let n = sqlx::query("UPDATE aeds SET active = 0, updated_at = $1 WHERE id = $2")
             .bind(now_micros())
             .bind(id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?
             .rows_affected();
         if let Some(a) = self.get(id).await? {

@@ -196,7 +196,7 @@ impl Dispatcher {
         .bind(&self.replica)
         .bind(now + LEASE_US)
         .bind(now)
-        .execute(self.store.db().pool())
+        .execute(self.store.db().writer())
         .await?
         .rows_affected();
         Ok(won == 1)
@@ -206,7 +206,7 @@ impl Dispatcher {
         let _ = sqlx::query("DELETE FROM dispatch_leases WHERE case_id = $1 AND owner = $2")
             .bind(case_id)
             .bind(&self.replica)
-            .execute(self.store.db().pool())
+            .execute(self.store.db().writer())
             .await;
     }
 

@@ -30,7 +30,7 @@ use kreki_bridge_contracts::{PSC119_STATUS, Psc119Status};
 use kreki_platform::{
     bus::{
         Event,
-        consumer::{HandleError, Handler},
+        consumer::{AfterCommit, HandleError, Handler},
     },
     config::{Config, ConfigError},
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
@@ -107,11 +107,19 @@ struct EligibilityHandler {
 
 #[async_trait::async_trait]
 impl Handler for EligibilityHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let ev: EligibilityChanged = event.decode()?;
         let e = presence::eligibility_from(&ev);
         presence::store_eligibility(tx, &ev, &e).await?;
-        self.live.set_eligibility(&ev.volunteer_id, e);
+        let live = self.live.clone();
+        after.then(move || {
+            live.set_eligibility(&ev.volunteer_id, e);
+        });
         Ok(())
     }
 }
@@ -121,7 +129,12 @@ struct Psc119Handler;
 
 #[async_trait::async_trait]
 impl Handler for Psc119Handler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let ev: Psc119Status = event.decode()?;
         let known = sqlx::query("SELECT 1 FROM cases WHERE id = $1")
             .bind(&ev.case_id)

@@ -127,7 +127,7 @@ pub async fn answer(
     .bind(now)
     .bind(case_id)
     .bind(volunteer)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?
     .rows_affected();
     if done == 1 {

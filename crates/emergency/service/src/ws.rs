@@ -82,7 +82,7 @@ pub async fn ws_ticket(
     let now = now_micros();
     sqlx::query("DELETE FROM ws_tickets WHERE expires_at < $1")
         .bind(now)
-        .execute(st.store.db().pool())
+        .execute(st.store.db().writer())
         .await?;
     sqlx::query(
         "INSERT INTO ws_tickets (hash, peer_kind, peer_id, expires_at) VALUES ($1, $2, $3, $4)",
@@ -91,7 +91,7 @@ pub async fn ws_ticket(
     .bind(kind)
     .bind(&id)
     .bind(now + TICKET_TTL_US)
-    .execute(st.store.db().pool())
+    .execute(st.store.db().writer())
     .await?;
     Ok(Envelope::ok(Ticket {
         ticket,
@@ -105,7 +105,7 @@ async fn redeem(st: &AppState, ticket: &str) -> Result<Option<Peer>, sqlx::Error
     )
     .bind(token_hash(ticket))
     .bind(now_micros())
-    .fetch_optional(st.store.db().pool())
+    .fetch_optional(st.store.db().writer())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let kind: String = row.try_get(0)?;

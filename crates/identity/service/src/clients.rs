@@ -239,7 +239,7 @@ impl Registry {
     pub async fn delete(&self, id: &str) -> anyhow::Result<bool> {
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?
             .rows_affected();
         self.cache.write().await.remove(id);

@@ -405,7 +405,7 @@ impl Idp {
     async fn login_succeeded(&self, identifier: &str, ip: IpAddr) -> anyhow::Result<()> {
         sqlx::query("DELETE FROM login_throttle WHERE key = $1")
             .bind(Self::pair_key(identifier, ip))
-            .execute(self.store.db.pool())
+            .execute(self.store.db.writer())
             .await?;
         Ok(())
     }
@@ -606,7 +606,7 @@ impl Idp {
         .bind(account_id)
         .bind(hash_token(&code.to_lowercase()))
         .bind(now_micros())
-        .execute(self.store.db.pool())
+        .execute(self.store.db.writer())
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -372,7 +372,7 @@ pub async fn issue_code(
     .bind(auth_time)
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(now_micros() + CODE_TTL_US)
-    .execute(idp.store.db.pool())
+    .execute(idp.store.db.writer())
     .await;
     if let Err(e) = res {
         tracing::error!(error = %e, "cannot store an authorization code");
@@ -655,7 +655,7 @@ async fn code_grant(idp: &Idp, client: &Client, form: &[(String, String)]) -> Re
         sqlx::query("UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL")
             .bind(hash_token(code))
             .bind(now_micros())
-            .execute(idp.store.db.pool())
+            .execute(idp.store.db.writer())
             .await
             .map(|r| r.rows_affected());
     if !matches!(used, Ok(1)) {

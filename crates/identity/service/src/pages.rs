@@ -855,11 +855,11 @@ async fn consent_submit(
     let mut ok = sqlx::query("DELETE FROM client_grants WHERE account_id = $1 AND client_id = $2")
         .bind(&a.id)
         .bind(&req.client.client_id)
-        .execute(idp.store.db.pool())
+        .execute(idp.store.db.writer())
         .await
         .is_ok();
     ok &= sqlx::query("INSERT INTO client_grants (account_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)")
-        .bind(&a.id).bind(&req.client.client_id).bind(&req.scope).bind(now).execute(idp.store.db.pool()).await.is_ok();
+        .bind(&a.id).bind(&req.client.client_id).bind(&req.scope).bind(now).execute(idp.store.db.writer()).await.is_ok();
     if let Ok(mut tx) = idp.store.db.begin().await {
         let _ = crate::store::audit(
             &mut tx,

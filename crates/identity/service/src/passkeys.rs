@@ -73,7 +73,7 @@ impl Passkeys {
             .bind(account)
             .bind(serde_json::to_string(state).map_err(anyhow::Error::from)?)
             .bind(now_micros() + CEREMONY_US)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(id)
     }
@@ -157,7 +157,7 @@ impl Passkeys {
             sqlx::query("DELETE FROM passkeys WHERE account_id = $1 AND id = $2")
                 .bind(account)
                 .bind(id)
-                .execute(self.db.pool())
+                .execute(self.db.writer())
                 .await?
                 .rows_affected()
                 == 1,
@@ -209,7 +209,7 @@ impl Passkeys {
             .bind(serde_json::to_string(pk.cred_id()).map_err(anyhow::Error::from)?)
             .bind(serde_json::to_string(&pk).map_err(anyhow::Error::from)?)
             .bind(now)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await;
         if let Err(e) = res {
             if kreki_platform::storage::is_unique_violation(&e) {
@@ -270,7 +270,7 @@ impl Passkeys {
                     .bind(&id)
                     .bind(serde_json::to_string(&pk).map_err(anyhow::Error::from)?)
                     .bind(now_micros())
-                    .execute(self.db.pool())
+                    .execute(self.db.writer())
                     .await?;
             }
         }

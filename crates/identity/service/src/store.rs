@@ -546,7 +546,7 @@ impl Store {
         .bind(hash_token(secret))
         .bind(now)
         .bind(now + ttl_us)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(id)
     }
@@ -612,7 +612,7 @@ impl Store {
         )
         .bind(id)
         .bind(now_micros())
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?
         .rows_affected()
             == 1)
@@ -656,7 +656,7 @@ impl Store {
     pub async fn code_attempt(&self, id: &str) -> Result<i64, sqlx::Error> {
         sqlx::query("UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         let (n,): (i64,) = sqlx::query_as("SELECT attempts FROM one_time_codes WHERE id = $1")
             .bind(id)
@@ -685,7 +685,7 @@ impl Store {
         .bind(amr)
         .bind(now)
         .bind(now + ttl_us)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok((cookie, sid))
     }
@@ -729,7 +729,7 @@ impl Store {
         let res = sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)")
             .bind(jti)
             .bind(expires_at_us)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await;
         match res {
             Err(e) if !is_unique_violation(&e) => Err(e),
@@ -754,15 +754,15 @@ impl Store {
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
         ] {
-            sqlx::query(sql).bind(now).execute(self.db.pool()).await?;
+            sqlx::query(sql).bind(now).execute(self.db.writer()).await?;
         }
         sqlx::query("DELETE FROM one_time_codes WHERE expires_at < $1")
             .bind(now - day)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         sqlx::query("DELETE FROM login_throttle WHERE updated_at < $1")
             .bind(now - day)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }

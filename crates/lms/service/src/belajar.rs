@@ -131,7 +131,7 @@ pub async fn create_session(web: &Web, p: &Principal) -> Result<String, sqlx::Er
     .bind(random(24))
     .bind(now)
     .bind(now + SESSION_MICROS)
-    .execute(web.app.store.db().pool())
+    .execute(web.app.store.db().writer())
     .await?;
     Ok(id)
 }
@@ -249,7 +249,7 @@ async fn login(State(web): State<Web>) -> Response {
     .bind(&verifier)
     .bind(&nonce)
     .bind(now_micros())
-    .execute(web.app.store.db().pool())
+    .execute(web.app.store.db().writer())
     .await
     {
         return ApiError::from(e).into_response();
@@ -312,7 +312,7 @@ async fn callback(State(web): State<Web>, headers: HeaderMap, RawQuery(q): RawQu
     )
     .bind(sha256_hex(state.as_bytes()))
     .bind(now_micros() - 600_000_000)
-    .fetch_optional(web.app.store.db().pool())
+    .fetch_optional(web.app.store.db().writer())
     .await;
     let Ok(Some(row)) = pending else {
         return fail("Sesi masuk kedaluwarsa.", "The sign-in expired.");
@@ -383,7 +383,7 @@ async fn logout(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Resp
     {
         let _ = sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
             .bind(sha256_hex(id.as_bytes()))
-            .execute(web.app.store.db().pool())
+            .execute(web.app.store.db().writer())
             .await;
     }
     let mut res = see_other("/belajar/");
@@ -1192,11 +1192,11 @@ async fn instructor_sign(State(web): State<Web>, headers: HeaderMap, body: Bytes
 pub async fn prune(db: &kreki_platform::storage::Db, now_us: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
         .bind(now_us)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     sqlx::query("DELETE FROM oidc_logins WHERE created_at <= $1")
         .bind(now_us - 600_000_000)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }

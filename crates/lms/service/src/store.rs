@@ -514,7 +514,7 @@ impl Store {
         .bind(course_id)
         .bind(name)
         .bind(now)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         if res.rows_affected() == 0 {
             // Enrolled before: a new round (recertification) only once the last certificate
@@ -529,7 +529,7 @@ impl Store {
             .bind(course_id)
             .bind(now)
             .bind(name)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         }
         Ok(Enrollment {
@@ -601,7 +601,7 @@ impl Store {
         .bind(lesson_id)
         .bind(&course_id)
         .bind(now_micros())
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         self.progress_of(account, &course_id)
             .await?
@@ -1780,7 +1780,7 @@ async fn load_or_create_issuer(db: &Db) -> anyhow::Result<Issuer> {
     sqlx::query("INSERT INTO issuer_keys (id, pkcs8, created_at) VALUES ('primary', $1, $2) ON CONFLICT (id) DO NOTHING")
         .bind(credential::b64(&pkcs8))
         .bind(now_micros())
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     let stored: String = sqlx::query("SELECT pkcs8 FROM issuer_keys WHERE id = 'primary'")
         .fetch_one(db.pool())

@@ -27,14 +27,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     channel::{sms, whatsapp},
     planner::Available,
-    store::{Enqueued, MessageView, Preferences, Search, Store, Wakes},
+    store::{Enqueued, MessageView, Preferences, Search, Store},
     worker::NotifyMetrics,
 };
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub wakes: Arc<Wakes>,
+    pub lanes: Arc<crate::worker::Lanes>,
     pub relay: Arc<RelayState>,
     pub available: Available,
     /// VAPID public key (base64url), when Web Push is on.
@@ -119,9 +119,9 @@ async fn request_message(
     let ApiJson(req) = body?;
     let expires = crate::validate(&req)?;
     let mut tx = st.store.db().begin().await?;
-    let (outcome, lane) = crate::queue(&mut tx, &req, expires, st.available).await?;
+    let (outcome, next) = crate::queue(&mut tx, &req, expires, st.available, &st.lanes).await?;
     tx.commit().await?;
-    crate::wake(&st.wakes, lane);
+    st.lanes.hand_over(next);
     st.relay.poke();
     let (id, duplicate) = match outcome {
         Enqueued::New => (req.id, false),
@@ -708,7 +708,7 @@ async fn sms_receipt(
             Msg::new("Pesan tidak dikenal", "Unknown message"),
         ));
     };
-    crate::wake(&st.wakes, lane);
+    st.lanes.wake(lane);
     st.relay.poke();
     if let Some(m) = &st.metrics {
         m.count(ChannelKind::Sms, &state);
@@ -751,7 +751,7 @@ async fn whatsapp_webhook(
             .await?
         {
             recorded += 1;
-            crate::wake(&st.wakes, lane);
+            st.lanes.wake(lane);
             if let Some(m) = &st.metrics {
                 m.count(ChannelKind::Whatsapp, &s.status);
             }

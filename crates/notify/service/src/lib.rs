@@ -26,13 +26,14 @@ use kreki_identity_contracts::{
     ACCOUNT_CREATED, ACCOUNT_ERASED, ACCOUNT_UPDATED, AccountChanged, AccountErased,
 };
 use kreki_notify_contracts::{
-    Channel as ChannelKind, MAX_ATTACHMENT_BYTES, MESSAGE_REQUESTED, MessageRequested, Recipient,
+    Channel as ChannelKind, MAX_ATTACHMENT_BYTES, MESSAGE_REQUESTED, MessageRequested, Priority,
+    Recipient,
 };
 use kreki_platform::{
     ApiError, Msg,
     bus::{
         Event,
-        consumer::{HandleError, Handler},
+        consumer::{AfterCommit, HandleError, Handler},
     },
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
     storage::{Migration, Tx},
@@ -40,7 +41,6 @@ use kreki_platform::{
     types::PhoneE164,
 };
 use sqlx::AnyConnection;
-use tokio::sync::Notify;
 
 pub use crate::config::NotifyConfig;
 use crate::{
@@ -53,8 +53,8 @@ use crate::{
         whatsapp::WhatsappChannel,
     },
     planner::Available,
-    store::{Enqueued, Store, Wakes, parse_expiry},
-    worker::{NotifyMetrics, Senders, Settings, Worker},
+    store::{Enqueued, Store, parse_expiry},
+    worker::{Lanes, Next, NotifyMetrics, Senders, Settings, Worker},
 };
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -171,16 +171,18 @@ pub fn validate(req: &MessageRequested) -> Result<Option<i64>, ApiError> {
 }
 
 /// Plan and queue a validated request inside the caller's transaction. Returns what
-/// happened and the lane to wake.
+/// happened and what to do after the commit ([`Lanes::hand_over`]): a critical message is
+/// leased to this process's lane in the same transaction when that lane takes it now.
 pub async fn queue(
     conn: &mut AnyConnection,
     req: &MessageRequested,
     expires: Option<i64>,
     available: Available,
-) -> Result<(Enqueued, Option<ChannelKind>), sqlx::Error> {
+    lanes: &Lanes,
+) -> Result<(Enqueued, Next), sqlx::Error> {
     let outcome = Store::insert(conn, req, expires).await?;
     if outcome != Enqueued::New {
-        return Ok((outcome, None));
+        return Ok((outcome, Next::Nothing));
     }
     let info = match req.recipient() {
         Some(Recipient::Account(a)) => Store::recipient_info(conn, &a).await?,
@@ -188,32 +190,40 @@ pub async fn queue(
     };
     let plan = planner::plan(req, info.as_ref(), available, now_micros());
     Store::apply_plan(conn, req, &plan).await?;
-    Ok((outcome, plan.channels.first().copied()))
-}
-
-/// Wake the lane of a channel.
-pub fn wake(wakes: &Wakes, kind: Option<ChannelKind>) {
-    if let Some(n) = kind.and_then(|k| wakes.get(&k)) {
-        n.notify_one();
+    let Some(first) = plan.channels.first().copied() else {
+        return Ok((outcome, Next::Nothing));
+    };
+    if req.priority == Priority::Critical
+        && lanes.takes(first)
+        && let Some(m) = Store::claim_one(conn, &req.id, lanes.lease_us()).await?
+    {
+        return Ok((outcome, Next::Express(Box::new(m))));
     }
+    Ok((outcome, Next::Wake(first)))
 }
 
 struct RequestedHandler {
     available: Available,
-    wakes: Arc<Wakes>,
+    lanes: Arc<Lanes>,
 }
 
 #[async_trait]
 impl Handler for RequestedHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let req: MessageRequested = event.decode()?;
         let expires =
             validate(&req).map_err(|e| HandleError::Reject(anyhow::anyhow!("{}", e.code)))?;
-        let (outcome, lane) = queue(tx, &req, expires, self.available).await?;
+        let (outcome, next) = queue(tx, &req, expires, self.available, &self.lanes).await?;
         if let Enqueued::Duplicate { existing_id } = outcome {
             tracing::info!(message_id = %req.id, existing_id, "duplicate message request ignored");
         }
-        wake(&self.wakes, lane);
+        let lanes = self.lanes.clone();
+        after.then(move || lanes.hand_over(next));
         Ok(())
     }
 }
@@ -223,7 +233,12 @@ struct AccountHandler;
 
 #[async_trait]
 impl Handler for AccountHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         if event.subject == ACCOUNT_ERASED {
             let e: AccountErased = event.decode()?;
             Store::erase_recipient(tx, &e.account_id).await?;
@@ -330,21 +345,6 @@ pub fn settings(cfg: &NotifyConfig) -> Settings {
     }
 }
 
-pub fn wakes() -> Arc<Wakes> {
-    Arc::new(
-        [
-            ChannelKind::Push,
-            ChannelKind::Whatsapp,
-            ChannelKind::Sms,
-            ChannelKind::Email,
-            ChannelKind::Console,
-        ]
-        .into_iter()
-        .map(|k| (k, Arc::new(Notify::new())))
-        .collect(),
-    )
-}
-
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let cfg: NotifyConfig = ctx.config.service_section("notify")?;
@@ -354,14 +354,14 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let store = Store::with_lease(ctx.db.clone(), lease);
         let (senders, vapid_public) = senders(&cfg, &store, &ctx.base_url).await?;
         let available = senders.available();
-        let wakes = wakes();
+        let lanes = Lanes::new(&store);
         let metrics = Arc::new(NotifyMetrics::new(&ctx.metrics));
         ctx.spawn_consumer(
             "notify-requests",
             &[MESSAGE_REQUESTED],
             Arc::new(RequestedHandler {
                 available,
-                wakes: wakes.clone(),
+                lanes: lanes.clone(),
             }),
         );
         ctx.spawn_consumer(
@@ -372,7 +372,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let worker = Worker {
             store: store.clone(),
             senders,
-            wakes: wakes.clone(),
+            lanes: lanes.clone(),
             relay: ctx.relay.clone(),
             settings: Arc::new(settings(&cfg)),
             metrics: Some(metrics.clone()),
@@ -380,7 +380,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         ctx.tasks.spawn(worker.run(ctx.shutdown.clone()));
         let (api, openapi) = http::router(http::AppState {
             store,
-            wakes,
+            lanes,
             relay: ctx.relay.clone(),
             available,
             vapid_public,

@@ -183,8 +183,36 @@ fn json_text<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Where each lane wakes up: what changed in which channel's queue.
-pub type Wakes = std::collections::HashMap<Channel, std::sync::Arc<tokio::sync::Notify>>;
+/// A claim: the message is `sending`, leased until `$1` (`$2` is now).
+const LEASE_SET: &str = "status = 'sending', attempts = attempts + 1, step_attempts = step_attempts + 1, \
+     next_attempt_at = $1, updated_at = $2";
+
+/// The claimed rows, most urgent first, each with its attempt recorded as `sending`.
+async fn start_attempts(
+    conn: &mut AnyConnection,
+    rows: &[AnyRow],
+    now: i64,
+) -> Result<Vec<Queued>, sqlx::Error> {
+    let mut out = rows.iter().map(queued).collect::<Result<Vec<_>, _>>()?;
+    out.sort_by_key(|q| q.priority.rank());
+    for q in &out {
+        sqlx::query(
+            "INSERT INTO deliveries (id, message_id, channel, step, attempts, status, started_at, updated_at, detail) \
+             VALUES ($1, $2, $3, $4, $5, 'sending', $6, $6, NULL) \
+             ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, status = 'sending', updated_at = excluded.updated_at, \
+             detail = CASE WHEN deliveries.status = 'sending' THEN 'resent after an interrupted attempt' ELSE deliveries.detail END",
+        )
+        .bind(q.reference())
+        .bind(&q.id)
+        .bind(enum_text(&q.channel))
+        .bind(q.step)
+        .bind(q.attempts)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(out)
+}
 
 const MESSAGE_COLUMNS: &str = "id, dedup_key, recipient_kind, recipient, template, vars, language, priority, plan, step, \
      channel, correlation_id, expires_at, step_attempts, attachments, created_at";
@@ -213,6 +241,11 @@ impl Store {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// How long a claimed message stays with its sender (µs).
+    pub fn lease_us(&self) -> i64 {
+        self.lease_us
     }
 
     /// Add a request to the queue inside the caller's transaction (idempotent by dedup key
@@ -342,10 +375,9 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_relaxed().await?;
         let rows = sqlx::query(&format!(
-            "UPDATE messages SET status = 'sending', attempts = attempts + 1, step_attempts = step_attempts + 1, \
-             next_attempt_at = $1, updated_at = $2 \
+            "UPDATE messages SET {LEASE_SET} \
              WHERE id IN (SELECT id FROM messages WHERE channel = $3 AND status = 'queued' \
              AND priority <= $4 AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
              RETURNING {MESSAGE_COLUMNS}"
@@ -356,26 +388,30 @@ impl Store {
         .bind(most.rank())
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = rows.iter().map(queued).collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|q| q.priority.rank());
-        for q in &out {
-            sqlx::query(
-                "INSERT INTO deliveries (id, message_id, channel, step, attempts, status, started_at, updated_at, detail) \
-                 VALUES ($1, $2, $3, $4, $5, 'sending', $6, $6, NULL) \
-                 ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, status = 'sending', updated_at = excluded.updated_at, \
-                 detail = CASE WHEN deliveries.status = 'sending' THEN 'resent after an interrupted attempt' ELSE deliveries.detail END",
-            )
-            .bind(q.reference())
-            .bind(&q.id)
-            .bind(enum_text(&q.channel))
-            .bind(q.step)
-            .bind(q.attempts)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let out = start_attempts(&mut tx, &rows, now).await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Lease one just queued message to this process inside the transaction that queued
+    /// it, for a hand-over in memory after the commit ([`crate::worker::Lanes`]): the
+    /// attempt is recorded before anything is sent, as with [`Store::claim`].
+    pub async fn claim_one(
+        conn: &mut AnyConnection,
+        id: &str,
+        lease_us: i64,
+    ) -> Result<Option<Queued>, sqlx::Error> {
+        let now = now_micros();
+        let rows = sqlx::query(&format!(
+            "UPDATE messages SET {LEASE_SET} \
+             WHERE id = $3 AND status = 'queued' AND next_attempt_at <= $2 RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(now + lease_us)
+        .bind(now)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(start_attempts(conn, &rows, now).await?.pop())
     }
 
     /// Record what became of a send. Returns the channel the message moved on to, if any.
@@ -397,7 +433,7 @@ impl Store {
         outcomes: &[(Queued, Outcome)],
         fallback_after_us: i64,
     ) -> Result<Vec<Option<Channel>>, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_relaxed().await?;
         let mut moved = Vec::with_capacity(outcomes.len());
         for (m, outcome) in outcomes {
             moved.push(record_in(&mut tx, m, outcome, fallback_after_us).await?);
@@ -415,7 +451,7 @@ impl Store {
              RETURNING channel",
         )
         .bind(now)
-        .fetch_all(self.db.pool())
+        .fetch_all(self.db.writer())
         .await?;
         let mut lanes: Vec<Channel> = Vec::new();
         for r in rows {
@@ -892,7 +928,7 @@ impl Store {
         .bind(p.utc_offset_min)
         .bind(json_text(&p.opt_out))
         .bind(now_micros())
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }
@@ -922,7 +958,7 @@ impl Store {
         .bind(p256dh)
         .bind(auth)
         .bind(now_micros())
-        .fetch_one(self.db.pool())
+        .fetch_one(self.db.writer())
         .await?;
         row.try_get(0)
     }
@@ -937,7 +973,7 @@ impl Store {
             sqlx::query("DELETE FROM push_subscriptions WHERE account_id = $1 AND endpoint = $2")
                 .bind(account)
                 .bind(endpoint)
-                .execute(self.db.pool())
+                .execute(self.db.writer())
                 .await?
                 .rows_affected()
                 > 0,
@@ -948,7 +984,7 @@ impl Store {
     pub async fn drop_push_target(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -992,7 +1028,7 @@ impl Store {
             .bind(name)
             .bind(&value)
             .bind(now_micros())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         let r = sqlx::query("SELECT value FROM notify_keys WHERE name = $1")
             .bind(name)

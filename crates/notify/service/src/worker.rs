@@ -11,7 +11,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -34,7 +34,7 @@ use crate::{
     channel::{Address, Channel, Outgoing, SendError, Sent},
     config::Limits,
     planner::Available,
-    store::{Outcome, Queued, Store, Wakes, enum_text},
+    store::{Outcome, Queued, Store, enum_text},
     templates::render,
 };
 
@@ -158,11 +158,134 @@ impl Default for Settings {
     }
 }
 
+/// The lanes' doorbells, and their express entrance for critical messages: the transaction
+/// that queues a critical message also leases it to this process ([`Store::claim_one`]),
+/// and after the commit it goes to its lane in memory ([`Lanes::hand_over`]): no second
+/// commit to claim it, no wait for the lane's next look at the queue. If the process dies
+/// before the send, the lease runs out and the queue gives the message back (at least once).
+pub struct Lanes {
+    wakes: HashMap<ChannelKind, Arc<Notify>>,
+    express: HashMap<ChannelKind, Express>,
+    lease_us: i64,
+}
+
+#[derive(Default)]
+struct Express {
+    sender: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Queued>>>,
+    /// The lane waits out a provider outage or rate limit: critical messages go through
+    /// the queue (and fall back to the next channel) instead.
+    paused: AtomicBool,
+}
+
+/// What to do once a queueing transaction committed.
+#[derive(Debug)]
+pub enum Next {
+    /// Nothing to send (a duplicate, suppressed, or no channel).
+    Nothing,
+    /// Wake the lane of this channel: the message waits in the queue.
+    Wake(ChannelKind),
+    /// Leased to this process: hand it to its lane.
+    Express(Box<Queued>),
+}
+
+const LANE_KINDS: [ChannelKind; 5] = [
+    ChannelKind::Push,
+    ChannelKind::Whatsapp,
+    ChannelKind::Sms,
+    ChannelKind::Email,
+    ChannelKind::Console,
+];
+
+impl Lanes {
+    /// Lanes for a store (its lease is the express messages' lease).
+    pub fn new(store: &Store) -> Arc<Self> {
+        Arc::new(Lanes {
+            wakes: LANE_KINDS
+                .into_iter()
+                .map(|k| (k, Arc::new(Notify::new())))
+                .collect(),
+            express: LANE_KINDS
+                .into_iter()
+                .map(|k| (k, Express::default()))
+                .collect(),
+            lease_us: store.lease_us(),
+        })
+    }
+
+    /// Wake the lane of a channel (something changed in its queue).
+    pub fn wake(&self, kind: impl Into<Option<ChannelKind>>) {
+        if let Some(n) = kind.into().and_then(|k| self.wakes.get(&k)) {
+            n.notify_one();
+        }
+    }
+
+    fn doorbell(&self, kind: ChannelKind) -> Arc<Notify> {
+        self.wakes
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()))
+    }
+
+    /// Does a lane of this channel run in this process and take messages right now?
+    pub fn takes(&self, kind: ChannelKind) -> bool {
+        self.express.get(&kind).is_some_and(|e| {
+            !e.paused.load(Ordering::Relaxed)
+                && e.sender
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .is_some_and(|s| !s.is_closed())
+        })
+    }
+
+    /// The lease of a message handed over in memory (µs).
+    pub fn lease_us(&self) -> i64 {
+        self.lease_us
+    }
+
+    /// After the commit: hand the message to its lane, or wake the lane.
+    pub fn hand_over(&self, next: Next) {
+        match next {
+            Next::Nothing => {}
+            Next::Wake(kind) => self.wake(kind),
+            Next::Express(m) => {
+                let kind = m.channel;
+                let sent = self.express.get(&kind).is_some_and(|e| {
+                    e.sender
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .is_some_and(|s| s.send(*m).is_ok())
+                });
+                if !sent {
+                    // The lane stopped: the lease brings the message back to the queue.
+                    tracing::warn!(channel = ?kind, "lane gone; the message waits for its lease");
+                }
+            }
+        }
+    }
+
+    fn open(&self, kind: ChannelKind) -> tokio::sync::mpsc::UnboundedReceiver<Queued> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(e) = self.express.get(&kind) {
+            *e.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            e.paused.store(false, Ordering::Relaxed);
+        }
+        rx
+    }
+
+    fn pause(&self, kind: ChannelKind, paused: bool) {
+        if let Some(e) = self.express.get(&kind) {
+            e.paused.store(paused, Ordering::Relaxed);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Worker {
     pub store: Store,
     pub senders: Senders,
-    pub wakes: Arc<Wakes>,
+    pub lanes: Arc<Lanes>,
     pub relay: Arc<RelayState>,
     pub settings: Arc<Settings>,
     pub metrics: Option<Arc<NotifyMetrics>>,
@@ -238,9 +361,7 @@ impl Worker {
     }
 
     fn wake(&self, kind: ChannelKind) {
-        if let Some(n) = self.wakes.get(&kind) {
-            n.notify_one();
-        }
+        self.lanes.wake(kind);
     }
 
     async fn fallback_sweeper(&self, cancel: CancellationToken) {
@@ -287,22 +408,31 @@ impl Worker {
             interval: (limits.per_second > 0.0)
                 .then(|| Duration::from_secs_f64(1.0 / limits.per_second)),
         });
-        let wake = self
-            .wakes
-            .get(&kind)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Notify::new()));
+        let wake = self.lanes.doorbell(kind);
+        let mut express = self.lanes.open(kind);
         loop {
             if cancel.is_cancelled() {
                 return;
+            }
+            // Critical messages handed over in memory go first.
+            while let Ok(m) = express.try_recv() {
+                if !self.dispatch(&lane, m).await {
+                    return;
+                }
             }
             let paused = *lane.paused_until.lock().await;
             if let Some(until) = paused
                 && until > Instant::now()
             {
+                self.lanes.pause(kind, true);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = tokio::time::sleep_until(until.into()) => self.lanes.pause(kind, false),
+                    Some(m) = express.recv() => {
+                        if !self.dispatch(&lane, m).await {
+                            return;
+                        }
+                    }
                 }
                 continue;
             }
@@ -333,55 +463,72 @@ impl Worker {
             };
             let got = batch.len();
             for m in batch {
-                let urgent = m.priority <= Priority::High;
-                let permit = match lane.permits.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) if urgent => match lane.reserve.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => return,
-                    },
-                    Err(_) => match lane.permits.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => return,
-                    },
-                };
-                if let Some(iv) = lane.interval {
-                    let mut slot = lane.next_slot.lock().await;
-                    let now = Instant::now();
-                    if *slot > now {
-                        tokio::time::sleep_until((*slot).into()).await;
-                    }
-                    *slot = (*slot).max(now) + iv;
+                if !self.dispatch(&lane, m).await {
+                    return;
                 }
-                let w = self.clone();
-                let l = lane.clone();
-                tokio::spawn(async move {
-                    w.deliver(&l, m).await;
-                    drop(permit);
-                });
             }
             if got > 0 {
                 continue;
             }
-            if free == 0 {
+            let handed = if free == 0 {
                 // Saturated: go on when an ordinary slot frees (after a moment, so that
                 // claims come in batches) or an urgent message arrives.
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = wake.notified() => {}
+                    _ = wake.notified() => None,
+                    Some(m) = express.recv() => Some(m),
                     p = lane.permits.clone().acquire_owned() => {
                         drop(p);
                         tokio::time::sleep(Duration::from_millis(2)).await;
+                        None
                     }
                 }
-                continue;
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            } else {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wake.notified() => None,
+                    Some(m) = express.recv() => Some(m),
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => None,
+                }
+            };
+            if let Some(m) = handed
+                && !self.dispatch(&lane, m).await
+            {
+                return;
             }
         }
+    }
+
+    /// Start one send on the lane: a free slot (urgent messages may take the reserve),
+    /// the rate limit's next slot, then the send in its own task. `false`: shutting down.
+    async fn dispatch(&self, lane: &Arc<Lane>, m: Queued) -> bool {
+        let urgent = m.priority <= Priority::High;
+        let permit = match lane.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) if urgent => match lane.reserve.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return false,
+            },
+            Err(_) => match lane.permits.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return false,
+            },
+        };
+        if let Some(iv) = lane.interval {
+            let mut slot = lane.next_slot.lock().await;
+            let now = Instant::now();
+            if *slot > now {
+                tokio::time::sleep_until((*slot).into()).await;
+            }
+            *slot = (*slot).max(now) + iv;
+        }
+        let w = self.clone();
+        let l = lane.clone();
+        tokio::spawn(async move {
+            w.deliver(&l, m).await;
+            drop(permit);
+        });
+        true
     }
 
     fn backoff(&self, attempts: i64) -> i64 {

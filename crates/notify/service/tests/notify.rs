@@ -23,7 +23,7 @@ use kreki_notify::{
     },
     planner::Available,
     store::{Enqueued, Outcome, Store},
-    worker::{Senders, Settings, Worker},
+    worker::{Lanes, Next, Senders, Settings, Worker},
 };
 use kreki_notify_contracts::{
     Attachment, Channel as ChannelKind, Language, MessageRequested, Priority, Template,
@@ -67,8 +67,10 @@ async fn enqueue(
     expires: Option<i64>,
     available: Available,
 ) -> Enqueued {
+    // Lanes of no running worker: everything waits in the queue for a lane to claim it.
+    let detached = Lanes::new(&Store::new(db.clone()));
     let mut tx = db.begin().await.unwrap();
-    let (r, _) = kreki_notify::queue(&mut tx, req, expires, available)
+    let (r, _) = kreki_notify::queue(&mut tx, req, expires, available, &detached)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -163,10 +165,11 @@ fn worker(db: &Db, senders: Senders, fallback: Duration) -> (Worker, Cancellatio
 }
 
 fn worker_with(db: &Db, senders: Senders, settings: Settings) -> (Worker, CancellationToken) {
+    let store = Store::new(db.clone());
     let w = Worker {
-        store: Store::new(db.clone()),
+        lanes: Lanes::new(&store),
+        store,
         senders,
-        wakes: kreki_notify::wakes(),
         relay: Arc::new(RelayState::default()),
         settings: Arc::new(settings),
         metrics: None,
@@ -663,7 +666,7 @@ async fn critical_overtakes_an_email_flood(db: Db) {
         for v in ["name", "certificate_id", "link"] {
             r.vars.insert(v.into(), "x".into());
         }
-        kreki_notify::queue(&mut tx, &r, None, available)
+        kreki_notify::queue(&mut tx, &r, None, available, &Lanes::new(&store))
             .await
             .unwrap();
     }
@@ -695,6 +698,99 @@ storage_conformance!(
     "notify",
     kreki_notify::MIGRATIONS,
     super::critical_overtakes_an_email_flood
+);
+
+/// A critical message is leased to the running lane in the transaction that queues it and
+/// handed over in memory after the commit; one whose hand-over never happened (the process
+/// died right after the commit) comes back when its lease runs out. Normal messages, and
+/// critical ones for a lane that does not run here, wait in the queue.
+async fn critical_messages_go_to_their_lane_in_memory(db: Db) {
+    let store = Store::with_lease(db.clone(), Duration::from_millis(400));
+    account(&db, "acct-1", Some("+6281100000003"), None, 1).await;
+    store
+        .add_push_target(
+            "acct-1",
+            "webpush",
+            "https://push.example/a1",
+            Some("p"),
+            Some("a"),
+        )
+        .await
+        .unwrap();
+    let push = Recording::new(ChannelKind::Push);
+    let senders = Senders {
+        webpush: Some(Arc::new(push.clone())),
+        ..Default::default()
+    };
+    let available = senders.available();
+    let lanes = Lanes::new(&store);
+    assert!(!lanes.takes(ChannelKind::Push), "no lane runs yet");
+    let w = Worker {
+        store: store.clone(),
+        senders,
+        lanes: lanes.clone(),
+        relay: Arc::new(RelayState::default()),
+        settings: Arc::new(Settings {
+            fallback_after: Duration::from_millis(400),
+            ..Settings::default()
+        }),
+        metrics: None,
+    };
+    let cancel = CancellationToken::new();
+    tokio::spawn(w.run(cancel.clone()));
+    testkit::eventually("the push lane runs", Duration::from_secs(5), || {
+        let lanes = lanes.clone();
+        async move { lanes.takes(ChannelKind::Push) }
+    })
+    .await;
+    assert!(!lanes.takes(ChannelKind::Sms), "no SMS lane here");
+    let queue = |req: MessageRequested| {
+        let db = db.clone();
+        let lanes = lanes.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let (_, next) = kreki_notify::queue(&mut tx, &req, None, available, &lanes)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            next
+        }
+    };
+
+    let next = queue(request("c1", "kc1", Priority::Critical)).await;
+    assert!(matches!(next, Next::Express(_)), "{next:?}");
+    assert_eq!(
+        status(&store, "c1").await,
+        "sending",
+        "leased in the queueing transaction, before anything is sent"
+    );
+    let t0 = Instant::now();
+    lanes.hand_over(next);
+    wait_status(&store, "c1", "sent", Duration::from_secs(5)).await;
+    let took = push.sent.lock().unwrap()[0].1.duration_since(t0);
+    assert!(took < Duration::from_millis(200), "hand-over took {took:?}");
+
+    // Committed and leased, but the hand-over is lost (a crash right after the commit).
+    let lost = queue(request("c2", "kc2", Priority::Critical)).await;
+    assert!(matches!(lost, Next::Express(_)), "{lost:?}");
+    drop(lost);
+    wait_status(&store, "c2", "sent", Duration::from_secs(10)).await;
+    assert_eq!(push.ids(), ["c1", "c2"], "each sent once");
+
+    let normal = queue(request("n1", "kn1", Priority::Normal)).await;
+    assert!(
+        matches!(normal, Next::Wake(ChannelKind::Push)),
+        "{normal:?}"
+    );
+    lanes.hand_over(normal);
+    wait_status(&store, "n1", "sent", Duration::from_secs(5)).await;
+    cancel.cancel();
+}
+storage_conformance!(
+    express,
+    "notify",
+    kreki_notify::MIGRATIONS,
+    super::critical_messages_go_to_their_lane_in_memory
 );
 
 // ---- fake provider endpoints --------------------------------------------------------------

@@ -36,10 +36,37 @@ impl From<serde_json::Error> for HandleError {
     }
 }
 
-/// A service's reaction to an event, in the given transaction.
+/// Work a handler leaves for after its transaction committed: waking a worker, handing a
+/// row it just wrote to an in-memory queue, updating an in-memory copy. Nothing in memory
+/// runs ahead of what is durable (a worker woken before the commit finds nothing and goes
+/// back to sleep; a rolled-back change must not be in memory).
+#[derive(Default)]
+pub struct AfterCommit(Vec<Box<dyn FnOnce() + Send + 'static>>);
+
+impl AfterCommit {
+    /// Run `f` once the transaction committed (never, if it rolls back).
+    pub fn then(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.0.push(Box::new(f));
+    }
+
+    /// The committed transaction's work, in the order it was added.
+    pub fn run(self) {
+        for f in self.0 {
+            f();
+        }
+    }
+}
+
+/// A service's reaction to an event, in the given transaction; `after` takes what must
+/// wait for the commit.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError>;
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError>;
 }
 
 /// Everything a consumer needs.
@@ -167,8 +194,10 @@ impl Consumer {
             tx.rollback().await?;
             return Ok(false);
         }
-        handler.handle(&d.event, &mut tx).await?;
+        let mut after = AfterCommit::default();
+        handler.handle(&d.event, &mut tx, &mut after).await?;
         tx.commit().await?;
+        after.run();
         Ok(true)
     }
 }

@@ -81,7 +81,7 @@ impl LocalBus {
              AND seq NOT IN (SELECT seq FROM bus_pending)",
         )
         .bind(horizon)
-        .execute(self.inner.db.pool())
+        .execute(self.inner.db.writer())
         .await?
         .rows_affected())
     }
@@ -111,7 +111,7 @@ impl Bus for LocalBus {
         .bind(&event.subject)
         .bind(body)
         .bind(now_micros())
-        .execute(self.inner.db.pool())
+        .execute(self.inner.db.writer())
         .await
         .map_err(unavailable)?;
         self.inner.notify.notify_waiters();
@@ -125,7 +125,7 @@ impl Bus for LocalBus {
     ) -> Result<Box<dyn Subscription>, BusError> {
         sqlx::query("INSERT INTO bus_consumers (group_name, cursor) VALUES ($1, 0) ON CONFLICT (group_name) DO NOTHING")
             .bind(group)
-            .execute(self.inner.db.pool())
+            .execute(self.inner.db.writer())
             .await
             .map_err(unavailable)?;
         Ok(Box::new(LocalSubscription {
@@ -302,7 +302,7 @@ impl Acker for LocalAcker {
         sqlx::query("DELETE FROM bus_pending WHERE group_name = $1 AND seq = $2")
             .bind(&self.group)
             .bind(self.seq)
-            .execute(self.inner.db.pool())
+            .execute(self.inner.db.writer())
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -313,7 +313,7 @@ impl Acker for LocalAcker {
             .bind(now_micros() + micros(delay))
             .bind(&self.group)
             .bind(self.seq)
-            .execute(self.inner.db.pool())
+            .execute(self.inner.db.writer())
             .await
             .map_err(unavailable)?;
         self.inner.notify.notify_waiters();

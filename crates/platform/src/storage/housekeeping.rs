@@ -48,7 +48,7 @@ pub async fn sweep(db: &Db, r: &Retention, now_us: i64) -> Result<Swept, sqlx::E
     let rate_limits = super::ratelimit::SqlRateLimiter::new(db.clone())
         .prune(before(now_us, r.rate_limits))
         .await?;
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.writer().acquire().await?;
     let inbox = super::inbox::prune(&mut conn, before(now_us, r.inbox)).await?;
     let idempotency = super::idempotency::prune(&mut conn, before(now_us, r.idempotency)).await?;
     Ok(Swept {

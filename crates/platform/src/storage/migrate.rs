@@ -35,7 +35,7 @@ fn checksum(sql: &str) -> String {
 /// Apply what is missing of `migrations` for `component`.
 pub async fn run(db: &Db, component: &str, migrations: &[Migration]) -> anyhow::Result<()> {
     sqlx::query(CREATE_TABLE)
-        .execute(db.pool())
+        .execute(db.writer())
         .await
         .context("creating the migrations table")?;
     if db.backend() == Backend::Postgres {

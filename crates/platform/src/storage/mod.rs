@@ -32,6 +32,12 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite: the one connection every transaction runs on. SQLite lets one writer in at
+    /// a time and makes the others poll (sleeping 1, 2, 5, 10 … 100 ms between tries, and a
+    /// busy writer can starve a waiting one for hundreds of milliseconds); here they wait
+    /// their turn in the pool's queue instead and start the moment the connection is free.
+    /// Reads outside a transaction go to `pool` and, with WAL, never wait for a writer.
+    writer: Option<AnyPool>,
     backend: Backend,
     name: String,
 }
@@ -55,24 +61,51 @@ impl Db {
         }
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
-                    )
-                    .await?;
-                    Ok(())
+        // Writer: switches the file to WAL (a setting the file keeps) and syncs in full.
+        // No checkpoint inside a commit (`wal_autocheckpoint=0`): copying the log into the
+        // database and its fsync would land on whichever transaction crossed the threshold,
+        // a critical one as likely as any; the checkpointer below does it beside the
+        // writer. Readers only read: a reader opening later never touches the journal mode
+        // (which takes a lock the writer would have to wait for).
+        let sqlite_pool = |connections: u32, pragmas: &'static str| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        conn.execute(pragmas).await?;
+                        Ok(())
+                    })
                 })
+        };
+        // Whoever takes the writer gets a full sync on commit ([`Db::begin_relaxed`] lowers
+        // it for one transaction).
+        let writer = sqlite_pool(
+            1,
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
+             PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;",
+        )
+        .before_acquire(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA synchronous=FULL").await?;
+                Ok(true)
             })
-            .connect_with(opts)
-            .await?;
+        })
+        .connect_with(opts.clone())
+        .await?;
+        let pool = sqlite_pool(
+            4,
+            "PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON; \
+             PRAGMA wal_autocheckpoint=0;",
+        )
+        .connect_with(opts)
+        .await?;
+        tokio::spawn(checkpointer(pool.clone()));
         Ok(Db {
             pool,
+            writer: Some(writer),
             backend: Backend::Sqlite,
             name: name.to_string(),
         })
@@ -92,13 +125,19 @@ impl Db {
             .await?;
         Ok(Db {
             pool,
+            writer: None,
             backend: Backend::Postgres,
             name: name.to_string(),
         })
     }
 
+    /// Where reads go (SQLite: never waiting for a writer).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+    /// Where a write outside a transaction goes (SQLite: the writer connection, in turn).
+    pub fn writer(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
     }
     pub fn backend(&self) -> Backend {
         self.backend
@@ -107,8 +146,29 @@ impl Db {
         &self.name
     }
 
+    /// A transaction (SQLite: on the writer connection, in the order asked for).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        self.writer.as_ref().unwrap_or(&self.pool).begin().await
+    }
+
+    /// A transaction whose commit does not wait for the disk: bookkeeping that, if a crash
+    /// of the machine or the database server lost it, is only done again (a send's outcome
+    /// its lease repeats, a claim the queue repeats). A crash of the service itself loses
+    /// nothing (SQLite in WAL mode, and PostgreSQL, have the commit already). Never for
+    /// anything acknowledged to a caller. It keeps the disk free for the commits that are.
+    pub async fn begin_relaxed(&self) -> Result<Tx, sqlx::Error> {
+        match &self.writer {
+            // The level may not change inside a transaction: just before it, on the writer
+            // connection (whose next user gets a full sync again, see `open_sqlite`).
+            Some(w) => w.begin_with("PRAGMA synchronous=NORMAL; BEGIN").await,
+            None => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
     /// Does the database answer (readiness)?
@@ -128,7 +188,30 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
+    }
+}
+
+/// SQLite: copy the write-ahead log into the database file every quarter second, beside the
+/// writer (a passive checkpoint never makes a writer wait), until the pool closes.
+async fn checkpointer(readers: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = readers.close_event() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&readers)
+            .await
+            && !readers.is_closed()
+        {
+            tracing::debug!(error = %e, "WAL checkpoint failed; next time");
+        }
     }
 }
 

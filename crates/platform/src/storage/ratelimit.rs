@@ -103,7 +103,7 @@ impl SqlRateLimiter {
         Ok(
             sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
                 .bind(before_micros)
-                .execute(self.db.pool())
+                .execute(self.db.writer())
                 .await?
                 .rows_affected(),
         )
@@ -130,7 +130,7 @@ impl RateLimiter for SqlRateLimiter {
         )
         .bind(bucket)
         .bind(start)
-        .fetch_one(self.db.pool())
+        .fetch_one(self.db.writer())
         .await?;
         let count: i64 = row.try_get(0)?;
         Ok(decide(count, limit, end, now))

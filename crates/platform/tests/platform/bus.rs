@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use kreki_platform::{
     bus::{
         Bus, Event, Subscription,
-        consumer::{Consumer, HandleError, Handler},
+        consumer::{AfterCommit, Consumer, HandleError, Handler},
         local::LocalBus,
         nats::NatsBus,
         outbox::{self, Relay},
@@ -201,7 +201,12 @@ struct CountingHandler;
 
 #[async_trait]
 impl Handler for CountingHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         if event.data.get("bad").is_some() {
             return Err(HandleError::Reject(anyhow::anyhow!("bad payload")));
         }

@@ -281,3 +281,63 @@ storage_conformance!(
     super::NONE,
     super::housekeeping_forgets_only_what_is_past_its_retention
 );
+
+/// A relaxed transaction commits like any other and lowers the sync level for itself only:
+/// the next transaction, and plain writes, wait for the disk again. Writers take turns on
+/// SQLite (one writer connection): many at once all commit, none fails as "locked".
+async fn relaxed_commits_and_writers_taking_turns(db: Db) {
+    db.migrate("svc", SVC).await.unwrap();
+    let (probe, full, relaxed) = match db.backend() {
+        kreki_platform::storage::Backend::Sqlite => ("PRAGMA synchronous", "2", "1"),
+        kreki_platform::storage::Backend::Postgres => ("SHOW synchronous_commit", "on", "off"),
+    };
+    let level = |row: sqlx::any::AnyRow| -> String {
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .or_else(|_| row.try_get::<i32, _>(0).map(|n| n.to_string()))
+            .unwrap()
+    };
+    let mut tx = db.begin_relaxed().await.unwrap();
+    let now = level(sqlx::query(probe).fetch_one(&mut *tx).await.unwrap());
+    assert_eq!(now, relaxed);
+    sqlx::query("INSERT INTO things (id, n) VALUES ('r', 1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let now = level(sqlx::query(probe).fetch_one(&mut *tx).await.unwrap());
+    assert_eq!(now, full, "the next transaction syncs again");
+    tx.rollback().await.unwrap();
+    let writers = (0..32).map(|i| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = if i % 2 == 0 {
+                db.begin().await?
+            } else {
+                db.begin_relaxed().await?
+            };
+            sqlx::query("INSERT INTO things (id, n) VALUES ($1, $2)")
+                .bind(format!("w{i}"))
+                .bind(i64::from(i))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
+    });
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM things")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 33);
+}
+storage_conformance!(
+    relaxed,
+    "t",
+    super::NONE,
+    super::relaxed_commits_and_writers_taking_turns
+);

@@ -22,7 +22,7 @@ use kreki_lms_contracts::{
 use kreki_platform::{
     bus::{
         Event,
-        consumer::{HandleError, Handler},
+        consumer::{AfterCommit, HandleError, Handler},
         outbox,
     },
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
@@ -74,7 +74,12 @@ pub struct CertificateHandler;
 
 #[async_trait]
 impl Handler for CertificateHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let ev: CertificateEvent = event.decode()?;
         if ev.certificate_id.is_empty()
             || ev.certificate_id.len() > 64
@@ -134,7 +139,12 @@ pub struct CaseHandler;
 
 #[async_trait]
 impl Handler for CaseHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         match event.subject.as_str() {
             RESPONDER_STATUS => {
                 let ev: ResponderStatusChanged = event.decode()?;
@@ -167,7 +177,12 @@ pub struct ErasureHandler;
 
 #[async_trait]
 impl Handler for ErasureHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let ev: AccountErased = event.decode()?;
         if let Some(row) = store::profile(tx, &ev.account_id).await? {
             let mut last = row.eligibility_event(row.eligibility_version + 1);
@@ -192,7 +207,12 @@ pub struct DemoAccountsHandler;
 
 #[async_trait]
 impl Handler for DemoAccountsHandler {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         let ev: AccountChanged = event.decode()?;
         if let Some(spec) = ev.email.as_deref().and_then(demo::spec_for) {
             demo::seed_profile(tx, &ev.account_id, spec).await?;
@@ -221,14 +241,19 @@ pub const SUBJECTS: &[&str] = &[
 
 #[async_trait]
 impl Handler for Events {
-    async fn handle(&self, event: &Event, tx: &mut Tx) -> Result<(), HandleError> {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
         match event.subject.as_str() {
             CERTIFICATE_ISSUED | CERTIFICATE_REVOKED | CERTIFICATE_EXPIRING => {
-                CertificateHandler.handle(event, tx).await
+                CertificateHandler.handle(event, tx, after).await
             }
-            RESPONDER_STATUS | CASE_COMPLETED => CaseHandler.handle(event, tx).await,
-            ACCOUNT_ERASED => ErasureHandler.handle(event, tx).await,
-            ACCOUNT_CREATED if self.demo => DemoAccountsHandler.handle(event, tx).await,
+            RESPONDER_STATUS | CASE_COMPLETED => CaseHandler.handle(event, tx, after).await,
+            ACCOUNT_ERASED => ErasureHandler.handle(event, tx, after).await,
+            ACCOUNT_CREATED if self.demo => DemoAccountsHandler.handle(event, tx, after).await,
             _ => Ok(()),
         }
     }

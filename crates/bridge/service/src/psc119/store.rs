@@ -151,7 +151,7 @@ impl Store {
         ))
         .bind(now + LEASE_MICROS)
         .bind(now)
-        .fetch_all(self.db.pool())
+        .fetch_all(self.db.writer())
         .await?;
         let mut out = Vec::new();
         for r in rows {

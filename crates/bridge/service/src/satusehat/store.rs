@@ -178,7 +178,7 @@ impl Store {
         ))
         .bind(now + LEASE_MICROS)
         .bind(now)
-        .fetch_all(self.db.pool())
+        .fetch_all(self.db.writer())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -380,7 +380,7 @@ impl Store {
         )
         .bind(now)
         .bind(case_id)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?
         .rows_affected()
             > 0)
@@ -395,7 +395,7 @@ impl Store {
         .bind(nik.as_str())
         .bind(now)
         .bind(case_id)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?
         .rows_affected()
             > 0)
@@ -418,7 +418,7 @@ impl Store {
              (SELECT case_id FROM satusehat_jobs WHERE state IN ('sent', 'discarded') AND updated_at < $1)",
         )
         .bind(before)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?
         .rows_affected())
     }
