@@ -148,7 +148,7 @@ impl Db {
 
     /// A transaction (SQLite: on the writer connection, in the order asked for).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.writer.as_ref().unwrap_or(&self.pool).begin().await
+        self.writer().begin().await
     }
 
     /// A transaction whose commit does not wait for the disk: bookkeeping that, if a crash
