@@ -118,10 +118,14 @@ async fn request_message(
     }
     let ApiJson(req) = body?;
     let expires = crate::validate(&req)?;
-    let mut tx = st.store.db().begin().await?;
+    // A critical message goes to its lane the moment it is committed; the answer waits
+    // until the commit is on disk (`Db::flush`).
+    let db = st.store.db();
+    let mut tx = db.begin_relaxed().await?;
     let (outcome, next) = crate::queue(&mut tx, &req, expires, st.available, &st.lanes).await?;
     tx.commit().await?;
     st.lanes.hand_over(next);
+    db.flush().await?;
     st.relay.poke();
     let (id, duplicate) = match outcome {
         Enqueued::New => (req.id, false),

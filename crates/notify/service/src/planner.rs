@@ -12,6 +12,8 @@
 use kreki_notify_contracts::{Channel, Language, MessageRequested, Priority, Template};
 use kreki_platform::types::PhoneE164;
 
+use crate::store::PushTarget;
+
 /// A recipient as the directory knows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecipientInfo {
@@ -26,8 +28,8 @@ pub struct RecipientInfo {
     pub utc_offset_min: i64,
     /// Channels opted out of for `normal`/`low` messages; `all` for every channel.
     pub opt_out: Vec<String>,
-    /// Push subscriptions (Web Push or FCM).
-    pub push_targets: usize,
+    /// Push subscriptions (Web Push or FCM), oldest first.
+    pub push: Vec<PushTarget>,
 }
 
 /// The channels this deployment has.
@@ -131,7 +133,7 @@ pub fn plan(
         .map(address_kind)
         .unwrap_or((false, false));
     let reaches = |c: &Channel| match c {
-        Channel::Push => available.push && recipient.is_some_and(|r| r.push_targets > 0),
+        Channel::Push => available.push && recipient.is_some_and(|r| !r.push.is_empty()),
         Channel::Sms => {
             available.sms && (addr_phone || recipient.is_some_and(|r| r.phone.is_some()))
         }
@@ -193,6 +195,16 @@ mod tests {
         MessageRequested::new("k", Recipient::Account("a".into()), t, p)
     }
 
+    fn subscription() -> PushTarget {
+        PushTarget {
+            id: "s1".into(),
+            kind: "webpush".into(),
+            endpoint: "https://push.example/s1".into(),
+            p256dh: Some("p".into()),
+            auth: Some("a".into()),
+        }
+    }
+
     const ALL: Available = Available {
         push: true,
         whatsapp: true,
@@ -205,7 +217,7 @@ mod tests {
     fn channels_follow_template_reach_and_preferences() {
         let volunteer = RecipientInfo {
             phone: Some("+6281100000002".into()),
-            push_targets: 1,
+            push: vec![subscription()],
             ..Default::default()
         };
         let p = plan(
@@ -217,7 +229,7 @@ mod tests {
         assert_eq!(p.channels, [Channel::Push, Channel::Sms, Channel::Whatsapp]);
         // No push subscription: straight to SMS.
         let no_push = RecipientInfo {
-            push_targets: 0,
+            push: vec![],
             ..volunteer.clone()
         };
         let p = plan(
@@ -283,7 +295,7 @@ mod tests {
         let r = RecipientInfo {
             email: Some("x@y.id".into()),
             phone: Some("+6281100000002".into()),
-            push_targets: 1,
+            push: vec![subscription()],
             quiet: Some((22 * 60, 6 * 60)),
             utc_offset_min: 420,
             opt_out: vec!["whatsapp".into()],

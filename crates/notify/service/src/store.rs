@@ -55,6 +55,18 @@ pub struct Queued {
     pub attempts: i64,
     pub attachments: Vec<Attachment>,
     pub created_at: i64,
+    /// The recipient's addresses as read by the transaction that leased the message to
+    /// this process (express hand-over): sent without looking them up again. `None`: the
+    /// sender reads the directory at send time.
+    pub addresses: Option<Box<Addresses>>,
+}
+
+/// An account's addresses on every channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addresses {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub push: Vec<PushTarget>,
 }
 
 impl Queued {
@@ -842,12 +854,7 @@ impl Store {
         conn: &mut AnyConnection,
         account: &str,
     ) -> Result<Option<RecipientInfo>, sqlx::Error> {
-        let targets: i64 =
-            sqlx::query("SELECT COUNT(*) FROM push_subscriptions WHERE account_id = $1")
-                .bind(account)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
+        let push = push_targets(&mut *conn, account).await?;
         let Some(r) = sqlx::query(
             "SELECT email, phone, language, channels, quiet_start, quiet_end, utc_offset_min, opt_out \
              FROM recipients WHERE account_id = $1",
@@ -856,8 +863,8 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await?
         else {
-            return Ok((targets > 0).then(|| RecipientInfo {
-                push_targets: usize::try_from(targets).unwrap_or(0),
+            return Ok((!push.is_empty()).then(|| RecipientInfo {
+                push,
                 utc_offset_min: 420,
                 ..Default::default()
             }));
@@ -875,7 +882,7 @@ impl Store {
             quiet: qs.zip(qe),
             utc_offset_min: r.try_get(6)?,
             opt_out: json_parse(&opt_out).unwrap_or_default(),
-            push_targets: usize::try_from(targets).unwrap_or(0),
+            push,
         }))
     }
 
@@ -990,21 +997,7 @@ impl Store {
     }
 
     pub async fn push_targets(&self, account: &str) -> Result<Vec<PushTarget>, sqlx::Error> {
-        sqlx::query("SELECT id, kind, endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = $1 ORDER BY created_at")
-            .bind(account)
-            .fetch_all(self.db.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(PushTarget {
-                    id: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    endpoint: r.try_get(2)?,
-                    p256dh: r.try_get(3)?,
-                    auth: r.try_get(4)?,
-                })
-            })
-            .collect()
+        push_targets(self.db.pool(), account).await
     }
 
     /// A named key of the service, made by `make` at first use (the same on every
@@ -1297,6 +1290,30 @@ async fn history(
     Ok(())
 }
 
+/// An account's push targets, oldest first.
+async fn push_targets<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    account: &str,
+) -> Result<Vec<PushTarget>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, kind, endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = $1 ORDER BY created_at",
+    )
+    .bind(account)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(PushTarget {
+            id: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            endpoint: r.try_get(2)?,
+            p256dh: r.try_get(3)?,
+            auth: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
 fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
     let kind: String = row.try_get(2)?;
     let to: String = row.try_get(3)?;
@@ -1331,6 +1348,7 @@ fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
         attempts: row.try_get(13)?,
         attachments: json_parse(&attachments)?,
         created_at: row.try_get(15)?,
+        addresses: None,
     })
 }
 

@@ -680,7 +680,10 @@ impl Worker {
                 let address = match &m.recipient {
                     Recipient::Address(a) => Some(a.clone()),
                     Recipient::Account(a) => {
-                        let (email, phone) = self.store.addresses(a).await.map_err(storage)?;
+                        let (email, phone) = match &m.addresses {
+                            Some(known) => (known.email.clone(), known.phone.clone()),
+                            None => self.store.addresses(a).await.map_err(storage)?,
+                        };
                         if m.channel == ChannelKind::Email {
                             email
                         } else {
@@ -705,7 +708,10 @@ impl Worker {
                 let Recipient::Account(account) = &m.recipient else {
                     return Err(SendError::Permanent("push needs an account".into()));
                 };
-                let targets = self.store.push_targets(account).await.map_err(storage)?;
+                let targets = match &m.addresses {
+                    Some(known) => known.push.clone(),
+                    None => self.store.push_targets(account).await.map_err(storage)?,
+                };
                 let mut first_ok: Option<Sent> = None;
                 let mut last_err = SendError::Permanent("no push subscription".into());
                 for t in targets {

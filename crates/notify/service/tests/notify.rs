@@ -758,17 +758,43 @@ async fn critical_messages_go_to_their_lane_in_memory(db: Db) {
     };
 
     let next = queue(request("c1", "kc1", Priority::Critical)).await;
-    assert!(matches!(next, Next::Express(_)), "{next:?}");
+    let Next::Express(m) = &next else {
+        panic!("{next:?}")
+    };
+    let known = m
+        .addresses
+        .as_ref()
+        .expect("addresses read in the transaction");
+    assert_eq!(known.push.len(), 1);
+    assert_eq!(known.phone.as_deref(), Some("+6281100000003"));
     assert_eq!(
         status(&store, "c1").await,
         "sending",
         "leased in the queueing transaction, before anything is sent"
+    );
+    // Sent to the subscription the queueing transaction read, without looking it up again
+    // (gone from the directory in between: a lookup would find none).
+    assert!(
+        store
+            .remove_push_target("acct-1", "https://push.example/a1")
+            .await
+            .unwrap()
     );
     let t0 = Instant::now();
     lanes.hand_over(next);
     wait_status(&store, "c1", "sent", Duration::from_secs(5)).await;
     let took = push.sent.lock().unwrap()[0].1.duration_since(t0);
     assert!(took < Duration::from_millis(200), "hand-over took {took:?}");
+    store
+        .add_push_target(
+            "acct-1",
+            "webpush",
+            "https://push.example/a1",
+            Some("p"),
+            Some("a"),
+        )
+        .await
+        .unwrap();
 
     // Committed and leased, but the hand-over is lost (a crash right after the commit).
     let lost = queue(request("c2", "kc2", Priority::Critical)).await;

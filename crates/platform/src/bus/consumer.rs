@@ -67,6 +67,15 @@ pub trait Handler: Send + Sync + 'static {
         tx: &mut Tx,
         after: &mut AfterCommit,
     ) -> Result<(), HandleError>;
+
+    /// Is the work in `after` urgent (a dispatch alert handed to its sender)? Then it does
+    /// not wait for the disk: the transaction commits without waiting for it, `after` runs,
+    /// and the event is acknowledged once the commit is durable ([`Db::flush`]). A crash of
+    /// the machine in between loses the transaction, but not the event: unacknowledged, it
+    /// comes again and is handled again (what `after` started may then happen twice).
+    fn urgent_after_commit(&self) -> bool {
+        false
+    }
 }
 
 /// Everything a consumer needs.
@@ -181,7 +190,12 @@ impl Consumer {
 
     /// `Ok(true)` handled now, `Ok(false)` handled before.
     async fn handle_once(&self, handler: &dyn Handler, d: &Delivery) -> Result<bool, HandleError> {
-        let mut tx = self.db.begin().await?;
+        let urgent = handler.urgent_after_commit();
+        let mut tx = if urgent {
+            self.db.begin_relaxed().await?
+        } else {
+            self.db.begin().await?
+        };
         if !inbox::claim(
             &mut tx,
             &self.group,
@@ -198,6 +212,10 @@ impl Consumer {
         handler.handle(&d.event, &mut tx, &mut after).await?;
         tx.commit().await?;
         after.run();
+        if urgent {
+            // Not acknowledged (nor its outbox events relayed) before it is on disk.
+            self.db.flush().await?;
+        }
         Ok(true)
     }
 }

@@ -12,7 +12,11 @@ pub mod inbox;
 pub mod migrate;
 pub mod ratelimit;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use sqlx::{
     AnyPool, ConnectOptions, Executor,
@@ -38,6 +42,8 @@ pub struct Db {
     /// their turn in the pool's queue instead and start the moment the connection is free.
     /// Reads outside a transaction go to `pool` and, with WAL, never wait for a writer.
     writer: Option<AnyPool>,
+    /// SQLite: the write-ahead log, synced by [`Db::flush`].
+    wal: Option<PathBuf>,
     backend: Backend,
     name: String,
 }
@@ -103,9 +109,12 @@ impl Db {
         .connect_with(opts)
         .await?;
         tokio::spawn(checkpointer(pool.clone()));
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
         Ok(Db {
             pool,
             writer: Some(writer),
+            wal: Some(PathBuf::from(wal)),
             backend: Backend::Sqlite,
             name: name.to_string(),
         })
@@ -126,6 +135,7 @@ impl Db {
         Ok(Db {
             pool,
             writer: None,
+            wal: None,
             backend: Backend::Postgres,
             name: name.to_string(),
         })
@@ -138,6 +148,10 @@ impl Db {
     /// Where a write outside a transaction goes (SQLite: the writer connection, in turn).
     pub fn writer(&self) -> &AnyPool {
         self.writer.as_ref().unwrap_or(&self.pool)
+    }
+    /// SQLite: the write-ahead log [`Db::flush`] syncs.
+    pub fn wal_path(&self) -> Option<&Path> {
+        self.wal.as_deref()
     }
     pub fn backend(&self) -> Backend {
         self.backend
@@ -154,8 +168,9 @@ impl Db {
     /// A transaction whose commit does not wait for the disk: bookkeeping that, if a crash
     /// of the machine or the database server lost it, is only done again (a send's outcome
     /// its lease repeats, a claim the queue repeats). A crash of the service itself loses
-    /// nothing (SQLite in WAL mode, and PostgreSQL, have the commit already). Never for
-    /// anything acknowledged to a caller. It keeps the disk free for the commits that are.
+    /// nothing (SQLite in WAL mode, and PostgreSQL, have the commit already). Nothing
+    /// committed this way is acknowledged to a caller before a [`Db::flush`]. It keeps the
+    /// disk free for the commits that are acknowledged, or off the path of urgent work.
     pub async fn begin_relaxed(&self) -> Result<Tx, sqlx::Error> {
         match &self.writer {
             // The level may not change inside a transaction: just before it, on the writer
@@ -168,6 +183,39 @@ impl Db {
                     .await?;
                 Ok(tx)
             }
+        }
+    }
+
+    /// Make every commit so far durable: what [`Db::begin_relaxed`] committed (and
+    /// anything committed before it) is on disk when this returns. With it, work that is
+    /// urgent can start the moment its transaction is committed (visible, and kept if the
+    /// service dies) and the acknowledgement waits for the disk: commit relaxed, start the
+    /// work, flush, acknowledge. If the machine (or the PostgreSQL server) crashes before
+    /// the flush, the transaction is lost and, not acknowledged, it is asked for again.
+    pub async fn flush(&self) -> Result<(), sqlx::Error> {
+        match &self.wal {
+            // The commit wrote its frames to the log without syncing them: sync the file
+            // (any descriptor of it will do), beside the writer, which goes on meanwhile.
+            // A frame a checkpoint already copied was synced by that checkpoint.
+            Some(wal) => {
+                let wal = wal.clone();
+                tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
+                    Ok(f) => f.sync_data(),
+                    // No log (yet): nothing written to it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                })
+                .await
+                .map_err(|_| sqlx::Error::WorkerCrashed)?
+                .map_err(sqlx::Error::Io)
+            }
+            // A record in the log, committed synchronously: the server flushes its log up
+            // to there, which holds every commit before it (allowed to every role, at any
+            // `wal_level`; logical decoding, if any, sees a message with this prefix).
+            None => sqlx::query("SELECT pg_logical_emit_message(true, 'kreki.flush', '')::text")
+                .execute(&self.pool)
+                .await
+                .map(|_| ()),
         }
     }
 

@@ -341,3 +341,54 @@ storage_conformance!(
     super::NONE,
     super::relaxed_commits_and_writers_taking_turns
 );
+
+/// What a relaxed transaction committed is on disk after `flush` (PostgreSQL: its log is
+/// flushed past the commit; SQLite: the write-ahead log it syncs is the database's).
+async fn flush_makes_relaxed_commits_durable(db: Db) {
+    db.migrate("svc", SVC).await.unwrap();
+    let mut tx = db.begin_relaxed().await.unwrap();
+    sqlx::query("INSERT INTO things (id, n) VALUES ('f', 1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    match db.backend() {
+        kreki_platform::storage::Backend::Postgres => {
+            let lsn = |sql: &'static str| {
+                let db = db.clone();
+                async move {
+                    let text: String = sqlx::query(sql).fetch_one(db.pool()).await.unwrap().get(0);
+                    let (hi, lo) = text.split_once('/').unwrap();
+                    (u64::from_str_radix(hi, 16).unwrap() << 32)
+                        | u64::from_str_radix(lo, 16).unwrap()
+                }
+            };
+            let written = lsn("SELECT pg_current_wal_insert_lsn()::text").await;
+            db.flush().await.unwrap();
+            let flushed = lsn("SELECT pg_current_wal_flush_lsn()::text").await;
+            assert!(
+                flushed >= written,
+                "flushed to {flushed:x}, written to {written:x}"
+            );
+        }
+        kreki_platform::storage::Backend::Sqlite => {
+            let wal = db.wal_path().expect("a log").to_path_buf();
+            assert!(wal.is_file(), "{} holds the commit", wal.display());
+            let frames = std::fs::metadata(&wal).unwrap().len();
+            assert!(frames > 32, "the log has frames");
+            db.flush().await.unwrap();
+        }
+    }
+    let n: i64 = sqlx::query("SELECT n FROM things WHERE id = 'f'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+storage_conformance!(
+    flush,
+    "t",
+    super::NONE,
+    super::flush_makes_relaxed_commits_durable
+);
