@@ -707,16 +707,19 @@ storage_conformance!(
 async fn critical_messages_go_to_their_lane_in_memory(db: Db) {
     let store = Store::with_lease(db.clone(), Duration::from_millis(400));
     account(&db, "acct-1", Some("+6281100000003"), None, 1).await;
-    store
-        .add_push_target(
-            "acct-1",
-            "webpush",
-            "https://push.example/a1",
-            Some("p"),
-            Some("a"),
-        )
-        .await
-        .unwrap();
+    let subscribe = || async {
+        store
+            .add_push_target(
+                "acct-1",
+                "webpush",
+                "https://push.example/a1",
+                Some("p"),
+                Some("a"),
+            )
+            .await
+            .unwrap()
+    };
+    subscribe().await;
     let push = Recording::new(ChannelKind::Push);
     let senders = Senders {
         webpush: Some(Arc::new(push.clone())),
@@ -785,16 +788,7 @@ async fn critical_messages_go_to_their_lane_in_memory(db: Db) {
     wait_status(&store, "c1", "sent", Duration::from_secs(5)).await;
     let took = push.sent.lock().unwrap()[0].1.duration_since(t0);
     assert!(took < Duration::from_millis(200), "hand-over took {took:?}");
-    store
-        .add_push_target(
-            "acct-1",
-            "webpush",
-            "https://push.example/a1",
-            Some("p"),
-            Some("a"),
-        )
-        .await
-        .unwrap();
+    subscribe().await;
 
     // Committed and leased, but the hand-over is lost (a crash right after the commit).
     let lost = queue(request("c2", "kc2", Priority::Critical)).await;
