@@ -53,7 +53,7 @@ use crate::{
         whatsapp::WhatsappChannel,
     },
     planner::Available,
-    store::{Addresses, Enqueued, Store, parse_expiry},
+    store::{Enqueued, Store, parse_expiry},
     worker::{Lanes, Next, NotifyMetrics, Senders, Settings, Worker},
 };
 
@@ -198,13 +198,7 @@ pub async fn queue(
         && let Some(mut m) = Store::claim_one(conn, &req.id, lanes.lease_us()).await?
     {
         // Read a moment ago in this transaction: the lane sends without a lookup.
-        m.addresses = info.map(|i| {
-            Box::new(Addresses {
-                email: i.email,
-                phone: i.phone,
-                push: i.push,
-            })
-        });
+        m.addresses = info.map(|i| Box::new(i.addresses));
         return Ok((outcome, Next::Express(Box::new(m))));
     }
     Ok((outcome, Next::Wake(first)))

@@ -12,13 +12,13 @@
 use kreki_notify_contracts::{Channel, Language, MessageRequested, Priority, Template};
 use kreki_platform::types::PhoneE164;
 
-use crate::store::PushTarget;
+use crate::store::Addresses;
 
 /// A recipient as the directory knows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecipientInfo {
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    /// E-mail, phone and push subscriptions (oldest first).
+    pub addresses: Addresses,
     pub language: Option<Language>,
     /// Preferred order (from KREKI ID).
     pub channels: Vec<Channel>,
@@ -28,8 +28,6 @@ pub struct RecipientInfo {
     pub utc_offset_min: i64,
     /// Channels opted out of for `normal`/`low` messages; `all` for every channel.
     pub opt_out: Vec<String>,
-    /// Push subscriptions (Web Push or FCM), oldest first.
-    pub push: Vec<PushTarget>,
 }
 
 /// The channels this deployment has.
@@ -133,15 +131,17 @@ pub fn plan(
         .map(address_kind)
         .unwrap_or((false, false));
     let reaches = |c: &Channel| match c {
-        Channel::Push => available.push && recipient.is_some_and(|r| !r.push.is_empty()),
+        Channel::Push => available.push && recipient.is_some_and(|r| !r.addresses.push.is_empty()),
         Channel::Sms => {
-            available.sms && (addr_phone || recipient.is_some_and(|r| r.phone.is_some()))
+            available.sms && (addr_phone || recipient.is_some_and(|r| r.addresses.phone.is_some()))
         }
         Channel::Whatsapp => {
-            available.whatsapp && (addr_phone || recipient.is_some_and(|r| r.phone.is_some()))
+            available.whatsapp
+                && (addr_phone || recipient.is_some_and(|r| r.addresses.phone.is_some()))
         }
         Channel::Email => {
-            available.email && (addr_email || recipient.is_some_and(|r| r.email.is_some()))
+            available.email
+                && (addr_email || recipient.is_some_and(|r| r.addresses.email.is_some()))
         }
         Channel::Console => available.console,
     };
@@ -195,8 +195,8 @@ mod tests {
         MessageRequested::new("k", Recipient::Account("a".into()), t, p)
     }
 
-    fn subscription() -> PushTarget {
-        PushTarget {
+    fn subscription() -> crate::store::PushTarget {
+        crate::store::PushTarget {
             id: "s1".into(),
             kind: "webpush".into(),
             endpoint: "https://push.example/s1".into(),
@@ -216,8 +216,11 @@ mod tests {
     #[test]
     fn channels_follow_template_reach_and_preferences() {
         let volunteer = RecipientInfo {
-            phone: Some("+6281100000002".into()),
-            push: vec![subscription()],
+            addresses: Addresses {
+                phone: Some("+6281100000002".into()),
+                push: vec![subscription()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let p = plan(
@@ -229,7 +232,10 @@ mod tests {
         assert_eq!(p.channels, [Channel::Push, Channel::Sms, Channel::Whatsapp]);
         // No push subscription: straight to SMS.
         let no_push = RecipientInfo {
-            push: vec![],
+            addresses: Addresses {
+                push: vec![],
+                ..volunteer.addresses.clone()
+            },
             ..volunteer.clone()
         };
         let p = plan(
@@ -293,9 +299,11 @@ mod tests {
         // 23:00 WIB = 16:00 UTC.
         let now = 16 * 3_600 * 1_000_000;
         let r = RecipientInfo {
-            email: Some("x@y.id".into()),
-            phone: Some("+6281100000002".into()),
-            push: vec![subscription()],
+            addresses: Addresses {
+                email: Some("x@y.id".into()),
+                phone: Some("+6281100000002".into()),
+                push: vec![subscription()],
+            },
             quiet: Some((22 * 60, 6 * 60)),
             utc_offset_min: 420,
             opt_out: vec!["whatsapp".into()],

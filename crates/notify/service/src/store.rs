@@ -864,7 +864,10 @@ impl Store {
         .await?
         else {
             return Ok((!push.is_empty()).then(|| RecipientInfo {
-                push,
+                addresses: Addresses {
+                    push,
+                    ..Default::default()
+                },
                 utc_offset_min: 420,
                 ..Default::default()
             }));
@@ -875,14 +878,16 @@ impl Store {
         let qe: Option<i64> = r.try_get(5)?;
         let opt_out: String = r.try_get(7)?;
         Ok(Some(RecipientInfo {
-            email: r.try_get(0)?,
-            phone: r.try_get(1)?,
+            addresses: Addresses {
+                email: r.try_get(0)?,
+                phone: r.try_get(1)?,
+                push,
+            },
             language: enum_parse(&language).ok(),
             channels: json_parse(&channels).unwrap_or_default(),
             quiet: qs.zip(qe),
             utc_offset_min: r.try_get(6)?,
             opt_out: json_parse(&opt_out).unwrap_or_default(),
-            push,
         }))
     }
 

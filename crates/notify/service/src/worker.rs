@@ -177,6 +177,15 @@ struct Express {
     paused: AtomicBool,
 }
 
+impl Express {
+    /// The lane's entrance (`None`: no lane here yet), locked for one look.
+    fn entrance(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<tokio::sync::mpsc::UnboundedSender<Queued>>> {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// What to do once a queueing transaction committed.
 #[derive(Debug)]
 pub enum Next {
@@ -230,11 +239,7 @@ impl Lanes {
     pub fn takes(&self, kind: ChannelKind) -> bool {
         self.express.get(&kind).is_some_and(|e| {
             !e.paused.load(Ordering::Relaxed)
-                && e.sender
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                    .is_some_and(|s| !s.is_closed())
+                && e.entrance().as_ref().is_some_and(|s| !s.is_closed())
         })
     }
 
@@ -250,13 +255,10 @@ impl Lanes {
             Next::Wake(kind) => self.wake(kind),
             Next::Express(m) => {
                 let kind = m.channel;
-                let sent = self.express.get(&kind).is_some_and(|e| {
-                    e.sender
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .as_ref()
-                        .is_some_and(|s| s.send(*m).is_ok())
-                });
+                let sent = self
+                    .express
+                    .get(&kind)
+                    .is_some_and(|e| e.entrance().as_ref().is_some_and(|s| s.send(*m).is_ok()));
                 if !sent {
                     // The lane stopped: the lease brings the message back to the queue.
                     tracing::warn!(channel = ?kind, "lane gone; the message waits for its lease");
@@ -268,7 +270,7 @@ impl Lanes {
     fn open(&self, kind: ChannelKind) -> tokio::sync::mpsc::UnboundedReceiver<Queued> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if let Some(e) = self.express.get(&kind) {
-            *e.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            *e.entrance() = Some(tx);
             e.paused.store(false, Ordering::Relaxed);
         }
         rx

@@ -326,7 +326,7 @@ async fn directory_follows_accounts(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(info.phone.as_deref(), Some("+6281100000002"));
+    assert_eq!(info.addresses.phone.as_deref(), Some("+6281100000002"));
     assert_eq!(info.language, Some(Language::En));
     drop(conn);
     let store = Store::new(db.clone());

@@ -38,8 +38,9 @@ impl From<serde_json::Error> for HandleError {
 
 /// Work a handler leaves for after its transaction committed: waking a worker, handing a
 /// row it just wrote to an in-memory queue, updating an in-memory copy. Nothing in memory
-/// runs ahead of what is durable (a worker woken before the commit finds nothing and goes
-/// back to sleep; a rolled-back change must not be in memory).
+/// runs ahead of what is committed (a worker woken before the commit finds nothing and goes
+/// back to sleep; a rolled-back change must not be in memory); see
+/// [`Handler::urgent_after_commit`] for work that does not wait for the disk as well.
 #[derive(Default)]
 pub struct AfterCommit(Vec<Box<dyn FnOnce() + Send + 'static>>);
 
