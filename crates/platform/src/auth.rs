@@ -2,6 +2,15 @@
 //! with an asymmetric key (ES256 or EdDSA; RS256 accepted for partner-issued keys), checked
 //! against the issuer's JWKS, which is fetched, cached and re-fetched when a token names an
 //! unknown key id (key rotation). `alg=none` and HMAC algorithms are never accepted.
+//!
+//! Only **access tokens** open an API (RFC 9068): the header's `typ` is `at+jwt`, the audience
+//! is checked (default [`DEFAULT_AUDIENCE`]), and `client_id` and `jti` are present. An ID
+//! token, signed by the same key and carrying the same `roles`, is refused: it is addressed
+//! to one client, not to the APIs, and it cannot be revoked.
+//!
+//! Authorisation is data: [`Principal::require`] checks one permission of the matrix in the
+//! identity contracts ([`kreki_identity_contracts::roles_permit`]); services keep no role-name
+//! lists of their own.
 
 use std::{
     sync::Arc,
@@ -47,6 +56,32 @@ impl Principal {
             Err(ApiError::forbidden())
         }
     }
+    /// Whether the principal's roles grant `permission` (`resource:action`) in the matrix.
+    pub fn can(&self, permission: &str) -> bool {
+        kreki_identity_contracts::roles_permit(&self.roles, permission)
+    }
+    /// 403 unless the principal's roles grant `permission`: the one authorisation check.
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// The audience of KREKI access tokens (`aud`), checked unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "kreki";
+
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1); `application/at+jwt` is the same type.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Whether a JOSE header's `typ` names a JWT access token.
+pub fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        let t = t.strip_prefix("application/").unwrap_or(t);
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +183,7 @@ struct Cache {
 /// Verifies access tokens.
 pub struct Authenticator {
     issuer: String,
-    audience: Option<String>,
+    audience: String,
     source: Arc<dyn KeySource>,
     cache: RwLock<Cache>,
     ttl: Duration,
@@ -158,6 +193,7 @@ pub struct Authenticator {
 const ALLOWED: &[Algorithm] = &[Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
 
 impl Authenticator {
+    /// `audience`: the expected `aud`; `None` means [`DEFAULT_AUDIENCE`].
     pub fn new(
         issuer: impl Into<String>,
         audience: Option<String>,
@@ -165,7 +201,7 @@ impl Authenticator {
     ) -> Self {
         Self {
             issuer: issuer.into(),
-            audience,
+            audience: audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
             source,
             cache: RwLock::new(Cache {
                 keys: None,
@@ -232,7 +268,7 @@ impl Authenticator {
     /// Verify a compact JWS access token.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if !ALLOWED.contains(&header.alg) {
+        if !ALLOWED.contains(&header.alg) || !is_access_token_typ(header.typ.as_deref()) {
             return Err(TokenError::Invalid);
         }
         let jwk = self.key_for(header.kid.as_deref()).await?;
@@ -245,17 +281,21 @@ impl Authenticator {
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::Invalid)?;
         let mut v = Validation::new(header.alg);
         v.set_issuer(&[&self.issuer]);
-        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         v.leeway = 30;
-        match &self.audience {
-            Some(a) => v.set_audience(&[a]),
-            None => v.validate_aud = false,
-        }
+        v.set_audience(&[&self.audience]);
         let data = decode::<Claims>(token, &key, &v).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
         })?;
         let c = data.claims;
+        // RFC 9068 §2.2: an access token names its client and has an id (revocation).
+        let (Some(client_id), Some(jti)) = (
+            c.client_id.filter(|s| !s.is_empty()),
+            c.jti.filter(|s| !s.is_empty()),
+        ) else {
+            return Err(TokenError::Invalid);
+        };
         Ok(Principal {
             subject: c.sub,
             roles: c.roles,
@@ -263,8 +303,8 @@ impl Authenticator {
                 .scope
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
-            client_id: c.client_id,
-            token_id: c.jti,
+            client_id: Some(client_id),
+            token_id: Some(jti),
             expires_at: c.exp,
         })
     }

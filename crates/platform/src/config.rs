@@ -195,7 +195,7 @@ pub struct AuthConfig {
     pub jwks_url: Option<String>,
     /// Expected `iss` of access tokens. Default: the public base URL.
     pub issuer: Option<String>,
-    /// Expected `aud`, if any.
+    /// Expected `aud` of access tokens. Default `kreki` (the audience KREKI ID gives them).
     pub audience: Option<String>,
 }
 

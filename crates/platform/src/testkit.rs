@@ -241,6 +241,7 @@ pub fn url_via(url: &str, addr: SocketAddr) -> String {
 pub struct TestSigner {
     pub kid: String,
     key: EncodingKey,
+    pem: String,
     pub jwk: Jwk,
 }
 
@@ -255,8 +256,14 @@ impl TestSigner {
         TestSigner {
             kid: kid.to_string(),
             key,
+            pem: pem.to_string(),
             jwk,
         }
+    }
+
+    /// The private key (PKCS#8 PEM), for tests that build unusual headers themselves.
+    pub fn private_pem(&self) -> Vec<u8> {
+        self.pem.as_bytes().to_vec()
     }
 
     pub fn jwks(&self) -> JwkSet {
@@ -265,10 +272,16 @@ impl TestSigner {
         }
     }
 
-    /// Sign arbitrary claims.
+    /// Sign arbitrary claims as an access token (`typ: at+jwt`).
     pub fn sign(&self, claims: &serde_json::Value) -> String {
+        self.sign_typed(crate::auth::ACCESS_TOKEN_TYP, claims)
+    }
+
+    /// Sign arbitrary claims with the given JOSE `typ` (e.g. `JWT` for an ID token).
+    pub fn sign_typed(&self, typ: &str, claims: &serde_json::Value) -> String {
         let mut h = Header::new(Algorithm::ES256);
         h.kid = Some(self.kid.clone());
+        h.typ = Some(typ.to_string());
         jsonwebtoken::encode(&h, claims, &self.key).expect("sign")
     }
 
@@ -277,8 +290,22 @@ impl TestSigner {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.sign(&serde_json::json!({
             "iss": issuer, "sub": sub, "roles": roles, "iat": now, "exp": now + 600,
+            "aud": crate::auth::DEFAULT_AUDIENCE, "client_id": "kreki-test",
             "jti": uuid::Uuid::new_v4().to_string(),
         }))
+    }
+
+    /// An OpenID Connect ID token for `sub` with `roles`, addressed to `client_id` (it must
+    /// never open an API).
+    pub fn id_token(&self, issuer: &str, sub: &str, roles: &[&str], client_id: &str) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.sign_typed(
+            "JWT",
+            &serde_json::json!({
+                "iss": issuer, "sub": sub, "roles": roles, "iat": now, "exp": now + 600,
+                "aud": client_id, "auth_time": now, "amr": ["pwd"],
+            }),
+        )
     }
 }
 

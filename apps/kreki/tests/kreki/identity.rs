@@ -23,7 +23,7 @@ const CC_SECRET: &str = "partner-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// `kreki up` with KREKI ID as the real issuer (no test signer), cheap Argon2 and one
 /// confidential partner client.
-async fn start(demo: bool) -> UpApp {
+pub(crate) async fn start(demo: bool) -> UpApp {
     start_up_full(
         None,
         |cfg: &mut Config| {
@@ -58,14 +58,14 @@ async fn start(demo: bool) -> UpApp {
 }
 
 /// A tiny browser: no redirects followed, cookies kept by name.
-struct Browser {
+pub(crate) struct Browser {
     c: reqwest::Client,
     base: String,
     jar: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new(base: &str) -> Self {
+    pub(crate) fn new(base: &str) -> Self {
         Self {
             c: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -101,7 +101,7 @@ impl Browser {
             }
         }
     }
-    async fn get(&mut self, u: &str) -> (u16, String, String) {
+    pub(crate) async fn get(&mut self, u: &str) -> (u16, String, String) {
         let r = self
             .c
             .get(self.url(u))
@@ -117,7 +117,7 @@ impl Browser {
             .unwrap_or_default();
         (r.status().as_u16(), loc, r.text().await.unwrap())
     }
-    async fn post(&mut self, u: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    pub(crate) async fn post(&mut self, u: &str, form: &[(&str, &str)]) -> (u16, String, String) {
         let body: String = url_encode(form);
         let r = self
             .c
@@ -138,7 +138,7 @@ impl Browser {
     }
 }
 
-fn url_encode(form: &[(&str, &str)]) -> String {
+pub(crate) fn url_encode(form: &[(&str, &str)]) -> String {
     let mut s = String::new();
     for (i, (k, v)) in form.iter().enumerate() {
         if i > 0 {
@@ -149,7 +149,7 @@ fn url_encode(form: &[(&str, &str)]) -> String {
     s
 }
 
-fn enc(v: &str) -> String {
+pub(crate) fn enc(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -160,7 +160,7 @@ fn enc(v: &str) -> String {
         .collect()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&needle)
@@ -170,7 +170,7 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..start + end].replace("&amp;", "&")
 }
 
-fn query_param(url: &str, key: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
     q.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
@@ -196,7 +196,12 @@ fn query_param(url: &str, key: &str) -> Option<String> {
 }
 
 /// Follow an authorization URL through the login page to the client's redirect URI.
-async fn browser_authorize(b: &mut Browser, auth_url: &str, ident: &str, pw: &str) -> String {
+pub(crate) async fn browser_authorize(
+    b: &mut Browser,
+    auth_url: &str,
+    ident: &str,
+    pw: &str,
+) -> String {
     let (s, loc, _) = b.get(auth_url).await;
     assert_eq!(s, 303);
     if !loc.starts_with("/akun/masuk") {
@@ -223,7 +228,7 @@ async fn browser_authorize(b: &mut Browser, auth_url: &str, ident: &str, pw: &st
     loc
 }
 
-async fn api(
+pub(crate) async fn api(
     app: &UpApp,
     method: &str,
     path: &str,
@@ -251,7 +256,7 @@ async fn register(app: &UpApp, email: &str, pw: &str) -> Value {
     v["data"].clone()
 }
 
-async fn login(app: &UpApp, ident: &str, pw: &str) -> Value {
+pub(crate) async fn login(app: &UpApp, ident: &str, pw: &str) -> Value {
     let (s, v) = api(
         app,
         "POST",
@@ -264,7 +269,7 @@ async fn login(app: &UpApp, ident: &str, pw: &str) -> Value {
     v["data"].clone()
 }
 
-const PW: &str = "Kopi-Tubruk-Senja-77";
+pub(crate) const PW: &str = "Kopi-Tubruk-Senja-77";
 
 fn http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::Client::builder()
@@ -533,7 +538,7 @@ fn assert_oauth_error<T: std::fmt::Debug, E>(
 
 /// The claims of a JWT, verified with `jsonwebtoken` on the published JWKS would need the
 /// key; here only the payload is read (signatures are verified by openidconnect above).
-fn decode_payload(jwt: &str) -> Value {
+pub(crate) fn decode_payload(jwt: &str) -> Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -1136,7 +1141,7 @@ async fn failed_logins_are_limited_per_ip_and_throttled_per_account() {
     app.stop().await;
 }
 
-fn totp_now(seed: &str) -> String {
+pub(crate) fn totp_now(seed: &str) -> String {
     let secret = totp_rs::Secret::Encoded(seed.into()).to_bytes().unwrap();
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
         .unwrap()

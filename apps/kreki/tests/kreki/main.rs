@@ -13,5 +13,6 @@ mod live;
 mod lms;
 mod notify;
 mod processes;
+mod security;
 mod up;
 mod volunteers;

@@ -1173,7 +1173,7 @@ async fn refresh(
         })?;
     let claims: AccessClaims = idp
         .keys
-        .verify(&t.access_token, &idp.issuer)
+        .verify_access(&t.access_token, &idp.issuer)
         .await
         .map_err(|_| ApiError::internal(anyhow::anyhow!("fresh token does not verify")))?;
     let a = idp

@@ -12,7 +12,7 @@ use tokio::sync::RwLock;
 use crate::{
     clients::Registry,
     config::IdentityConfig,
-    keys::KeyRing,
+    keys::{KeyRing, TokenKind},
     password::{self, Cost},
     store::{Account, Grant, RefreshOutcome, Store, audit, hash_token, random_token},
     totp,
@@ -179,7 +179,7 @@ impl Idp {
             scope: scope.into(),
             sid,
         };
-        Ok((self.keys.sign(&claims).await?, claims))
+        Ok((self.keys.sign(TokenKind::Access, &claims).await?, claims))
     }
 
     /// Tokens for a signed-in user: access token, a refresh token of `family` (a new family
@@ -214,7 +214,7 @@ impl Idp {
                 roles: vec![a.role.as_str().into()],
                 profile: profile_claims(a, scope),
             };
-            Some(self.keys.sign(&claims).await?)
+            Some(self.keys.sign(TokenKind::Other, &claims).await?)
         } else {
             None
         };
@@ -283,8 +283,8 @@ impl Idp {
 
     /// Verify one of our access tokens, including the revocation list.
     pub async fn verify_access(&self, token: &str) -> Option<AccessClaims> {
-        let c: AccessClaims = self.keys.verify(token, &self.issuer).await.ok()?;
-        if self.revoked.read().await.contains_key(&c.jti) {
+        let c: AccessClaims = self.keys.verify_access(token, &self.issuer).await.ok()?;
+        if c.aud != API_AUDIENCE || self.revoked.read().await.contains_key(&c.jti) {
             return None;
         }
         Some(c)

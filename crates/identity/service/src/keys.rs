@@ -23,7 +23,18 @@ use tokio::sync::RwLock;
 struct Current {
     /// `{"alg":"ES256","typ":"JWT","kid":…}`, base64url, followed by a dot.
     header_b64: String,
+    /// The same with `"typ":"at+jwt"` (RFC 9068): access tokens.
+    access_header_b64: String,
     pair: EcdsaKeyPair,
+}
+
+/// What a signed token is, in its JOSE header's `typ`: only access tokens open the APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `typ: at+jwt`: an access token for the KREKI APIs.
+    Access,
+    /// `typ: JWT`: an ID token or another signed statement that opens no API.
+    Other,
 }
 
 struct Inner {
@@ -86,6 +97,8 @@ struct JoseHeader {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -148,9 +161,13 @@ impl KeyRing {
                 let der = base64::engine::general_purpose::STANDARD.decode(der)?;
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, rng)
                     .map_err(|e| anyhow::anyhow!("stored signing key {kid} is unusable: {e}"))?;
-                let header = serde_json::json!({ "alg": "ES256", "typ": "JWT", "kid": kid });
+                let header = |typ: &str| {
+                    let h = serde_json::json!({ "alg": "ES256", "typ": typ, "kid": kid });
+                    format!("{}.", B64.encode(h.to_string()))
+                };
                 current = Some(Arc::new(Current {
-                    header_b64: format!("{}.", B64.encode(header.to_string())),
+                    header_b64: header("JWT"),
+                    access_header_b64: header(kreki_platform::auth::ACCESS_TOKEN_TYP),
                     pair,
                 }));
             }
@@ -210,12 +227,16 @@ impl KeyRing {
         self.inner.read().await.jwks.clone()
     }
 
-    /// Sign claims as a compact JWS (ES256, with the key id).
-    pub async fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+    /// Sign claims as a compact JWS (ES256, with the key id) of the given kind.
+    pub async fn sign<T: Serialize>(&self, kind: TokenKind, claims: &T) -> anyhow::Result<String> {
         let current = self.inner.read().await.current.clone();
         let payload = serde_json::to_vec(claims)?;
-        let mut jws = String::with_capacity(current.header_b64.len() + payload.len() * 4 / 3 + 100);
-        jws.push_str(&current.header_b64);
+        let header = match kind {
+            TokenKind::Access => &current.access_header_b64,
+            TokenKind::Other => &current.header_b64,
+        };
+        let mut jws = String::with_capacity(header.len() + payload.len() * 4 / 3 + 100);
+        jws.push_str(header);
         B64.encode_string(&payload, &mut jws);
         let sig = current
             .pair
@@ -232,6 +253,7 @@ impl KeyRing {
         &self,
         token: &str,
         issuer: &str,
+        kind: Option<TokenKind>,
         ignore_expiry: bool,
     ) -> Result<T, VerifyError> {
         let mut parts = token.split('.');
@@ -246,6 +268,11 @@ impl KeyRing {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(VerifyError::Invalid)?;
         if header.alg != "ES256" {
+            return Err(VerifyError::Invalid);
+        }
+        if kind == Some(TokenKind::Access)
+            && !kreki_platform::auth::is_access_token_typ(header.typ.as_deref())
+        {
             return Err(VerifyError::Invalid);
         }
         let kid = header.kid.ok_or(VerifyError::Invalid)?;
@@ -272,13 +299,15 @@ impl KeyRing {
         serde_json::from_slice(&payload).map_err(|_| VerifyError::Invalid)
     }
 
-    /// Verify one of our own tokens (signature, issuer, expiry); `aud` is not checked here.
-    pub async fn verify<T: DeserializeOwned>(
+    /// Verify one of our own access tokens (`typ: at+jwt`, signature, issuer, expiry); `aud`
+    /// is checked by the caller.
+    pub async fn verify_access<T: DeserializeOwned>(
         &self,
         token: &str,
         issuer: &str,
     ) -> Result<T, VerifyError> {
-        self.check(token, issuer, false).await
+        self.check(token, issuer, Some(TokenKind::Access), false)
+            .await
     }
 
     /// Verify signature and issuer of one of our tokens that may have expired (logout hints).
@@ -287,6 +316,6 @@ impl KeyRing {
         token: &str,
         issuer: &str,
     ) -> Option<T> {
-        self.check(token, issuer, true).await.ok()
+        self.check(token, issuer, None, true).await.ok()
     }
 }

@@ -536,7 +536,7 @@ async fn client_credentials(idp: &Idp, client: &Client, form: &[(String, String)
         scope: scope.clone(),
         sid: None,
     };
-    match idp.keys.sign(&claims).await {
+    match idp.keys.sign(crate::keys::TokenKind::Access, &claims).await {
         Ok(t) => no_store_json(serde_json::json!({
             "access_token": t,
             "token_type": "Bearer",

@@ -63,7 +63,10 @@ async fn tokens_are_checked_one_by_one() {
         call(&app, "/api/t/v1/me", Some("Bearer not.a.jwt".into())).await,
         unauthorized("AUTH_TOKEN_MALFORMED")
     );
-    let expired = s.sign(&serde_json::json!({"iss": ISSUER, "sub": "u", "exp": now() - 3600}));
+    let expired = s.sign(
+        &serde_json::json!({"iss": ISSUER, "sub": "u", "exp": now() - 3600,
+        "aud": "kreki", "client_id": "c", "jti": "j"}),
+    );
     assert_eq!(
         call(&app, "/api/t/v1/me", Some(format!("Bearer {expired}"))).await,
         unauthorized("AUTH_TOKEN_EXPIRED")
@@ -127,6 +130,64 @@ async fn tokens_are_checked_one_by_one() {
         .await,
         unauthorized("AUTH_TOKEN_INVALID")
     );
+}
+
+/// Attack (security finding 1): an ID token, signed by the same key and carrying the same
+/// roles, is presented as a bearer token. Only RFC 9068 access tokens open an API.
+#[tokio::test]
+async fn only_access_tokens_open_an_api_never_id_tokens() {
+    let app = start(None, None, 1000).await;
+    let s = &app.signer;
+    let invalid = (
+        StatusCode::UNAUTHORIZED,
+        Some("AUTH_TOKEN_INVALID".to_string()),
+    );
+    let me = |t: String| call(&app, "/api/t/v1/ops", Some(format!("Bearer {t}")));
+    assert_eq!(
+        me(s.token(ISSUER, "o", &["ops_admin"])).await.0,
+        StatusCode::OK
+    );
+    // An ID token issued to the Ops app: same key, same roles.
+    assert_eq!(
+        me(s.id_token(ISSUER, "o", &["ops_admin"], "kreki-ops")).await,
+        invalid
+    );
+    let claims = |aud: &str| {
+        serde_json::json!({"iss": ISSUER, "sub": "o", "roles": ["ops_admin"], "exp": now() + 60,
+            "aud": aud, "client_id": "kreki-ops", "jti": "j1"})
+    };
+    // The access token's claims under an ID token's header, or under no `typ` at all.
+    assert_eq!(me(s.sign_typed("JWT", &claims("kreki"))).await, invalid);
+    let mut h = Header::new(jsonwebtoken::Algorithm::ES256);
+    h.kid = Some(s.kid.clone());
+    h.typ = None;
+    let untyped = jsonwebtoken::encode(
+        &h,
+        &claims("kreki"),
+        &EncodingKey::from_ec_pem(&s.private_pem()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(me(untyped).await, invalid);
+    // `application/at+jwt` is the same media type.
+    assert_eq!(
+        me(s.sign_typed("application/at+jwt", &claims("kreki")))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Another audience, or none.
+    assert_eq!(me(s.sign(&claims("kreki-ops"))).await, invalid);
+    let mut no_aud = claims("kreki");
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert_eq!(me(s.sign(&no_aud)).await, invalid);
+    // No client, no token id.
+    for field in ["client_id", "jti"] {
+        let mut c = claims("kreki");
+        c.as_object_mut().unwrap().remove(field);
+        assert_eq!(me(s.sign(&c)).await, invalid, "without {field}");
+        c[field] = "".into();
+        assert_eq!(me(s.sign(&c)).await, invalid, "with an empty {field}");
+    }
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ async fn me(Auth(p): Auth) -> ApiResult<Envelope<String>> {
 }
 
 async fn ops(Auth(p): Auth) -> ApiResult<Envelope<String>> {
-    p.require_any_role(&["ops_admin"])?;
+    p.require(kreki_identity_contracts::perm::CASE_READ_ALL)?;
     Ok(Envelope::ok("ok".to_string()))
 }
 

@@ -1,0 +1,131 @@
+//! Attack tests of the security review (docs/security.md): each performs one attack over
+//! HTTP against a running `kreki up` and asserts that it now fails. Findings that live in one
+//! service are tested in that service's crate; these span services.
+
+use serde_json::{Value, json};
+
+use crate::identity::{Browser, enc, hidden, query_param, start, totp_now};
+
+/// RFC 7636 appendix B: a verifier and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Sign in through the pages (password, then TOTP when the account has it) with the
+/// authorization code + PKCE flow of a built-in app; returns the token endpoint's answer.
+async fn app_sign_in(
+    base: &str,
+    client: &str,
+    app_path: &str,
+    email: &str,
+    seed: Option<&str>,
+) -> Value {
+    let redirect = format!("{base}{app_path}callback");
+    let authz = format!(
+        "/oauth2/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=openid%20profile&state=s1&nonce=n1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        enc(&redirect)
+    );
+    let mut b = Browser::new(base);
+    let (s, loc, _) = b.get(&authz).await;
+    assert_eq!(s, 303);
+    let (s, _, html) = b.get(&loc).await;
+    assert_eq!(s, 200);
+    let (csrf, ret) = (hidden(&html, "csrf"), hidden(&html, "return_to"));
+    let (s, mut loc, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("identifier", email),
+                ("password", kreki_identity::demo::PASSWORD),
+                ("return_to", &ret),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    if let Some(seed) = seed {
+        assert_eq!(s, 200, "the MFA step: {html}");
+        let (csrf, ticket, ret) = (
+            hidden(&html, "csrf"),
+            hidden(&html, "ticket"),
+            hidden(&html, "return_to"),
+        );
+        let code = totp_now(seed);
+        let (s, l, body) = b
+            .post(
+                "/akun/mfa",
+                &[
+                    ("ticket", &ticket),
+                    ("code", &code),
+                    ("return_to", &ret),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(s, 303, "{body}");
+        loc = l;
+    } else {
+        assert_eq!(s, 303, "{html}");
+    }
+    let (s, back, _) = b.get(&loc).await;
+    assert_eq!(s, 303);
+    assert!(back.starts_with(&redirect), "{back}");
+    let code = query_param(&back, "code").unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Finding 1: an ID token issued to the Ops app (signed by the same key, carrying the same
+/// `roles`) was accepted as a bearer token by emergency, volunteers, notify and the bridge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_opens_no_api() {
+    let app = start(true).await;
+    let (_, email, _, _, seed) = kreki_identity::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.0.as_str() == "ops_admin")
+        .unwrap();
+    let t = app_sign_in(&app.url, "kreki-ops", "/ops/", email, *seed).await;
+    let (access, id) = (
+        t["access_token"].as_str().unwrap(),
+        t["id_token"].as_str().unwrap(),
+    );
+    let c = reqwest::Client::new();
+    // One operator route of every service that checks KREKI ID tokens.
+    let routes: [(&str, &str, Option<Value>); 5] = [
+        ("GET", "/api/emergency/v1/active", None),
+        ("GET", "/api/volunteers/v1/volunteers", None),
+        ("POST", "/api/notify/v1/messages/search", Some(json!({}))),
+        ("GET", "/api/satusehat/v1/jobs", None),
+        ("GET", "/api/auth/v1/admin/audit", None),
+    ];
+    for (method, path, body) in routes {
+        let send = |token: &str| {
+            let mut r = match method {
+                "GET" => c.get(format!("{}{path}", app.url)),
+                _ => c.post(format!("{}{path}", app.url)),
+            };
+            if let Some(b) = &body {
+                r = r.json(b);
+            }
+            r.bearer_auth(token).send()
+        };
+        let ok = send(access).await.unwrap();
+        assert_eq!(ok.status(), 200, "{path} with the access token");
+        let res = send(id).await.unwrap();
+        assert_eq!(res.status(), 401, "{path} with the ID token");
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "AUTH_TOKEN_INVALID", "{path}: {v}");
+    }
+    app.stop().await;
+}
