@@ -216,6 +216,7 @@ async fn start(
     ));
     let mut app = Router::new();
     let mut probes: Vec<Probe> = Vec::new();
+    let mut undeclared: Vec<String> = Vec::new();
     let mut dbs = Vec::new();
     for unit in units {
         let relay = Relay::new(unit.db.clone(), bus.clone());
@@ -247,6 +248,16 @@ async fn start(
         let built = (unit.desc.build)(ctx.clone())
             .await
             .with_context(|| format!("starting {}", unit.desc.name))?;
+        // The one authorisation policy covers every route, or the service does not start.
+        let problems = kreki_platform::http::access::check_declarations(
+            &built.api.clone().merge(built.pages.clone()),
+            unit.desc.routes,
+        );
+        undeclared.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("{}: {p}", unit.desc.name)),
+        );
         app = app.merge(mount(
             &unit.desc,
             &ctx,
@@ -254,6 +265,13 @@ async fn start(
             cfg.http.rate_limit_per_minute,
         ));
         dbs.push(unit.db);
+    }
+    if !undeclared.is_empty() {
+        shutdown.cancel();
+        bail!(
+            "the access declarations do not match the routes:\n  {}",
+            undeclared.join("\n  ")
+        );
     }
     {
         // The embedded bus forgets what every consumer has passed (JetStream has its limits).

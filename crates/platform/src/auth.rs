@@ -28,6 +28,9 @@ use tokio::sync::RwLock;
 
 use crate::error::ApiError;
 
+/// The permissions of the matrix (`resource:action`), as every service names them.
+pub use kreki_identity_contracts::perm;
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -310,6 +313,19 @@ impl Authenticator {
     }
 }
 
+/// Who checks the bearer token of a declared route (see `http::access`).
+#[async_trait]
+pub trait BearerVerifier: Send + Sync + 'static {
+    async fn verify_bearer(&self, token: &str) -> Result<Principal, TokenError>;
+}
+
+#[async_trait]
+impl BearerVerifier for Authenticator {
+    async fn verify_bearer(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify(token).await
+    }
+}
+
 /// The bearer token of a request, if any.
 pub fn bearer(parts: &Parts) -> Result<Option<&str>, TokenError> {
     let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
@@ -350,6 +366,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // Verified once by the route's access check (`http::access`).
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(Auth(p.clone()));
+        }
         let token = bearer(parts)?.ok_or(TokenError::Missing)?;
         let auth = authenticator(parts)?;
         Ok(Auth(auth.verify(token).await?))
@@ -363,6 +383,9 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(MaybeAuth(Some(p.clone())));
+        }
         let Some(token) = bearer(parts)? else {
             return Ok(MaybeAuth(None));
         };

@@ -115,6 +115,10 @@ pub struct Built {
     pub openapi: OpenApi,
     /// Pages and other non-API paths of the site that this service serves.
     pub pages: Router,
+    /// Who checks the bearer tokens of its declared routes: the process's [`Authenticator`]
+    /// (`None`), or the service's own (KREKI ID verifies its tokens with its keys and its
+    /// revocation list).
+    pub verifier: Option<Arc<dyn crate::auth::BearerVerifier>>,
 }
 
 impl Built {
@@ -124,6 +128,7 @@ impl Built {
             api: Router::new(),
             openapi: utoipa::openapi::OpenApiBuilder::new().build(),
             pages: Router::new(),
+            verifier: None,
         }
     }
 }
@@ -142,6 +147,9 @@ pub struct ServiceDescriptor {
     pub build: fn(ServiceContext) -> BuildFuture,
     /// Validate the service's configuration section (`kreki config check`, start-up).
     pub check_config: fn(&Config) -> Result<(), crate::config::ConfigError>,
+    /// How each of its routes (API and pages) is opened: the one authorisation policy
+    /// (`http::access`), enforced by `mount` and listed at `/api/<segment>/v1/permissions`.
+    pub routes: &'static [crate::http::access::RouteAccess],
 }
 
 /// `check_config` of a service without a configuration section of its own: the section
@@ -256,11 +264,23 @@ pub fn mount(
     let probe = Arc::new(ctx.probe());
     let metrics = ctx.metrics.clone();
     let name = desc.name;
-    let mut router = built.api.merge(built.pages);
+    let verifier: Arc<dyn crate::auth::BearerVerifier> = match built.verifier {
+        Some(v) => v,
+        None => ctx.auth.clone(),
+    };
+    let mut router =
+        crate::http::access::guard(built.api.merge(built.pages), desc.routes, verifier);
+    let table: Arc<Vec<crate::http::access::RouteView>> =
+        Arc::new(desc.routes.iter().map(Into::into).collect());
     for seg in desc.segments {
         let base = format!("/api/{seg}/v1");
         let m = metrics.clone();
+        let t = table.clone();
         let own = Router::new()
+            .route(
+                &format!("{base}/permissions"),
+                get(move || async move { crate::Envelope::ok((*t).clone()) }),
+            )
             .route(
                 &format!("{base}/healthz"),
                 get(move || async move { health_response(&[name]) }),
@@ -371,6 +391,15 @@ fn add_operational_paths(openapi: &mut OpenApi, base: &str) {
     openapi
         .paths
         .add_path_operation(format!("{base}/readyz"), vec![HttpMethod::Get], ready);
+    openapi.paths.add_path_operation(
+        format!("{base}/permissions"),
+        vec![HttpMethod::Get],
+        op(
+            "The authorisation policy of every route of this service: its permission of the matrix (or why it is public) and the scope check of its use-case",
+            "Envelope of routes: method, path, permission, public, scope, case_token",
+            "operations",
+        ),
+    );
     openapi.paths.add_path_operation(
         format!("{base}/metrics"),
         vec![HttpMethod::Get],

@@ -1296,10 +1296,8 @@ async fn demo_admins_sign_in_with_totp_and_permissions_hold_across_services() {
     };
     assert_eq!(header["kid"].as_str(), Some(kid.as_str()));
     assert_eq!(header["alg"], "ES256");
-    assert_eq!(
-        api(&app, "GET", "/me", Some(&vol2), Value::Null).await.0,
-        200
-    );
+    let (s, v) = api(&app, "GET", "/me", Some(&vol2), Value::Null).await;
+    assert_eq!(s, 200, "{v}");
     // Admin API for clients: create a confidential client; its secret works once shown.
     let (s, v) = api(&app, "POST", "/admin/clients", Some(&sys), json!({ "name": "Dinkes", "confidential": true, "grant_types": ["client_credentials"], "scopes": ["reports"] })).await;
     assert_eq!(s, 201, "{v}");

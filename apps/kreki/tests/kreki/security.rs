@@ -129,3 +129,97 @@ async fn an_id_token_opens_no_api() {
     }
     app.stop().await;
 }
+
+/// The one authorisation policy covers every route of every service: `kreki up` refuses to
+/// start when a served route (API, page, OIDC, webhook, static files) has no declaration or
+/// names a permission outside the matrix (the walk over each router is in `start`); each
+/// service lists its routes with their permissions, and a declared route refuses a caller
+/// without a token before its handler runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_of_every_service_declares_its_permission() {
+    let app = crate::up::start_up_full(
+        None,
+        |_| {},
+        Some(kreki_platform::service::DemoSettings {
+            sim: kreki_platform::service::DemoSim::Off,
+        }),
+    )
+    .await;
+    let matrix: Vec<&str> = kreki_identity_contracts::Role::ALL
+        .iter()
+        .flat_map(|r| r.permissions().iter().copied())
+        .collect();
+    let mut total = 0;
+    for seg in [
+        "auth",
+        "emergency",
+        "volunteers",
+        "lms",
+        "satusehat",
+        "notify",
+    ] {
+        let v: Value = app
+            .client
+            .get(format!("{}/api/{seg}/v1/permissions", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rows = v["data"].as_array().unwrap();
+        assert!(rows.len() >= 10, "{seg}: {v}");
+        for r in rows {
+            match r["permission"].as_str() {
+                Some(p) => assert!(matrix.contains(&p), "{seg}: {r}"),
+                None => assert!(
+                    r["public"].as_str().is_some_and(|w| w.len() > 10),
+                    "{seg}: a public route says why: {r}"
+                ),
+            }
+        }
+        // A declared route refuses a caller without a token before its handler runs.
+        let guarded = rows
+            .iter()
+            .find(|r| {
+                r["permission"].is_string()
+                    && r["method"] == "GET"
+                    && !r["case_token"].as_bool().unwrap()
+            })
+            .unwrap_or_else(|| panic!("{seg} has a GET route with a permission"));
+        let path = guarded["path"]
+            .as_str()
+            .unwrap()
+            .replace("{id}", "x")
+            .replace("{case_id}", "x")
+            .replace("{doc_id}", "x")
+            .replace("{client_id}", "x");
+        let res = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{seg} {path}");
+        total += rows.len();
+    }
+    assert!(total >= 190, "{total} routes declared");
+    // The serve-mode routes of the bridge's second segment are the same table.
+    let psc: Value = app
+        .client
+        .get(format!("{}/api/psc119/v1/permissions", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        psc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "/api/psc119/v1/callbacks")
+    );
+    app.stop().await;
+}

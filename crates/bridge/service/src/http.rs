@@ -12,8 +12,12 @@ use axum::{
     routing::get,
 };
 use kreki_platform::{
-    ApiError, ApiResult, Envelope, Msg, auth::Auth, config::Secret, error::ErrorEnvelope,
-    error::Meta, http::ApiJson,
+    ApiError, ApiResult, Envelope, Msg,
+    auth::{Auth, perm},
+    config::Secret,
+    error::ErrorEnvelope,
+    error::Meta,
+    http::ApiJson,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -43,8 +47,6 @@ pub struct PscState {
     pub tolerance_secs: i64,
     pub relay: Option<Arc<kreki_platform::bus::outbox::RelayState>>,
 }
-
-const OPERATORS: &[&str] = &["ops_admin", "system_admin"];
 
 #[derive(OpenApi)]
 #[openapi(tags(
@@ -120,7 +122,7 @@ async fn list_jobs(
     Auth(p): Auth,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Envelope<Vec<JobSummary>>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_READ)?;
     let Query(q) = q.map_err(|_| {
         ApiError::bad_request(
             "VALIDATION_FAILED",
@@ -164,7 +166,7 @@ async fn get_job(
     Auth(p): Auth,
     Path(case_id): Path<String>,
 ) -> ApiResult<Envelope<JobDetail>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_READ)?;
     st.store
         .get(&case_id)
         .await?
@@ -202,7 +204,7 @@ async fn replay_one(
     Auth(p): Auth,
     Path(case_id): Path<String>,
 ) -> ApiResult<Envelope<Replayed>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_MANAGE)?;
     let Some(current) = st.store.state_of(&case_id).await? else {
         return Err(not_found());
     };
@@ -252,7 +254,7 @@ async fn replay_many(
     Auth(p): Auth,
     body: Result<ApiJson<ReplayMany>, ApiError>,
 ) -> ApiResult<Envelope<Replayed>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_MANAGE)?;
     let ApiJson(b) = body?;
     let ids = match (b.case_ids.is_empty(), b.state) {
         (false, None) if b.case_ids.len() <= 500 => b.case_ids,
@@ -290,7 +292,7 @@ async fn discard(
     Auth(p): Auth,
     Path(case_id): Path<String>,
 ) -> ApiResult<Envelope<JobSummary>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_MANAGE)?;
     if st.store.state_of(&case_id).await?.is_none() {
         return Err(not_found());
     }
@@ -331,7 +333,7 @@ async fn set_patient(
     Path(case_id): Path<String>,
     body: Result<ApiJson<PatientBody>, ApiError>,
 ) -> ApiResult<Envelope<JobDetail>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_MANAGE)?;
     let ApiJson(b) = body?;
     let nik = Nik::parse(&b.nik).map_err(|e| {
         ApiError::validation(
@@ -528,7 +530,7 @@ async fn get_handoff(
     Auth(p): Auth,
     Path(case_id): Path<String>,
 ) -> ApiResult<Envelope<crate::psc119::store::HandoffView>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::BRIDGE_READ)?;
     st.psc
         .store
         .get(&case_id)

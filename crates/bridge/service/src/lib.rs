@@ -10,6 +10,7 @@
 //! ([`psc119`]); their signed callbacks at `/api/psc119/v1/callbacks` are published as
 //! `bridge.psc119.status` for the case timeline.
 
+pub mod access;
 pub mod clock;
 pub mod fhir;
 pub mod http;
@@ -61,6 +62,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -281,6 +283,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
+            verifier: None,
             pages: pages.merge(http::pages()),
         })
     })

@@ -13,7 +13,7 @@ use kreki_emergency_contracts::{EmergencyType, Severity};
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
-    auth::{Auth, Principal, bearer, verify_with_router_authenticator},
+    auth::{Auth, Principal, bearer, perm, verify_with_router_authenticator},
     bus::{Event, outbox, outbox::RelayState},
     error::ErrorEnvelope,
     http::{ApiJson, ClientIp},
@@ -46,7 +46,6 @@ pub struct AppState {
     pub demo: bool,
 }
 
-const OPS: &[&str] = &["ops_admin", "system_admin"];
 /// Self-tests per volunteer per hour.
 const TEST_ALERTS_PER_HOUR: u32 = 5;
 
@@ -219,7 +218,7 @@ fn relation(case: &CaseRecord, actor: &CaseActor) -> Option<Relation> {
             (*token_hash == case.caller_token_hash).then_some(Relation::Caller)
         }
         CaseActor::User(p) => {
-            if OPS.iter().any(|r| p.has_role(r)) {
+            if p.can(perm::CASE_READ_ALL) {
                 Some(Relation::Ops)
             } else if case.caller_account.as_deref() == Some(p.subject.as_str()) {
                 Some(Relation::Caller)
@@ -631,7 +630,7 @@ async fn timeline(
     ),
     security(("bearer" = [])))]
 async fn active(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<Vec<CaseRecord>>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::CASE_READ_ALL)?;
     let cases = st.store.active().await?;
     let total = u64::try_from(st.store.active_count().await?).unwrap_or(0);
     Ok(Envelope::ok(cases).paged(kreki_platform::error::Meta {
@@ -662,7 +661,7 @@ pub struct OpsStats {
     ),
     security(("bearer" = [])))]
 async fn stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<OpsStats>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::CASE_READ_ALL)?;
     // Midnight in Jakarta (WIB, UTC+7, no daylight saving).
     const WIB_US: i64 = 7 * 3_600 * 1_000_000;
     const DAY_US: i64 = 86_400 * 1_000_000;
@@ -708,7 +707,7 @@ async fn ops_escalate(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EscalateRequest>,
 ) -> ApiResult<Envelope<CaseView>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::CASE_MANAGE)?;
     let note = req.note.trim();
     if note.is_empty() || note.chars().count() > 500 {
         return Err(ApiError::validation(
@@ -778,7 +777,7 @@ async fn ops_offer(
 ) -> ApiResult<Envelope<crate::store::OfferRow>> {
     use crate::domain::OfferState;
     use kreki_emergency_contracts::socket::ServerMsg;
-    p.require_any_role(OPS)?;
+    p.require(perm::CASE_MANAGE)?;
     let vol = req.volunteer_id.trim().to_string();
     if vol.is_empty() || vol.len() > 100 {
         return Err(ApiError::validation(
@@ -955,8 +954,6 @@ async fn test_alert(
 // ---------------------------------------------------------------------------------------
 // Volunteers: presence, offers, answers, statuses, completion.
 
-const VOLUNTEER: &[&str] = &["volunteer", "volunteer_lead"];
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresenceRequest {
@@ -1004,7 +1001,7 @@ async fn presence(
     Auth(p): Auth,
     body: Result<ApiJson<PresenceRequest>, ApiError>,
 ) -> ApiResult<Envelope<PresenceState>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(perm::PRESENCE_OWN)?;
     let ApiJson(req) = body?;
     if req.on_duty {
         let at = point(req.latitude, req.longitude, &st.config)?;
@@ -1044,7 +1041,7 @@ async fn location(
     Auth(p): Auth,
     body: Result<ApiJson<LocationRequest>, ApiError>,
 ) -> ApiResult<StatusCode> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(perm::PRESENCE_OWN)?;
     let ApiJson(req) = body?;
     let at = point(Some(req.latitude), Some(req.longitude), &st.config)?;
     if !st.live.is_on_duty(&p.subject) {
@@ -1145,7 +1142,7 @@ async fn respond(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<RespondRequest>,
 ) -> ApiResult<Envelope<RespondResult>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(perm::CASE_RESPOND)?;
     if req.eta_minutes.is_some_and(|m| m > 600) {
         return Err(ApiError::validation(
             "VALIDATION_FAILED",
@@ -1349,7 +1346,7 @@ async fn complete(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Envelope<CaseView>> {
-    let by_ops = OPS.iter().any(|r| p.has_role(r));
+    let by_ops = p.can(perm::CASE_MANAGE);
     complete_case(&st, &id, &p.subject, by_ops, req)
         .await
         .map(Envelope::ok)
@@ -1671,7 +1668,7 @@ async fn nearby(
     Auth(p): Auth,
     axum::extract::Query(q): axum::extract::Query<NearbyQuery>,
 ) -> ApiResult<Envelope<Vec<NearbyVolunteer>>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::VOLUNTEER_NEARBY)?;
     let center = LatLng::new(q.latitude, q.longitude).map_err(coord_error)?;
     let radius = q.radius.unwrap_or(3_000.0);
     if !radius.is_finite() || radius <= 0.0 || radius > f64::from(st.config.max_nearby_radius_m) {
@@ -1749,7 +1746,7 @@ async fn aed_create(
     Auth(p): Auth,
     body: Result<ApiJson<crate::aed::AedInput>, ApiError>,
 ) -> ApiResult<Response> {
-    p.require_any_role(OPS)?;
+    p.require(perm::AED_MANAGE)?;
     let ApiJson(input) = body?;
     let aed = save_aed(&st, &uuid::Uuid::now_v7().to_string(), &input).await?;
     Ok(Envelope::created(aed).into_response())
@@ -1770,7 +1767,7 @@ async fn aed_update(
     Path(id): Path<String>,
     body: Result<ApiJson<crate::aed::AedInput>, ApiError>,
 ) -> ApiResult<Envelope<crate::aed::Aed>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::AED_MANAGE)?;
     let ApiJson(input) = body?;
     st.aeds.get(&id).await?.ok_or_else(aed_not_found)?;
     Ok(Envelope::ok(save_aed(&st, &id, &input).await?))
@@ -1786,7 +1783,7 @@ async fn aed_delete(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<serde_json::Value>> {
-    p.require_any_role(OPS)?;
+    p.require(perm::AED_MANAGE)?;
     if !st.aeds.deactivate(&id).await? {
         return Err(aed_not_found());
     }

@@ -7,6 +7,7 @@
 //! (`POST /api/emergency/v1/presence/test-alert`, which travels the path of an offer to a
 //! volunteer without an open socket: outbox → bus → notify → channel).
 
+pub mod access;
 pub mod aed;
 pub mod config;
 pub mod demo;
@@ -93,6 +94,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -289,6 +291,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
+            verifier: None,
             pages: web::router(
                 &config.web_dir,
                 web::AppConfig {

@@ -196,7 +196,8 @@ pub async fn history(db: &Db, volunteer: &str) -> Result<Vec<HistoryEntry>, sqlx
     .collect()
 }
 
-const VOLUNTEER: &[&str] = &["volunteer", "volunteer_lead"];
+/// Well-being check-ins are for those who go on duty.
+const VOLUNTEER: &str = kreki_platform::auth::perm::PRESENCE_OWN;
 
 /// My cases (the volunteer app's history).
 #[utoipa::path(get, path = "/history/mine", tag = "presence",
@@ -209,7 +210,7 @@ pub async fn history_mine(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<HistoryEntry>>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     Ok(Envelope::ok(history(st.store.db(), &p.subject).await?))
 }
 
@@ -224,7 +225,7 @@ pub async fn wellbeing_mine(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<CheckIn>>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     Ok(Envelope::ok(
         due(st.store.db(), &p.subject, now_micros()).await?,
     ))
@@ -256,7 +257,7 @@ pub async fn wellbeing_answer(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CheckInAnswer>,
 ) -> ApiResult<axum::http::StatusCode> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     if !ANSWERS.contains(&req.answer.as_str()) {
         return Err(ApiError::validation(
             "EMERGENCY_CHECKIN_ANSWER_INVALID",

@@ -61,9 +61,9 @@ pub async fn ws_ticket(
             Peer::Caller(row.try_get(0)?)
         }
         CaseActor::User(p) => {
-            if p.has_role("ops_admin") || p.has_role("system_admin") {
+            if p.can(kreki_platform::auth::perm::CASE_READ_ALL) {
                 Peer::Ops(p.subject)
-            } else if p.has_role("volunteer") || p.has_role("volunteer_lead") {
+            } else if p.can(kreki_platform::auth::perm::PRESENCE_OWN) {
                 Peer::Volunteer(p.subject)
             } else if let Some(c) = st.store.open_case_of(Some(&p.subject), None).await? {
                 Peer::Caller(c.id)

@@ -70,14 +70,25 @@ pub mod perm {
     pub const AED_MANAGE: &str = "aed:manage";
     pub const PROFILE_OWN: &str = "profile:manage_own";
     pub const VOLUNTEER_READ_TEAM: &str = "volunteer:read_team";
+    /// Review volunteers' documents and decide their verification: within the area an admin
+    /// set for a Volunteer Lead ([`LEAD_AREA_ASSIGN`]), everywhere with [`AREA_ANY`].
     pub const VOLUNTEER_VERIFY: &str = "volunteer:verify";
+    /// Set the area (BPS city code) in which a Volunteer Lead acts.
+    pub const LEAD_AREA_ASSIGN: &str = "lead_area:assign";
+    /// Act in every area: area-scoped permissions (volunteer review) are not limited to the
+    /// caller's assigned area.
+    pub const AREA_ANY: &str = "area:any";
     pub const COURSE_LEARN: &str = "course:learn";
     pub const COURSE_MANAGE: &str = "course:manage";
     pub const CERTIFICATE_ISSUE: &str = "certificate:issue";
     pub const CERTIFICATE_REVOKE: &str = "certificate:revoke";
     pub const BRIDGE_READ: &str = "bridge:read";
     pub const BRIDGE_CALLBACK: &str = "bridge:callback";
+    /// Replay, discard or complete (patient identity) SATUSEHAT exchanges.
+    pub const BRIDGE_MANAGE: &str = "bridge:manage";
     pub const NOTIFICATION_READ: &str = "notification:read";
+    /// Ask notify to send a message (operators; machine clients with the `notify.send` scope).
+    pub const NOTIFICATION_SEND: &str = "notification:send";
     pub const AUDIT_READ: &str = "audit:read";
     pub const ACCOUNT_MANAGE: &str = "account:manage";
     pub const ROLE_ASSIGN: &str = "role:assign";
@@ -103,6 +114,7 @@ const VOLUNTEER: &[&str] = &[
     PRESENCE_OWN,
     CASE_READ_ASSIGNED,
     CASE_RESPOND,
+    CASE_COMPLETE,
 ];
 const VOLUNTEER_LEAD: &[&str] = &[
     CASE_CREATE,
@@ -115,6 +127,7 @@ const VOLUNTEER_LEAD: &[&str] = &[
     CASE_RESPOND,
     CASE_COMPLETE,
     VOLUNTEER_READ_TEAM,
+    VOLUNTEER_VERIFY,
 ];
 const TRAINING_ADMIN: &[&str] = &[
     PROFILE_OWN,
@@ -122,8 +135,9 @@ const TRAINING_ADMIN: &[&str] = &[
     COURSE_MANAGE,
     CERTIFICATE_ISSUE,
     CERTIFICATE_REVOKE,
-    VOLUNTEER_VERIFY,
     VOLUNTEER_READ_TEAM,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
 ];
 const OPS_ADMIN: &[&str] = &[
     PROFILE_OWN,
@@ -133,10 +147,18 @@ const OPS_ADMIN: &[&str] = &[
     CASE_COMPLETE,
     VOLUNTEER_NEARBY,
     VOLUNTEER_READ_TEAM,
+    VOLUNTEER_VERIFY,
+    LEAD_AREA_ASSIGN,
+    AREA_ANY,
     AED_MANAGE,
     BRIDGE_READ,
+    BRIDGE_MANAGE,
     NOTIFICATION_READ,
+    NOTIFICATION_SEND,
     AUDIT_READ,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
+    COURSE_LEARN,
 ];
 const SYSTEM_ADMIN: &[&str] = &[
     PROFILE_OWN,
@@ -145,12 +167,20 @@ const SYSTEM_ADMIN: &[&str] = &[
     VOLUNTEER_NEARBY,
     AED_MANAGE,
     BRIDGE_READ,
+    BRIDGE_MANAGE,
     NOTIFICATION_READ,
+    NOTIFICATION_SEND,
     AUDIT_READ,
+    LEAD_AREA_ASSIGN,
+    AREA_ANY,
     ACCOUNT_MANAGE,
     ROLE_ASSIGN,
     CLIENT_MANAGE,
     KEY_ROTATE,
+    CASE_READ_OWN,
+    CASE_CANCEL_OWN,
+    CASE_COMPLETE,
+    COURSE_LEARN,
 ];
 const PARTNER: &[&str] = &[BRIDGE_CALLBACK];
 
@@ -216,6 +246,19 @@ mod tests {
         assert!(roles_permit(&["public", "volunteer"], perm::CASE_RESPOND));
         assert!(!roles_permit::<&str>(&[], perm::CASE_CREATE));
         assert!(Role::ALL.iter().all(|r| !r.permissions().is_empty()));
+    }
+
+    #[test]
+    fn who_verifies_volunteers() {
+        // Leads within the area an admin set for them, Ops Admins everywhere; the Training
+        // Admin trains and certifies, but does not verify identities.
+        assert!(roles_permit(&["volunteer_lead"], perm::VOLUNTEER_VERIFY));
+        assert!(!roles_permit(&["volunteer_lead"], perm::AREA_ANY));
+        assert!(!roles_permit(&["volunteer_lead"], perm::LEAD_AREA_ASSIGN));
+        assert!(roles_permit(&["ops_admin"], perm::VOLUNTEER_VERIFY));
+        assert!(roles_permit(&["ops_admin"], perm::AREA_ANY));
+        assert!(!roles_permit(&["training_admin"], perm::VOLUNTEER_VERIFY));
+        assert!(roles_permit(&["system_admin"], perm::LEAD_AREA_ASSIGN));
     }
 
     #[test]

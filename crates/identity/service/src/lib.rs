@@ -5,6 +5,7 @@
 //! revocation, introspection, RP-initiated logout), login pages at `/akun/`, roles and the
 //! permission matrix, the security audit log, consents, export and erasure.
 
+pub mod access;
 pub mod api;
 pub mod clients;
 pub mod config;
@@ -53,6 +54,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -115,11 +117,12 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         }
         ctx.spawn(idp.clone().upkeep());
         let (api, openapi) = api::router(idp.clone());
-        let pages = oidc::router(idp.clone()).merge(pages::router(idp));
+        let pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
         Ok(Built {
             api,
             openapi,
             pages,
+            verifier: Some(Arc::new(idp::OwnTokens(idp))),
         })
     })
 }

@@ -4,6 +4,7 @@
 //! an Open Badges 3.0 verifiable credential (VC-JWT, Ed25519, did:key, Bitstring Status List
 //! revocation). Publishes `lms.certificate.issued|revoked|expiring` through the outbox.
 
+pub mod access;
 pub mod belajar;
 pub mod credential;
 pub mod domain;
@@ -51,6 +52,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -122,6 +124,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
+            verifier: None,
             pages,
         })
     })

@@ -8,6 +8,7 @@
 //! console), falls back to the next channel when one fails or, for critical messages, does
 //! not confirm delivery in time, and publishes `notify.message.status`.
 
+pub mod access;
 pub mod channel;
 pub mod config;
 pub mod gsm7;
@@ -80,6 +81,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -399,6 +401,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
+            verifier: None,
             pages: page::router(),
         })
     })

@@ -8,6 +8,7 @@ use jsonwebtoken::{EncodingKey, Header, jwk::JwkSet};
 use kreki_platform::{
     auth::{Authenticator, KeySource, TokenError},
     error::ErrorEnvelope,
+    http::access::RouteAccess,
     testkit::TestSigner,
 };
 use reqwest::StatusCode;
@@ -265,5 +266,49 @@ async fn key_rotation_and_outage() {
     assert_eq!(
         auth.verify(&k1.token(ISSUER, "u", &[])).await,
         Err(TokenError::Invalid)
+    );
+}
+
+/// The access check fails closed: a route that its service did not declare is refused,
+/// and the declarations check names it.
+#[tokio::test]
+async fn an_undeclared_route_is_refused_and_reported() {
+    let app = start(None, None, 1000).await;
+    let ops = app.signer.token(ISSUER, "o", &["ops_admin"]);
+    let (status, code) = call(&app, "/api/t/v1/undeclared", Some(format!("Bearer {ops}"))).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("INTERNAL_ERROR"))
+    );
+    let dir = kreki_platform::testkit::TempDir::default();
+    let db = kreki_platform::storage::Db::open_sqlite(&dir.path().join("t.db"), "t")
+        .await
+        .unwrap();
+    let router = crate::http::test_api(db);
+    let served = kreki_platform::http::access::served_routes(&router);
+    assert_eq!(served.len(), 7, "{served:?}");
+    assert!(served.contains(&("GET".to_string(), "/api/t/v1/me".to_string())));
+    assert!(served.contains(&("POST".to_string(), "/api/t/v1/echo".to_string())));
+    let problems = kreki_platform::http::access::check_declarations(&router, crate::http::ROUTES);
+    assert_eq!(
+        problems,
+        ["GET /api/t/v1/undeclared: served without an access declaration"]
+    );
+    let mut bad = crate::http::ROUTES.to_vec();
+    bad.push(RouteAccess::permission(
+        "GET",
+        "/api/t/v1/nowhere",
+        "case:teleport",
+    ));
+    let problems = kreki_platform::http::access::check_declarations(&router, &bad);
+    assert!(
+        problems.contains(
+            &"GET /api/t/v1/nowhere: permission `case:teleport` is not in the matrix".to_string()
+        ),
+        "{problems:?}"
+    );
+    assert_eq!(
+        kreki_platform::http::access::unserved_declarations(&router, &bad),
+        ["GET /api/t/v1/nowhere"]
     );
 }

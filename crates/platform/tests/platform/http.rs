@@ -9,12 +9,13 @@ use axum::{
 };
 use kreki_platform::{
     ApiResult, Envelope,
-    auth::{Auth, Authenticator, StaticJwks},
+    auth::{Auth, Authenticator, StaticJwks, perm},
     bus::{Bus, local::LocalBus, outbox::Relay},
     config::Config,
     error::ErrorEnvelope,
     http::{
         ApiJson,
+        access::{RouteAccess, scope},
         middleware::{KitConfig, outer},
         server::serve,
     },
@@ -43,8 +44,8 @@ async fn me(Auth(p): Auth) -> ApiResult<Envelope<String>> {
     Ok(Envelope::ok(p.subject))
 }
 
-async fn ops(Auth(p): Auth) -> ApiResult<Envelope<String>> {
-    p.require(kreki_identity_contracts::perm::CASE_READ_ALL)?;
+/// Declared with `case:read_all`: the platform's access check decides, not the handler.
+async fn ops(Auth(_): Auth) -> ApiResult<Envelope<String>> {
     Ok(Envelope::ok("ok".to_string()))
 }
 
@@ -57,25 +58,40 @@ async fn touch_db(State(db): State<Db>) -> ApiResult<Envelope<i64>> {
     Ok(Envelope::ok(n))
 }
 
+/// The test service's access declarations (`/api/t/v1/undeclared` is left out on purpose).
+pub const ROUTES: &[RouteAccess] = &[
+    RouteAccess::public("POST", "/api/t/v1/echo", "test: echoes its body"),
+    RouteAccess::permission("GET", "/api/t/v1/me", perm::PROFILE_OWN).scoped(scope::OWN),
+    RouteAccess::permission("GET", "/api/t/v1/ops", perm::CASE_READ_ALL),
+    RouteAccess::public("GET", "/api/t/v1/db", "test: storage probe"),
+    RouteAccess::public("GET", "/api/t/v1/panic", "test: a handler that panics"),
+    RouteAccess::public("GET", "/api/t/v1/slow", "test: a handler over its time"),
+];
+
+pub fn test_api(db: Db) -> Router {
+    Router::new()
+        .route("/api/t/v1/echo", post(echo))
+        .route("/api/t/v1/me", get(me))
+        .route("/api/t/v1/ops", get(ops))
+        .route("/api/t/v1/db", get(touch_db))
+        .route("/api/t/v1/undeclared", get(|| async { "never served" }))
+        .route(
+            "/api/t/v1/panic",
+            get(|| async { if true { panic!("boom") } else { "never" } }),
+        )
+        .route(
+            "/api/t/v1/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "late"
+            }),
+        )
+        .with_state(db)
+}
+
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
-        let api = Router::new()
-            .route("/api/t/v1/echo", post(echo))
-            .route("/api/t/v1/me", get(me))
-            .route("/api/t/v1/ops", get(ops))
-            .route("/api/t/v1/db", get(touch_db))
-            .route(
-                "/api/t/v1/panic",
-                get(|| async { if true { panic!("boom") } else { "never" } }),
-            )
-            .route(
-                "/api/t/v1/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(3)).await;
-                    "late"
-                }),
-            )
-            .with_state(ctx.db.clone());
+        let api = test_api(ctx.db.clone());
         Ok(Built {
             api,
             ..Built::operational_only()
@@ -91,6 +107,7 @@ fn descriptor() -> ServiceDescriptor {
         migrations: &[],
         build,
         check_config: |_| Ok(()),
+        routes: ROUTES,
     }
 }
 

@@ -50,6 +50,19 @@ fn slot(day: &str, start: &str, end: &str) -> Slot {
     }
 }
 
+/// The demo lead reviews Jakarta Pusat (3171), as an admin would have set it. Idempotent.
+pub async fn seed_lead_area(conn: &mut AnyConnection, account_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO lead_areas (lead_id, city_code, set_by, set_at) VALUES ($1, '3171', 'demo', $2) \
+         ON CONFLICT (lead_id) DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(kreki_platform::time_util::now_micros())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Create the profile, verify it (actor `demo`) and publish its eligibility. Idempotent: an
 /// existing profile is left alone.
 pub async fn seed_profile(

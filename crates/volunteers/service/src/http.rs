@@ -9,6 +9,7 @@ use axum::{
     http::StatusCode,
 };
 use base64::Engine;
+use kreki_identity_contracts::perm;
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::{Auth, Principal},
@@ -24,6 +25,7 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    areas::{self, outside_area, reviewer_area},
     model::{
         DOCUMENT_KINDS, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, DOCUMENTS_PER_VOLUNTEER, Decision,
         DecisionInput, DocumentContent, DocumentInput, DocumentMeta, LeaderRow,
@@ -39,16 +41,13 @@ pub struct AppState {
     pub relay: Arc<RelayState>,
 }
 
-/// Roles that have a volunteer profile.
-const VOLUNTEER: &[&str] = &["volunteer", "volunteer_lead"];
-/// Roles that review and search in every area.
-const OPS: &[&str] = &["ops_admin", "system_admin"];
-const LEAD: &str = "volunteer_lead";
+/// Who keeps a volunteer profile: those who go on duty (`presence:manage_own`).
+const VOLUNTEER: &str = perm::PRESENCE_OWN;
 
 #[derive(OpenApi)]
 #[openapi(tags(
     (name = "profile", description = "The signed-in volunteer's profile, documents, verification, schedule and stats"),
-    (name = "review", description = "Search and verification by Volunteer Leads (own area) and Ops"),
+    (name = "review", description = "Search and verification by Volunteer Leads (the area an admin set for them) and Ops Admins (everywhere); leads' areas; the access log"),
     (name = "leaderboard", description = "Points per city (display names only)"),
 ))]
 struct ApiDoc;
@@ -70,7 +69,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(list_volunteers))
                 .routes(routes!(get_volunteer))
                 .routes(routes!(volunteer_document))
-                .routes(routes!(decide)),
+                .routes(routes!(decide))
+                .routes(routes!(areas::put_lead_area, areas::get_lead_area))
+                .routes(routes!(areas::access_log)),
         )
         .with_state(state)
         .split_for_parts();
@@ -88,17 +89,6 @@ fn not_found() -> ApiError {
     ApiError::not_found(
         "VOLUNTEERS_NOT_FOUND",
         Msg::new("Relawan tidak ditemukan", "Volunteer not found"),
-    )
-}
-
-fn outside_area() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "VOLUNTEERS_OUTSIDE_AREA",
-        Msg::new(
-            "Ketua relawan hanya dapat meninjau relawan di wilayahnya",
-            "A Volunteer Lead reviews volunteers of their own area only",
-        ),
     )
 }
 
@@ -140,7 +130,7 @@ async fn finish(
     ),
     security(("bearer" = [])))]
 async fn get_me(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<ProfileView>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     Ok(Envelope::ok(own_row(&st.db, &p.subject).await?.view()))
 }
 
@@ -160,7 +150,7 @@ async fn put_me(
     Auth(p): Auth,
     body: Result<ApiJson<ProfileInput>, ApiError>,
 ) -> ApiResult<Envelope<ProfileView>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let ApiJson(input) = body?;
     let profile = input.validate()?;
     let mut tx = st.db.begin().await?;
@@ -188,7 +178,7 @@ async fn put_schedule(
     Auth(p): Auth,
     body: Result<ApiJson<Schedule>, ApiError>,
 ) -> ApiResult<Envelope<ProfileView>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let ApiJson(input) = body?;
     let schedule = input.validate()?;
     let mut tx = st.db.begin().await?;
@@ -229,7 +219,7 @@ async fn add_document(
     Auth(p): Auth,
     body: Result<ApiJson<DocumentInput>, ApiError>,
 ) -> ApiResult<Envelope<DocumentMeta>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let ApiJson(d) = body?;
     if !DOCUMENT_KINDS.contains(&d.kind.as_str()) {
         return Err(document_invalid(
@@ -334,7 +324,7 @@ async fn my_documents(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<DocumentMeta>>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     own_row(&st.db, &p.subject).await?;
     let mut conn = st.db.pool().acquire().await?;
     Ok(Envelope::ok(store::documents(&mut conn, &p.subject).await?))
@@ -360,7 +350,7 @@ async fn my_document(
     Auth(p): Auth,
     Path(doc_id): Path<String>,
 ) -> ApiResult<Envelope<DocumentContent>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let mut conn = st.db.pool().acquire().await?;
     store::document(&mut conn, &p.subject, &doc_id)
         .await?
@@ -394,7 +384,7 @@ async fn submit(
     Auth(p): Auth,
     body: Result<ApiJson<SubmitInput>, ApiError>,
 ) -> ApiResult<Envelope<ReviewView>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let ApiJson(input) = body?;
     let note = input
         .note
@@ -449,7 +439,7 @@ async fn my_verification(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<ReviewView>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let row = own_row(&st.db, &p.subject).await?;
     Ok(Envelope::ok(review_view(&st.db, row).await?))
 }
@@ -462,7 +452,7 @@ async fn my_verification(
     ),
     security(("bearer" = [])))]
 async fn my_stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<Stats>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     Ok(Envelope::ok(store::stats(&st.db, &p.subject).await?))
 }
 
@@ -477,7 +467,7 @@ async fn my_certificates(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<MirroredCertificate>>> {
-    p.require_any_role(VOLUNTEER)?;
+    p.require(VOLUNTEER)?;
     let mut conn = st.db.pool().acquire().await?;
     Ok(Envelope::ok(
         store::certificates(&mut conn, &p.subject).await?,
@@ -602,22 +592,6 @@ pub struct SearchParams {
     /// 1–100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-}
-
-/// Is `p` allowed to review volunteers of `city`? Ops everywhere; a lead in the city of
-/// their own profile.
-async fn reviewer_area(db: &Db, p: &Principal) -> ApiResult<Option<String>> {
-    if OPS.iter().any(|r| p.has_role(r)) {
-        return Ok(None);
-    }
-    if !p.has_role(LEAD) {
-        return Err(ApiError::forbidden());
-    }
-    let mut conn = db.pool().acquire().await?;
-    match store::profile(&mut conn, &p.subject).await? {
-        Some(own) => Ok(Some(own.profile.city_code)),
-        None => Err(outside_area()),
-    }
 }
 
 /// Search volunteers (leads: own city; Ops: everywhere), paginated.
@@ -745,10 +719,12 @@ async fn volunteer_document(
 ) -> ApiResult<Envelope<DocumentContent>> {
     reviewable(&st, &p, &id).await?;
     let mut conn = st.db.pool().acquire().await?;
-    store::document(&mut conn, &id, &doc_id)
+    let doc = store::document(&mut conn, &id, &doc_id)
         .await?
-        .map(Envelope::ok)
-        .ok_or_else(no_document)
+        .ok_or_else(no_document)?;
+    // Every read of a document is recorded before its content leaves (ID cards carry the NIK).
+    areas::log_access(&mut conn, &p.subject, &id, areas::DOCUMENT_READ, &doc_id).await?;
+    Ok(Envelope::ok(doc))
 }
 
 /// Approve or reject (with a reason) a submitted verification; approve again after a change

@@ -4,6 +4,8 @@
 //! Core's events, search for leads and Ops. Whatever the Emergency Core must know is
 //! published as `volunteers.eligibility.changed` through the outbox (see [`store`]).
 
+pub mod access;
+pub mod areas;
 pub mod demo;
 pub mod http;
 pub mod model;
@@ -32,12 +34,20 @@ use kreki_platform::{
 use kreki_volunteers_contracts::{CertLevel, ELIGIBILITY_CHANGED};
 
 /// The service's own migrations (the platform's tables are applied before them).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "volunteers",
-    sqlite: include_str!("../migrations/sqlite/0001_volunteers.sql"),
-    postgres: include_str!("../migrations/postgres/0001_volunteers.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "volunteers",
+        sqlite: include_str!("../migrations/sqlite/0001_volunteers.sql"),
+        postgres: include_str!("../migrations/postgres/0001_volunteers.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "lead_areas_access_log",
+        sqlite: include_str!("../migrations/sqlite/0002_lead_areas_access_log.sql"),
+        postgres: include_str!("../migrations/postgres/0002_lead_areas_access_log.sql"),
+    },
+];
 
 pub fn descriptor() -> ServiceDescriptor {
     ServiceDescriptor {
@@ -47,6 +57,7 @@ pub fn descriptor() -> ServiceDescriptor {
         migrations: MIGRATIONS,
         build,
         check_config,
+        routes: access::ROUTES,
     }
 }
 
@@ -216,6 +227,12 @@ impl Handler for DemoAccountsHandler {
         let ev: AccountChanged = event.decode()?;
         if let Some(spec) = ev.email.as_deref().and_then(demo::spec_for) {
             demo::seed_profile(tx, &ev.account_id, spec).await?;
+            if ev
+                .roles
+                .contains(&kreki_identity_contracts::Role::VolunteerLead)
+            {
+                demo::seed_lead_area(tx, &ev.account_id).await?;
+            }
         }
         Ok(())
     }
@@ -275,6 +292,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         Ok(Built {
             api,
             openapi,
+            verifier: None,
             pages: axum::Router::new(),
         })
     })

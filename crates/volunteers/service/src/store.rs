@@ -890,5 +890,11 @@ pub async fn erase(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error
             .execute(&mut *conn)
             .await?;
     }
+    // A lead's area goes with the account; the access log keeps only pseudonymous ids (kept
+    // for its audit retention).
+    sqlx::query("DELETE FROM lead_areas WHERE lead_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -727,7 +727,7 @@ async fn instructor_chain_and_reminders(db: Db) {
     let basic = app.certify("inst-1", "Rina Instruktur", "bhd-basic").await;
     let (s, e) = app
         .enroll(
-            &app.token("inst-1", &[]),
+            &app.token("inst-1", &["volunteer"]),
             "bhd-instructor",
             "Rina Instruktur",
         )
