@@ -34,6 +34,11 @@ use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+#[path = "notify/app.rs"]
+mod app;
+#[path = "notify/attacks.rs"]
+mod attacks;
+
 // ---- helpers ---------------------------------------------------------------------------
 
 fn request(id: &str, dedup: &str, priority: Priority) -> MessageRequested {
@@ -935,7 +940,13 @@ async fn web_push_is_decrypted_and_its_vapid_jwt_verified_by_independent_librari
     )
     .unwrap();
     let public = vapid.public_key();
-    let ch = WebPushChannel::new(vapid, Duration::from_secs(5));
+    // An explicit test policy: the fake push service is on loopback.
+    let ch = WebPushChannel::new(
+        vapid,
+        Duration::from_secs(5),
+        Arc::new(kreki_notify::endpoint::EndpointPolicy::new(&[], true)),
+        Arc::new(kreki_notify::endpoint::SystemResolver),
+    );
     let endpoint = format!("{}/wpush/v2/abc", fake.url);
     let m = outgoing(
         Address::WebPush {
@@ -1357,3 +1368,24 @@ storage_conformance!(
     kreki_notify::MIGRATIONS,
     super::outcomes_are_recorded
 );
+
+/// The OpenAPI document as served (the same snapshot `apps/kreki`'s contract test checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_matches_its_snapshot() {
+    let (db, _guard) = testkit::sqlite_db("notify", kreki_notify::MIGRATIONS).await;
+    let app = app::start(db, app::Start::new(serde_json::json!({}))).await;
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/api/notify/v1/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    testkit::assert_json_snapshot(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi-notify.json"),
+        &doc,
+    );
+    app.stop().await;
+}
