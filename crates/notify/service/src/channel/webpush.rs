@@ -183,7 +183,10 @@ impl WebPushChannel {
         });
         Self {
             vapid,
+            // No proxy from the environment: a proxy would resolve the name itself and
+            // connect where the check never looked.
             http: super::client_builder(timeout)
+                .no_proxy()
                 .dns_resolver(guard)
                 .build()
                 .unwrap_or_else(|_| reqwest::Client::new()),
