@@ -69,7 +69,15 @@ fn subscription(endpoint: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_subscriptions_preferences_search_and_acknowledgement() {
-    let app = start_up_with(None, |_| {}).await;
+    // The fake push service is on this machine: an explicit test setting (production admits
+    // only the browsers' push services on public addresses).
+    let app = start_up_with(None, |cfg| {
+        cfg.notify.insert(
+            "push".into(),
+            figment::value::Value::serialize(json!({"allow_loopback": true})).unwrap(),
+        );
+    })
+    .await;
     let vol = app.signer.token(ISSUER, "vol-7", &["volunteer"]);
     let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
 
@@ -104,7 +112,7 @@ async fn push_subscriptions_preferences_search_and_acknowledgement() {
     );
     let mut remote_http = subscription("http://push.example.net/x");
     remote_http["keys"]["auth"] = json!(B64.encode([1u8; 16]));
-    let (s, _) = call(
+    let (s, v) = call(
         &app,
         "POST",
         "/push/subscriptions",
@@ -112,7 +120,11 @@ async fn push_subscriptions_preferences_search_and_acknowledgement() {
         Some(remote_http),
     )
     .await;
-    assert_eq!(s, 422, "plain http only on this machine");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("VALIDATION_PUSH_ENDPOINT")),
+        "only the browsers' push services (and, set for this test, this machine)"
+    );
     let (s, v) = call(
         &app,
         "POST",

@@ -95,7 +95,8 @@ async fn two_services_as_processes_exchange_an_event_over_nats() {
         .env("KREKI_BUS__SUBJECT_PREFIX", &nats.prefix)
         .env("KREKI_AUTH__JWKS_URL", &jwks)
         .env("KREKI_AUTH__ISSUER", ISSUER)
-        .env("KREKI_NOTIFY__CONSOLE_FILE", &console);
+        .env("KREKI_NOTIFY__CONSOLE_FILE", &console)
+        .env("KREKI_NOTIFY__CONSOLE", "on");
         c
     };
     let emergency = spawn(serve("emergency", &pg_emergency.url));

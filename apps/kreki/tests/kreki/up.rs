@@ -56,6 +56,20 @@ pub async fn start_up_full(
     cfg.notify
         .insert("console_file".into(), console.display().to_string().into());
     change(&mut cfg);
+    // Outside the demo the console channel is off unless configured: the tests that read
+    // messages from it turn it on, as it was while no provider is configured, with the
+    // codes and links in clear (they sign in with them).
+    if !["fcm", "whatsapp", "sms", "email"]
+        .iter()
+        .any(|k| cfg.notify.contains_key(*k))
+    {
+        cfg.notify
+            .entry("console".into())
+            .or_insert_with(|| "on".into());
+        cfg.notify
+            .entry("console_secrets".into())
+            .or_insert_with(|| "show".into());
+    }
     let running = kreki::up(cfg, demo).await.unwrap();
     UpApp {
         url: format!("http://{}", running.addr),

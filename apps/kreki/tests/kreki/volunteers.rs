@@ -163,6 +163,8 @@ fn base_config(dir: &TempDir, jwks: String) -> Config {
             .to_string()
             .into(),
     );
+    // Explicitly: outside the demo the console channel is off unless configured.
+    cfg.notify.insert("console".into(), "on".into());
     cfg
 }
 

@@ -909,6 +909,7 @@ pub struct TestAlertQueued {
     responses(
         (status = 202, description = "Test alert queued", body = inline(Envelope<TestAlertQueued>)),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Volunteers only (AUTH_FORBIDDEN)", body = ErrorEnvelope),
         (status = 429, description = "Too many self-tests (RATE_LIMITED)", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
@@ -916,6 +917,9 @@ async fn test_alert(
     State(st): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<TestAlertQueued>> {
+    // Only those who receive dispatch alerts test them (the roles with
+    // `presence:manage_own`): a test alert makes notify call the person's push endpoints.
+    p.require_any_role(VOLUNTEER)?;
     let d = st
         .limiter
         .hit(

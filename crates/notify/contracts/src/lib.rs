@@ -117,6 +117,19 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Variables that are secrets (one-time codes, links that carry a token): the
+    /// notification service blanks them once the message is done with and never prints
+    /// them on its console unless told to.
+    pub fn secret_vars(self) -> &'static [&'static str] {
+        match self {
+            Template::OtpCode => &["code"],
+            Template::EmailVerification | Template::PasswordReset => &["link"],
+            _ => &[],
+        }
+    }
+}
+
 /// Who receives a message: a KREKI ID account (addresses from its profile) or a raw address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

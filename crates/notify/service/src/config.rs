@@ -10,13 +10,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsoleMode {
-    /// Only while no provider channel (FCM, WhatsApp, SMS, e-mail) is configured: the demo.
+    /// Only in the demo (`kreki up --demo`); never in a deployment that did not ask for it.
     #[default]
     Auto,
-    /// Always, as the last channel of every message (development).
+    /// Always, as the last channel of every message (development, tests).
     On,
-    /// Never (production: codes and links must not reach a log).
+    /// Never.
     Off,
+}
+
+/// What the console channel prints of a message's secret variables (one-time codes, links
+/// with a token: [`kreki_notify_contracts::Template::secret_vars`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleSecrets {
+    /// Masked (`******`): the console is a log.
+    #[default]
+    Mask,
+    /// In clear: tests and local development that sign in with codes read from the console.
+    Show,
 }
 
 /// Per channel: parallel sends and the provider's rate limit.
@@ -51,7 +63,28 @@ pub struct PushConfig {
     pub vapid_private_key: Option<Secret>,
     /// Time-to-live at the push service when the message has no expiry.
     pub ttl_s: u64,
+    /// Hosts of the push services subscriptions may point to: a host matches an entry when
+    /// it is the entry or ends with `.` + the entry (a leading `*.` is allowed).
+    pub allowed_hosts: Vec<String>,
+    /// Tests and local development only: also admit endpoints on this machine (`http` or
+    /// `https`, any port, loopback hosts and allowed hosts that resolve to loopback).
+    pub allow_loopback: bool,
     pub limits: Limits,
+}
+
+/// The push services of the browsers: FCM (Chrome, Edge on Android, Opera), Mozilla
+/// (Firefox), Apple (Safari), Microsoft (WNS, Edge on Windows).
+pub fn default_push_hosts() -> Vec<String> {
+    [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "push.services.mozilla.com",
+        "web.push.apple.com",
+        "*.notify.windows.com",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect()
 }
 
 impl Default for PushConfig {
@@ -61,6 +94,8 @@ impl Default for PushConfig {
             subject: None,
             vapid_private_key: None,
             ttl_s: 3_600,
+            allowed_hosts: default_push_hosts(),
+            allow_loopback: false,
             limits: Limits {
                 concurrency: 16,
                 per_second: 0.0,
@@ -174,6 +209,14 @@ pub struct NotifyConfig {
     /// Console channel: append messages as JSON lines to this file (default: standard output).
     pub console_file: Option<PathBuf>,
     pub console: ConsoleMode,
+    /// Secret variables on the console: masked unless `show`.
+    pub console_secrets: ConsoleSecrets,
+    /// A message that may still move on to its next channel after it was sent (SMS or
+    /// WhatsApp with a later channel: a failed receipt moves it on) keeps its secret
+    /// variables this long after the send; then they are blanked. Messages that are
+    /// delivered, failed, expired or suppressed, or sent with nothing left to try, have
+    /// them blanked at once.
+    pub secrets_kept_s: u64,
     /// A critical message not delivered or acknowledged within this time goes out on the
     /// next channel of its plan.
     pub fallback_after_s: u64,
@@ -193,6 +236,8 @@ impl Default for NotifyConfig {
         Self {
             console_file: None,
             console: ConsoleMode::Auto,
+            console_secrets: ConsoleSecrets::Mask,
+            secrets_kept_s: 900,
             fallback_after_s: 15,
             max_attempts: 8,
             provider_timeout_ms: 10_000,
@@ -206,17 +251,12 @@ impl Default for NotifyConfig {
 }
 
 impl NotifyConfig {
-    /// Whether the console channel takes part.
-    pub fn console_enabled(&self) -> bool {
+    /// Whether the console channel takes part (`auto`: only in the demo).
+    pub fn console_enabled(&self, demo: bool) -> bool {
         match self.console {
             ConsoleMode::On => true,
             ConsoleMode::Off => false,
-            ConsoleMode::Auto => {
-                self.fcm.is_none()
-                    && self.whatsapp.is_none()
-                    && self.sms.is_none()
-                    && self.email.is_none()
-            }
+            ConsoleMode::Auto => demo,
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct AppState {
     pub available: Available,
     /// VAPID public key (base64url), when Web Push is on.
     pub vapid_public: Option<String>,
+    /// Which push endpoints subscriptions may name.
+    pub push_policy: Arc<crate::endpoint::EndpointPolicy>,
+    /// Looks up push endpoints' hosts when a subscription is made.
+    pub resolver: Arc<dyn crate::endpoint::Resolver>,
     pub sms_webhook_secret: Option<Secret>,
     pub whatsapp_app_secret: Option<Secret>,
     pub whatsapp_verify_token: Option<Secret>,
@@ -361,13 +365,14 @@ fn bad_subscription() -> ApiError {
     )
 }
 
-/// An https endpoint (http only on this machine, for development and tests).
-fn endpoint_ok(endpoint: &str) -> bool {
-    let Ok(u) = url::Url::parse(endpoint) else {
-        return false;
-    };
-    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    endpoint.len() <= 2048 && (u.scheme() == "https" || (u.scheme() == "http" && loopback))
+fn endpoint_refused() -> ApiError {
+    ApiError::validation(
+        "VALIDATION_PUSH_ENDPOINT",
+        Msg::new(
+            "Endpoint push tidak diizinkan: hanya layanan push peramban yang dikenal (https, alamat publik)",
+            "Push endpoint not allowed: only the known browser push services (https, public address)",
+        ),
+    )
 }
 
 fn b64_len(s: &str) -> Option<usize> {
@@ -383,7 +388,7 @@ fn b64_len(s: &str) -> Option<usize> {
     responses(
         (status = 201, description = "Subscribed (again: the same id)", body = inline(Envelope<Subscribed>)),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
-        (status = 422, description = "NOTIFY_SUBSCRIPTION_INVALID", body = ErrorEnvelope),
+        (status = 422, description = "NOTIFY_SUBSCRIPTION_INVALID (keys), VALIDATION_PUSH_ENDPOINT (not a known push service's https endpoint, or its host resolves to a loopback, private or link-local address)", body = ErrorEnvelope),
         (status = 503, description = "NOTIFY_PUSH_DISABLED", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
@@ -400,8 +405,17 @@ async fn add_subscription(
         .decode(sub.keys.p256dh.trim_end_matches('='))
         .ok()
         .is_some_and(|b| p256::PublicKey::from_sec1_bytes(&b).is_ok() && b.len() == 65);
-    if !endpoint_ok(&sub.endpoint) || !point_ok || b64_len(&sub.keys.auth) != Some(16) {
+    if !point_ok || b64_len(&sub.keys.auth) != Some(16) {
         return Err(bad_subscription());
+    }
+    if let Err(why) = st
+        .push_policy
+        .check(&sub.endpoint, st.resolver.as_ref())
+        .await
+    {
+        // The endpoint itself is the subscriber's secret: only the reason is logged.
+        tracing::warn!(account = %p.subject, reason = %why, "push subscription refused");
+        return Err(endpoint_refused());
     }
     let id = st
         .store

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod channel;
 pub mod config;
+pub mod endpoint;
 pub mod gsm7;
 pub mod http;
 pub mod page;
@@ -70,6 +71,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "channels",
         sqlite: include_str!("../migrations/sqlite/0002_channels.sql"),
         postgres: include_str!("../migrations/postgres/0002_channels.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "secrets_erasure",
+        sqlite: include_str!("../migrations/sqlite/0003_secrets_erasure.sql"),
+        postgres: include_str!("../migrations/postgres/0003_secrets_erasure.sql"),
     },
 ];
 
@@ -264,12 +271,17 @@ pub async fn senders(
     cfg: &NotifyConfig,
     store: &Store,
     base_url: &str,
+    options: &Options,
 ) -> anyhow::Result<(Senders, Option<String>)> {
     let timeout = Duration::from_millis(cfg.provider_timeout_ms);
     let mut s = Senders::default();
     let mut vapid_public = None;
-    if cfg.console_enabled() {
-        s.console = Some(Arc::new(ConsoleChannel::new(cfg.console_file.clone())));
+    if cfg.console_enabled(options.demo) {
+        let console = ConsoleChannel::new(cfg.console_file.clone());
+        s.console = Some(Arc::new(match cfg.console_secrets {
+            config::ConsoleSecrets::Mask => console,
+            config::ConsoleSecrets::Show => console.showing_secrets(),
+        }));
     }
     if cfg.push.enabled {
         let key = match &cfg.push.vapid_private_key {
@@ -286,7 +298,12 @@ pub async fn senders(
             .unwrap_or_else(|| base_url.to_string());
         let vapid = Vapid::from_pkcs8(&key, subject)?;
         vapid_public = Some(vapid.public_key());
-        s.webpush = Some(Arc::new(WebPushChannel::new(vapid, timeout)));
+        s.webpush = Some(Arc::new(WebPushChannel::new(
+            vapid,
+            timeout,
+            push_policy(cfg),
+            options.resolver.clone(),
+        )));
     }
     if let Some(f) = &cfg.fcm {
         let account = ServiceAccount::load(&f.service_account_file)?;
@@ -328,6 +345,14 @@ pub async fn senders(
     Ok((s, vapid_public))
 }
 
+/// The rules of push endpoints (`[notify.push] allowed_hosts`, `allow_loopback`).
+pub fn push_policy(cfg: &NotifyConfig) -> Arc<endpoint::EndpointPolicy> {
+    Arc::new(endpoint::EndpointPolicy::new(
+        &cfg.push.allowed_hosts,
+        cfg.push.allow_loopback,
+    ))
+}
+
 /// The sender's tuning from the configuration.
 pub fn settings(cfg: &NotifyConfig) -> Settings {
     let mut limits = HashMap::new();
@@ -354,14 +379,42 @@ pub fn settings(cfg: &NotifyConfig) -> Settings {
     }
 }
 
+/// What the service is built with besides its configuration.
+#[derive(Clone)]
+pub struct Options {
+    /// Looks up the hosts of push endpoints (the system's resolver; tests inject one).
+    pub resolver: Arc<dyn endpoint::Resolver>,
+    /// Running as the demo (`kreki up --demo`): the console channel is on by default.
+    pub demo: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            resolver: Arc::new(endpoint::SystemResolver),
+            demo: false,
+        }
+    }
+}
+
 fn build(ctx: ServiceContext) -> BuildFuture {
+    let options = Options {
+        demo: ctx.demo.is_some(),
+        ..Options::default()
+    };
+    build_with(ctx, options)
+}
+
+/// [`descriptor`]'s build with explicit [`Options`] (tests: a resolver of their own).
+pub fn build_with(ctx: ServiceContext, options: Options) -> BuildFuture {
     Box::pin(async move {
         let cfg: NotifyConfig = ctx.config.service_section("notify")?;
         // No send outlives its lease: a claimed message is free again only after its
         // provider call must have ended (a crashed process's claims come back this soon).
         let lease = Duration::from_millis(cfg.provider_timeout_ms) + Duration::from_secs(5);
-        let store = Store::with_lease(ctx.db.clone(), lease);
-        let (senders, vapid_public) = senders(&cfg, &store, &ctx.base_url).await?;
+        let store = Store::with_lease(ctx.db.clone(), lease)
+            .keeping_secrets(Duration::from_secs(cfg.secrets_kept_s));
+        let (senders, vapid_public) = senders(&cfg, &store, &ctx.base_url, &options).await?;
         let available = senders.available();
         let lanes = Lanes::new(&store);
         let metrics = Arc::new(NotifyMetrics::new(&ctx.metrics));
@@ -393,6 +446,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             relay: ctx.relay.clone(),
             available,
             vapid_public,
+            push_policy: push_policy(&cfg),
+            resolver: options.resolver.clone(),
             sms_webhook_secret: cfg.sms.as_ref().map(|s| s.webhook_secret.clone()),
             whatsapp_app_secret: cfg.whatsapp.as_ref().map(|w| w.app_secret.clone()),
             whatsapp_verify_token: cfg.whatsapp.as_ref().and_then(|w| w.verify_token.clone()),

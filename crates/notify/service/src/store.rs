@@ -138,7 +138,7 @@ pub struct MessageView {
     pub attempts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
-    /// `account:<id>`, or the raw address masked.
+    /// `account:<id>`, the raw address masked, or `erased` (its account was erased).
     pub recipient: String,
     pub created_at: String,
     pub history: Vec<HistoryEntry>,
@@ -229,10 +229,14 @@ async fn start_attempts(
 const MESSAGE_COLUMNS: &str = "id, dedup_key, recipient_kind, recipient, template, vars, language, priority, plan, step, \
      channel, correlation_id, expires_at, step_attempts, attachments, created_at";
 
+/// How long a sent message that may still move on keeps its secret variables, by default.
+pub const SECRETS_KEPT_MICROS: i64 = 900_000_000;
+
 #[derive(Clone)]
 pub struct Store {
     db: Db,
     lease_us: i64,
+    secrets_kept_us: i64,
 }
 
 impl Store {
@@ -240,15 +244,23 @@ impl Store {
         Self {
             db,
             lease_us: LEASE_MICROS,
+            secrets_kept_us: SECRETS_KEPT_MICROS,
         }
     }
 
     /// The same store with another lease time of claimed messages.
     pub fn with_lease(db: Db, lease: std::time::Duration) -> Self {
         Self {
-            db,
             lease_us: i64::try_from(lease.as_micros()).unwrap_or(LEASE_MICROS),
+            ..Self::new(db)
         }
+    }
+
+    /// The same store keeping the secrets of a sent message that may still move on to its
+    /// next channel this long (then they are blanked).
+    pub fn keeping_secrets(mut self, kept: std::time::Duration) -> Self {
+        self.secrets_kept_us = i64::try_from(kept.as_micros()).unwrap_or(SECRETS_KEPT_MICROS);
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -271,7 +283,17 @@ impl Store {
     ) -> Result<Enqueued, sqlx::Error> {
         let (kind, to) = match req.recipient() {
             Some(Recipient::Account(a)) => ("account", a),
-            Some(Recipient::Address(a)) => ("address", a),
+            // Phones in E.164 (as the directory and the search have them).
+            Some(Recipient::Address(a)) => (
+                "address",
+                if a.contains('@') {
+                    a
+                } else {
+                    kreki_platform::types::PhoneE164::parse(&a)
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or(a)
+                },
+            ),
             None => {
                 return Err(sqlx::Error::Protocol(
                     "message without exactly one recipient".into(),
@@ -348,6 +370,7 @@ impl Store {
         .await?;
         history(conn, &req.id, now, "queued", Some(&enum_text(&first)), None).await?;
         if let Some(detail) = final_detail {
+            blank_secrets(conn, &req.id, req.template, &req.vars).await?;
             history(conn, &req.id, now, status, None, Some(&detail)).await?;
             let state = if status == "failed" {
                 DeliveryState::Failed
@@ -448,7 +471,9 @@ impl Store {
         let mut tx = self.db.begin_relaxed().await?;
         let mut moved = Vec::with_capacity(outcomes.len());
         for (m, outcome) in outcomes {
-            moved.push(record_in(&mut tx, m, outcome, fallback_after_us).await?);
+            moved.push(
+                record_in(&mut tx, m, outcome, fallback_after_us, self.secrets_kept_us).await?,
+            );
         }
         tx.commit().await?;
         Ok(moved)
@@ -499,6 +524,7 @@ impl Store {
         for row in &rows {
             let m = queued(row)?;
             if m.expires_at.is_some_and(|e| e <= now) {
+                blank_secrets(&mut tx, &m.id, m.template, &m.vars).await?;
                 continue;
             }
             sqlx::query("UPDATE deliveries SET detail = 'no delivery receipt in time', updated_at = $1 WHERE id = $2")
@@ -514,6 +540,34 @@ impl Store {
         }
         tx.commit().await?;
         Ok(lanes)
+    }
+
+    /// Sent messages whose secrets were kept for a possible next channel, and the time is
+    /// up: their secret variables are blanked. Returns how many.
+    pub async fn blank_kept_secrets(&self, limit: i64) -> Result<usize, sqlx::Error> {
+        let now = now_micros();
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.db.begin_relaxed().await?;
+        // Write first: take the due rows by clearing their time.
+        let rows = sqlx::query(&format!(
+            "UPDATE messages SET secrets_until = NULL WHERE id IN \
+             (SELECT id FROM messages WHERE secrets_until <= $1 AND status NOT IN ('queued', 'sending') \
+             AND fallback_at IS NULL LIMIT {limit}{lock}) RETURNING id, template, vars"
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let id: String = r.try_get(0)?;
+            let template: String = r.try_get(1)?;
+            let vars: String = r.try_get(2)?;
+            blank_secrets(&mut tx, &id, enum_parse(&template)?, &json_parse(&vars)?).await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
     }
 
     /// A provider's receipt (`delivered`, `read`, `failed`) for one of our sends, by the
@@ -579,6 +633,7 @@ impl Store {
                 if changed > 0
                     && let Some(m) = fetch_message(&mut tx, &message_id).await?
                 {
+                    blank_secrets(&mut tx, &m.id, m.template, &m.vars).await?;
                     publish_status(
                         &mut tx,
                         &m.id,
@@ -654,6 +709,7 @@ impl Store {
             return Ok(false);
         }
         if changed > 0 {
+            blank_secrets(&mut tx, id, m.template, &m.vars).await?;
             history(
                 &mut tx,
                 id,
@@ -820,32 +876,93 @@ impl Store {
         .bind(json_text(&channels))
         .bind(a.version)
         .bind(now_micros())
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+        // Every address it ever had, older versions' too: erasure finds what was sent to
+        // them as raw addresses.
+        for address in [a.email.as_deref().map(str::to_lowercase), a.phone.clone()]
+            .into_iter()
+            .flatten()
+        {
+            sqlx::query(
+                "INSERT INTO recipient_addresses (account_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&a.account_id)
+            .bind(address)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
-    /// Forget an account: its directory entry, push targets, and the variables and
-    /// addresses of its messages (ids, states and times stay for the statistics).
+    /// Forget an account: its directory entry, the addresses it had, its push targets and
+    /// preferences; its messages lose their variables, attachments and provider details,
+    /// and the messages sent to one of its addresses as a raw address (a code to its phone,
+    /// a reset link to its e-mail) their recipient too (`erased`). Ids, templates, states
+    /// and times stay for the statistics. A message still waiting is not sent.
     pub async fn erase_recipient(
         conn: &mut AnyConnection,
         account: &str,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM recipients WHERE account_id = $1")
+        // Its addresses: the current ones and every one it had before.
+        let mut addresses: Vec<String> = Vec::new();
+        for r in sqlx::query("DELETE FROM recipients WHERE account_id = $1 RETURNING email, phone")
             .bind(account)
-            .execute(&mut *conn)
-            .await?;
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let email: Option<String> = r.try_get(0)?;
+            let phone: Option<String> = r.try_get(1)?;
+            addresses.extend(email.map(|e| e.to_lowercase()));
+            addresses.extend(phone);
+        }
+        for r in
+            sqlx::query("DELETE FROM recipient_addresses WHERE account_id = $1 RETURNING address")
+                .bind(account)
+                .fetch_all(&mut *conn)
+                .await?
+        {
+            addresses.push(r.try_get(0)?);
+        }
+        addresses.sort();
+        addresses.dedup();
         sqlx::query("DELETE FROM push_subscriptions WHERE account_id = $1")
             .bind(account)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "UPDATE messages SET vars = '{}', attachments = '[]', status = CASE WHEN status IN ('queued', 'sending') \
-             THEN 'failed' ELSE status END WHERE recipient_kind = 'account' AND recipient = $1",
-        )
-        .bind(account)
-        .execute(&mut *conn)
-        .await?;
+        const DETAILS: [&str; 2] = [
+            "UPDATE message_events SET detail = NULL WHERE message_id IN (SELECT id FROM messages WHERE {})",
+            "UPDATE deliveries SET detail = NULL WHERE message_id IN (SELECT id FROM messages WHERE {})",
+        ];
+        const FORGET: &str = "vars = '{}', attachments = '[]', last_error = NULL, secrets_until = NULL, \
+             status = CASE WHEN status IN ('queued', 'sending') THEN 'failed' ELSE status END";
+        let of_account = "recipient_kind = 'account' AND recipient = $1";
+        for sql in DETAILS {
+            sqlx::query(&sql.replace("{}", of_account))
+                .bind(account)
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query(&format!("UPDATE messages SET {FORGET} WHERE {of_account}"))
+            .bind(account)
+            .execute(&mut *conn)
+            .await?;
+        // E-mail addresses in any case (`Putri@…` is `putri@…`).
+        let to_address = "recipient_kind = 'address' AND lower(recipient) = $1";
+        for address in &addresses {
+            for sql in DETAILS {
+                sqlx::query(&sql.replace("{}", to_address))
+                    .bind(address)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query(&format!(
+                "UPDATE messages SET {FORGET}, recipient_kind = 'erased', recipient = 'erased' WHERE {to_address}"
+            ))
+            .bind(address)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
@@ -1042,6 +1159,7 @@ async fn record_in(
     m: &Queued,
     outcome: &Outcome,
     fallback_after_us: i64,
+    secrets_kept_us: i64,
 ) -> Result<Option<Channel>, sqlx::Error> {
     let now = now_micros();
     let channel_text = enum_text(&m.channel);
@@ -1083,6 +1201,24 @@ async fn record_in(
                 provider_ref.as_deref(),
             )
             .await?;
+            if !m.template.secret_vars().is_empty() {
+                // A failed receipt moves an SMS or WhatsApp message on to its next channel,
+                // and a critical one moves on without a receipt: they keep their secrets a
+                // while. Everything else is done with them.
+                let may_move_on = fallback.is_some()
+                    || (!delivered
+                        && m.has_next()
+                        && matches!(m.channel, Channel::Sms | Channel::Whatsapp));
+                if may_move_on {
+                    sqlx::query("UPDATE messages SET secrets_until = $1 WHERE id = $2")
+                        .bind(now + secrets_kept_us.max(fallback_after_us))
+                        .bind(&m.id)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    blank_secrets(&mut *tx, &m.id, m.template, &m.vars).await?;
+                }
+            }
             let s = if *delivered {
                 DeliveryState::Delivered
             } else {
@@ -1177,6 +1313,11 @@ async fn next_step(
     now: i64,
     detail: &str,
 ) -> Result<Option<Channel>, sqlx::Error> {
+    if secrets_blanked(m.template, &m.vars) {
+        let why = format!("{detail}; not sent again: its secret variables were erased");
+        finish(conn, m, now, "failed", DeliveryState::Failed, &why).await?;
+        return Ok(None);
+    }
     let next = usize::try_from(m.step + 1)
         .ok()
         .and_then(|s| m.plan.get(s))
@@ -1219,6 +1360,7 @@ async fn finish(
     state: DeliveryState,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
+    blank_secrets(conn, &m.id, m.template, &m.vars).await?;
     sqlx::query("UPDATE messages SET status = $1, fallback_at = NULL, updated_at = $2, last_error = $3 WHERE id = $4")
         .bind(status)
         .bind(now)
@@ -1274,6 +1416,53 @@ async fn publish_status(
         event = event.correlated(c.clone());
     }
     outbox::enqueue(conn, &event).await
+}
+
+/// The variables with the template's secrets blanked (`""`); `None`: nothing to blank.
+pub fn blanked(
+    template: Template,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let blank = serde_json::Value::String(String::new());
+    let secret = template.secret_vars();
+    if !secret
+        .iter()
+        .any(|k| vars.get(*k).is_some_and(|v| *v != blank))
+    {
+        return None;
+    }
+    let mut out = vars.clone();
+    for k in secret {
+        if let Some(v) = out.get_mut(*k) {
+            *v = blank.clone();
+        }
+    }
+    Some(out)
+}
+
+/// Were this message's secrets blanked already?
+fn secrets_blanked(template: Template, vars: &serde_json::Map<String, serde_json::Value>) -> bool {
+    template
+        .secret_vars()
+        .iter()
+        .any(|k| vars.get(*k).and_then(|v| v.as_str()) == Some(""))
+}
+
+/// Blank a message's secret variables (codes, links with a token) in the database.
+async fn blank_secrets(
+    conn: &mut AnyConnection,
+    id: &str,
+    template: Template,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), sqlx::Error> {
+    if let Some(vars) = blanked(template, vars) {
+        sqlx::query("UPDATE messages SET vars = $1, secrets_until = NULL WHERE id = $2")
+            .bind(json_text(&vars))
+            .bind(id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn history(
@@ -1368,6 +1557,8 @@ fn view(
     let to: String = row.try_get(11)?;
     let recipient = if kind == "account" {
         format!("account:{to}")
+    } else if kind == "erased" {
+        "erased".to_string()
     } else if to.contains('@') {
         kreki_platform::telemetry::mask_email(&to)
     } else {

@@ -374,6 +374,10 @@ impl Worker {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
+            // Secrets kept for a next channel that did not come.
+            if let Err(e) = self.store.blank_kept_secrets(100).await {
+                tracing::warn!(error = %e, "notify secret sweep failed");
+            }
             // Leases of a sender that died, then critical messages without a receipt.
             for sweep in [
                 self.store.reclaim_expired().await,
@@ -545,7 +549,8 @@ impl Worker {
             Outcome::Expired
         } else {
             let started = Instant::now();
-            let result = self.send(&m, now).await;
+            // A provider's answer may quote the text: its secrets stay out of the history.
+            let result = self.send(&m, now).await.map_err(|e| redact(e, &m));
             if let Some(metrics) = &self.metrics {
                 let label = ChannelLabel {
                     service: crate::store::SOURCE.to_string(),
@@ -757,6 +762,42 @@ impl Worker {
                 first_ok.ok_or(last_err)
             }
         }
+    }
+}
+
+/// A send error without the message's secret values (the detail goes to the history).
+fn redact(e: SendError, m: &Queued) -> SendError {
+    let secrets: Vec<String> = m
+        .template
+        .secret_vars()
+        .iter()
+        .filter_map(|k| m.vars.get(*k))
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .filter(|v| v.len() >= 4)
+        .collect();
+    if secrets.is_empty() {
+        return e;
+    }
+    let clean = |mut d: String| {
+        for s in &secrets {
+            d = d.replace(s.as_str(), crate::channel::console::MASK);
+        }
+        d
+    };
+    match e {
+        SendError::Transient(d) => SendError::Transient(clean(d)),
+        SendError::Permanent(d) => SendError::Permanent(clean(d)),
+        SendError::Gone(d) => SendError::Gone(clean(d)),
+        SendError::RateLimited {
+            detail,
+            retry_after,
+        } => SendError::RateLimited {
+            detail: clean(detail),
+            retry_after,
+        },
     }
 }
 

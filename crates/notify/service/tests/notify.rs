@@ -34,6 +34,11 @@ use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+#[path = "notify/app.rs"]
+mod app;
+#[path = "notify/attacks.rs"]
+mod attacks;
+
 // ---- helpers ---------------------------------------------------------------------------
 
 fn request(id: &str, dedup: &str, priority: Priority) -> MessageRequested {
@@ -935,7 +940,13 @@ async fn web_push_is_decrypted_and_its_vapid_jwt_verified_by_independent_librari
     )
     .unwrap();
     let public = vapid.public_key();
-    let ch = WebPushChannel::new(vapid, Duration::from_secs(5));
+    // An explicit test policy: the fake push service is on loopback.
+    let ch = WebPushChannel::new(
+        vapid,
+        Duration::from_secs(5),
+        Arc::new(kreki_notify::endpoint::EndpointPolicy::new(&[], true)),
+        Arc::new(kreki_notify::endpoint::SystemResolver),
+    );
     let endpoint = format!("{}/wpush/v2/abc", fake.url);
     let m = outgoing(
         Address::WebPush {
@@ -1356,4 +1367,125 @@ storage_conformance!(
     "notify",
     kreki_notify::MIGRATIONS,
     super::outcomes_are_recorded
+);
+
+/// The OpenAPI document as served (the same snapshot `apps/kreki`'s contract test checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_matches_its_snapshot() {
+    let (db, _guard) = testkit::sqlite_db("notify", kreki_notify::MIGRATIONS).await;
+    let app = app::start(db, app::Start::new(serde_json::json!({}))).await;
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/api/notify/v1/openapi.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    testkit::assert_json_snapshot(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi-notify.json"),
+        &doc,
+    );
+    app.stop().await;
+}
+
+async fn stored_vars(db: &Db, id: &str) -> serde_json::Value {
+    let v: String = sqlx::query("SELECT vars FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    serde_json::from_str(&v).unwrap()
+}
+
+/// A code sent by SMS with WhatsApp after it keeps its secret while a failed receipt may
+/// still move it on; then the sweep blanks it, and a receipt after that does not send a
+/// blank code on the next channel. Without a next channel it is blanked when sent.
+async fn secrets_are_kept_only_while_the_message_may_move_on(db: Db) {
+    let sms_wa = Available {
+        push: false,
+        whatsapp: true,
+        sms: true,
+        email: false,
+        console: false,
+    };
+    let otp = |id: &str, channels: Vec<ChannelKind>| MessageRequested {
+        id: id.into(),
+        dedup_key: id.into(),
+        recipient_id: None,
+        address: Some("+6281234567890".into()),
+        template: Template::OtpCode,
+        vars: serde_json::json!({"code": "731904", "minutes": 5})
+            .as_object()
+            .unwrap()
+            .clone(),
+        language: None,
+        priority: Priority::High,
+        channels,
+        expires_at: None,
+        correlation_id: None,
+        attachments: Vec::new(),
+    };
+    let sent = |r: &str| Outcome::Sent {
+        provider_ref: Some(r.into()),
+        delivered: false,
+    };
+    let store = Store::new(db.clone()).keeping_secrets(Duration::ZERO);
+
+    enqueue(&db, &otp("only-sms", vec![ChannelKind::Sms]), None, sms_wa).await;
+    let m = store.claim(ChannelKind::Sms, 1).await.unwrap().remove(0);
+    store.record(&m, &sent("gw-0"), 0).await.unwrap();
+    assert_eq!(
+        stored_vars(&db, "only-sms").await["code"],
+        "",
+        "nothing left to try"
+    );
+    assert_eq!(stored_vars(&db, "only-sms").await["minutes"], 5);
+
+    enqueue(
+        &db,
+        &otp("sms-then-wa", vec![ChannelKind::Sms, ChannelKind::Whatsapp]),
+        None,
+        sms_wa,
+    )
+    .await;
+    let m = store.claim(ChannelKind::Sms, 1).await.unwrap().remove(0);
+    store.record(&m, &sent("gw-1"), 0).await.unwrap();
+    assert_eq!(
+        stored_vars(&db, "sms-then-wa").await["code"],
+        "731904",
+        "a failed receipt may still move it on"
+    );
+    // (a receipt within the time moves it on with its code: the fallback tests show that)
+    assert_eq!(store.blank_kept_secrets(10).await.unwrap(), 1);
+    assert_eq!(stored_vars(&db, "sms-then-wa").await["code"], "");
+    store
+        .receipt(ChannelKind::Sms, "gw-1", "undeliverable", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status(&store, "sms-then-wa").await, "failed");
+    let view = store.get("sms-then-wa").await.unwrap().unwrap();
+    assert!(
+        view.history.iter().any(|h| h
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("secret variables were erased"))),
+        "{view:?}"
+    );
+    assert!(
+        store
+            .claim(ChannelKind::Whatsapp, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+storage_conformance!(
+    kept_secrets,
+    "notify",
+    kreki_notify::MIGRATIONS,
+    super::secrets_are_kept_only_while_the_message_may_move_on
 );

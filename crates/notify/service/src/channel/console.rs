@@ -1,4 +1,6 @@
-//! The console/file channel (demo and tests): one JSON line per message.
+//! The console/file channel (demo and tests): one JSON line per message. The console is a
+//! log: secret variables (codes, links with a token) are masked unless it is told to show
+//! them (`console_secrets = "show"`, tests and local development).
 
 use std::path::PathBuf;
 
@@ -7,6 +9,10 @@ use kreki_notify_contracts::Channel as ChannelKind;
 use tokio::io::AsyncWriteExt;
 
 use super::{Address, Channel, Outgoing, SendError, Sent};
+use crate::templates::render;
+
+/// What a masked secret looks like on the console.
+pub const MASK: &str = "******";
 
 /// Writes each message as one JSON line to a file (appending) or to standard output.
 /// Delivery is at least once: a crash after writing and before recording re-sends it; readers
@@ -14,14 +20,23 @@ use super::{Address, Channel, Outgoing, SendError, Sent};
 pub struct ConsoleChannel {
     file: Option<PathBuf>,
     lock: tokio::sync::Mutex<()>,
+    show_secrets: bool,
 }
 
 impl ConsoleChannel {
+    /// Secret variables masked.
     pub fn new(file: Option<PathBuf>) -> Self {
         Self {
             file,
             lock: tokio::sync::Mutex::new(()),
+            show_secrets: false,
         }
+    }
+
+    /// The same console printing secret variables in clear (explicit configuration only).
+    pub fn showing_secrets(mut self) -> Self {
+        self.show_secrets = true;
+        self
     }
 }
 
@@ -37,6 +52,22 @@ impl Channel for ConsoleChannel {
             Address::WebPush { endpoint, .. } => endpoint.clone(),
             Address::Fcm(t) => t.clone(),
         };
+        let secret = m.template.secret_vars();
+        let masked = if self.show_secrets || secret.is_empty() {
+            None
+        } else {
+            let mut vars = m.vars.clone();
+            for k in secret {
+                if let Some(v) = vars.get_mut(*k) {
+                    *v = serde_json::Value::String(MASK.into());
+                }
+            }
+            Some(render(m.template, m.language, &vars))
+        };
+        let (title, body, sms) = match &masked {
+            Some(r) => (&r.title, &r.body, &r.sms),
+            None => (&m.title, &m.body, &m.sms),
+        };
         let mut line = serde_json::to_string(&serde_json::json!({
             "channel": "console",
             "at": kreki_platform::time_util::rfc3339(kreki_platform::time_util::now_micros()),
@@ -45,9 +76,9 @@ impl Channel for ConsoleChannel {
                 "to": to,
                 "priority": m.priority,
                 "template": m.template,
-                "title": m.title,
-                "body": m.body,
-                "sms": m.sms,
+                "title": title,
+                "body": body,
+                "sms": sms,
                 "correlation_id": m.correlation_id,
                 "attachments": m.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>(),
             },

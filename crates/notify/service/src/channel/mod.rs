@@ -148,12 +148,20 @@ pub fn short(body: &str) -> String {
     body.chars().take(300).collect()
 }
 
-/// The HTTP client of the provider adapters (rustls, time limit).
+/// The HTTP client of the provider adapters (rustls, time limit, no redirects).
 pub fn http_client(timeout: Duration) -> reqwest::Client {
+    client_builder(timeout)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// [`http_client`]'s settings. Redirects are never followed: a provider answers where it
+/// was called, and a push endpoint (chosen by a browser) must not lead the service anywhere
+/// else.
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kreki-notify/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }

@@ -3,7 +3,7 @@
 //! RFC 8030 (`TTL`, `Urgency`, `Topic`). Built from primitives (P-256 ECDH, HKDF-SHA-256,
 //! AES-128-GCM, ECDSA); tests decrypt with PyPI `http-ece` and verify the JWT with PyJWT.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use aes_gcm::{Aes128Gcm, KeyInit, aead::Aead};
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use ring::{
 use sha2::Sha256;
 
 use super::{Address, Channel, Outgoing, SendError, Sent, classify, network};
+use crate::endpoint::{EndpointPolicy, Guarded, Resolver, refused_by_guard};
 
 /// Record size announced in the header (one record carries the whole payload).
 const RECORD_SIZE: u32 = 4096;
@@ -164,13 +165,32 @@ pub fn urgency(p: Priority) -> &'static str {
 pub struct WebPushChannel {
     vapid: Vapid,
     http: reqwest::Client,
+    policy: Arc<EndpointPolicy>,
 }
 
 impl WebPushChannel {
-    pub fn new(vapid: Vapid, timeout: Duration) -> Self {
+    /// Sends only to endpoints `policy` admits, connecting to the addresses `resolver` gave
+    /// and the policy checked ([`Guarded`]); redirects are not followed.
+    pub fn new(
+        vapid: Vapid,
+        timeout: Duration,
+        policy: Arc<EndpointPolicy>,
+        resolver: Arc<dyn Resolver>,
+    ) -> Self {
+        let guard = Arc::new(Guarded {
+            resolver,
+            policy: policy.clone(),
+        });
         Self {
             vapid,
-            http: super::http_client(timeout),
+            // No proxy from the environment: a proxy would resolve the name itself and
+            // connect where the check never looked.
+            http: super::client_builder(timeout)
+                .no_proxy()
+                .dns_resolver(guard)
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new()),
+            policy,
         }
     }
 
@@ -209,6 +229,11 @@ impl Channel for WebPushChannel {
         else {
             return Err(SendError::Permanent("not a push subscription".into()));
         };
+        // Checked again at every send (a subscription may predate the rules): an endpoint
+        // that is refused can never work, so it goes as a gone one does.
+        self.policy
+            .check_url(endpoint)
+            .map_err(|e| SendError::Gone(e.to_string()))?;
         let body = encrypt(&payload(m), p256dh, auth).map_err(|e| match e {
             CryptoError::Encrypt => SendError::Transient(e.to_string()),
             _ => SendError::Gone(e.to_string()),
@@ -239,7 +264,10 @@ impl Channel for WebPushChannel {
             .body(body)
             .send()
             .await
-            .map_err(|e| network(&e))?;
+            .map_err(|e| match refused_by_guard(&e) {
+                Some(refused) => SendError::Gone(refused.to_string()),
+                None => network(&e),
+            })?;
         let status = res.status();
         if status.is_success() {
             let location = res
