@@ -326,7 +326,8 @@ async fn complete_lesson(
     ))
 }
 
-/// Start an attempt (or continue the open one): questions in a random order, no answers.
+/// Start an attempt (or continue the open one): questions drawn from the bank, the ones this
+/// learner saw least first, in a random order with shuffled options; no answers.
 #[utoipa::path(post, path = "/quiz/{id}/start", tag = "quizzes",
     params(("id" = String, Path, description = "Quiz id (`bhd-basic-pre`, `bhd-basic-post`, ...)")),
     responses(
@@ -355,7 +356,8 @@ pub struct SubmitBody {
     pub answers: Vec<Answer>,
 }
 
-/// Submit an attempt; scored on the server. Returns the score and, now, the right answers.
+/// Submit an attempt; scored on the server. Returns the score; the right answers (`review`)
+/// only when the post-test is over for this round (passed, or its last attempt used).
 #[utoipa::path(post, path = "/quiz/{id}/submit", tag = "quizzes", request_body = SubmitBody,
     params(("id" = String, Path, description = "Quiz id")),
     responses(

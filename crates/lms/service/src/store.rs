@@ -225,7 +225,9 @@ pub struct AttemptResult {
     pub passed: bool,
     pub started_at: String,
     pub submitted_at: Option<String>,
-    /// Only in the answer to the submission.
+    /// The right answers, only in the answer to a post-test submission that ends the
+    /// post-test for this round (passed, or the last attempt); absent otherwise (failed
+    /// attempts with attempts left, the pre-test, the history).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub review: Vec<QuestionResult>,
     /// A certificate issued by this submission (post-test passed with a practical signed off).
@@ -832,13 +834,32 @@ impl Store {
             }
         }
         let bank = self.questions_of(&quiz.course_id).await?;
+        // How often this learner already drew each question of this quiz (every attempt,
+        // every round): a new attempt asks the least seen first, so a retake asks other
+        // questions while the bank has them (it holds at least twice the test).
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT layout FROM attempts WHERE account_id = $1 AND quiz_id = $2")
+            .bind(account)
+            .bind(quiz_id)
+            .fetch_all(self.db.pool())
+            .await?
+        {
+            let layout: Vec<LayoutEntry> =
+                serde_json::from_str(&r.get::<String, _>(0)).unwrap_or_default();
+            for e in layout {
+                *seen.entry(e.question_id).or_default() += 1;
+            }
+        }
         // A fresh layout (used when no attempt is open), made before any await: the random
         // generator stays on this thread.
         let fresh: Vec<LayoutEntry> = {
             let mut rng = rand::thread_rng();
             let mut picked: Vec<&AnyRow> = bank.iter().collect();
             picked.shuffle(&mut rng);
+            // Stable: among questions seen equally often the random order stays.
+            picked.sort_by_key(|q| seen.get(&q.get::<String, _>("id")).copied().unwrap_or(0));
             picked.truncate(usize::try_from(quiz.question_count).unwrap_or(0));
+            picked.shuffle(&mut rng);
             picked
                 .iter()
                 .map(|q| {
@@ -1089,13 +1110,32 @@ impl Store {
         } else {
             None
         };
+        // The right answers only once the post-test is over for this round (passed, or its
+        // last attempt used): before that they would be the key of the next attempt. The
+        // pre-test draws from the same bank, so it never shows them.
+        let reveal = quiz.kind == "post"
+            && {
+                let used: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM attempts WHERE account_id = $1 AND quiz_id = $2 \
+                 AND started_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $3)",
+            )
+            .bind(account)
+            .bind(quiz_id)
+            .bind(&quiz.course_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+                passed || used >= quiz.max_attempts
+            };
         tx.commit().await?;
         let row = sqlx::query("SELECT * FROM attempts WHERE id = $1")
             .bind(attempt_id)
             .fetch_one(self.db.pool())
             .await?;
         let mut r = Self::result_of(&row, pass_mark);
-        r.review = review;
+        if reveal {
+            r.review = review;
+        }
         r.certificate_id = certificate_id;
         Ok(r)
     }

@@ -237,6 +237,18 @@ impl App {
     }
 
     pub async fn sign_off(&self, instructor: &str, learner: &str, course_id: &str) -> (u16, Value) {
+        self.sign_off_as(instructor, learner, course_id, "dr. Andi Wijaya")
+            .await
+    }
+
+    /// Sign off every checklist skill, as an instructor of the given name.
+    pub async fn sign_off_as(
+        &self,
+        instructor: &str,
+        learner: &str,
+        course_id: &str,
+        instructor_name: &str,
+    ) -> (u16, Value) {
         let (_, c) = self
             .get(&format!("/api/lms/v1/courses/{course_id}"), None)
             .await;
@@ -249,7 +261,7 @@ impl App {
         self.post(
             "/api/lms/v1/practical/signoff",
             Some(instructor),
-            json!({"account_id": learner, "course_id": course_id, "instructor_name": "dr. Andi Wijaya",
+            json!({"account_id": learner, "course_id": course_id, "instructor_name": instructor_name,
                    "location": "Puskesmas Menteng, Jakarta Pusat", "items": items}),
         )
         .await

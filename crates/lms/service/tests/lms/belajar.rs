@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::app::{App, start_with};
 
 /// code → (expected PKCE challenge, access token to hand out)
-type Codes = Arc<Mutex<HashMap<String, (String, String)>>>;
+pub type Codes = Arc<Mutex<HashMap<String, (String, String)>>>;
 
 async fn token(State(codes): State<Codes>, body: String) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -42,7 +42,7 @@ async fn token(State(codes): State<Codes>, body: String) -> axum::response::Resp
     }
 }
 
-async fn fake_idp() -> (String, Codes) {
+pub async fn fake_idp() -> (String, Codes) {
     let codes: Codes = Arc::default();
     let app = axum::Router::new()
         .route("/oauth2/token", post(token))
@@ -55,7 +55,7 @@ async fn fake_idp() -> (String, Codes) {
     (url, codes)
 }
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -88,7 +88,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// Sign in through the pages; the session cookie.
-async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str]) -> String {
+pub async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str]) -> String {
     let c = no_redirects();
     let res = c
         .get(format!("{}/belajar/masuk", app.url))
@@ -146,7 +146,7 @@ async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str])
     session
 }
 
-async fn page(app: &App, session: Option<&str>, path: &str) -> (u16, String) {
+pub async fn page(app: &App, session: Option<&str>, path: &str) -> (u16, String) {
     let mut r = no_redirects().get(format!("{}{path}", app.url));
     if let Some(s) = session {
         r = r.header("cookie", format!("kreki_belajar={s}"));
