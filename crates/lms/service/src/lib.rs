@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_web_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0002_web_sessions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "certificate_public_ids",
+        sqlite: include_str!("../migrations/sqlite/0003_certificate_public_ids.sql"),
+        postgres: include_str!("../migrations/postgres/0003_certificate_public_ids.sql"),
+    },
 ];
 
 /// The recertification sweep (and the prune of expired page sessions) runs this long after start, then every hour.

@@ -239,6 +239,8 @@ pub struct AttemptResult {
 pub struct SignOff {
     pub account_id: String,
     pub course_id: String,
+    /// The learner's name as the instructor checked it (printed on the certificate).
+    pub holder_name: String,
     pub instructor_id: String,
     pub instructor_name: String,
     pub location: String,
@@ -248,13 +250,19 @@ pub struct SignOff {
     pub certificate_id: Option<String>,
 }
 
-/// Public view of a certificate (what the verification page shows).
+/// A certificate as its holder and the training admins see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CertificateView {
+    /// Public id: the register number and an unguessable part,
+    /// `BHD-BASIC-2026-0001-7K3QX9M2PD4WT8HZ` (what the QR code and the verification page
+    /// carry; the only id the API answers to).
     pub id: String,
+    /// Gap-free register number, `BHD-BASIC-2026-0001` (printed on the certificate).
+    pub number: String,
     pub level: Level,
     pub course_id: String,
     pub course_title: String,
+    /// The name the instructor checked at the sign-off.
     pub holder_name: String,
     pub instructor_name: String,
     pub issued_at: String,
@@ -263,6 +271,30 @@ pub struct CertificateView {
     pub status: String,
     pub revoked_at: Option<String>,
     pub revocation_reason: Option<String>,
+    pub verify_url: String,
+}
+
+/// The public record of a certificate (`GET /certificate/{id}` and `/verify/{id}`, no
+/// sign-in): names masked, no revocation reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicCertificate {
+    /// Public id (register number and an unguessable part).
+    pub id: String,
+    /// Gap-free register number.
+    pub number: String,
+    pub level: Level,
+    pub course_id: String,
+    pub course_title: String,
+    /// Masked: the first name and the initials of the others, `Budi S.` (enough to match an
+    /// identity card, not to learn the whole name).
+    pub holder_name: Option<String>,
+    /// Masked like the holder's.
+    pub instructor_name: Option<String>,
+    pub issued_at: String,
+    pub valid_until: String,
+    /// `valid`, `expired` or `revoked`.
+    pub status: String,
+    pub revoked_at: Option<String>,
     pub verify_url: String,
 }
 
@@ -317,6 +349,48 @@ pub fn sub_months(us: i64, months: i64) -> i64 {
     kreki_platform::time_util::to_micros(t.replace_date(date))
 }
 
+/// A name as the public may see it: the first name in full, the other names as initials
+/// (`Budi Santoso` → `Budi S.`, `Muhammad Rizky Pratama` → `Muhammad R. P.`). Titles before
+/// the name (words ending in a full stop: `dr.`, `Ns.`) and degrees after a comma are left
+/// out.
+pub fn mask_name(name: &str) -> String {
+    let base = name.split(',').next().unwrap_or("");
+    let mut words = base
+        .split_whitespace()
+        .skip_while(|w| w.ends_with('.'))
+        .filter(|w| w.chars().next().is_some_and(char::is_alphanumeric));
+    let Some(first) = words.next() else {
+        return String::new();
+    };
+    let mut out = first.to_string();
+    for w in words {
+        if let Some(c) = w.chars().next() {
+            out.push(' ');
+            out.extend(c.to_uppercase());
+            out.push('.');
+        }
+    }
+    out
+}
+
+/// Crockford base32 (no I, L, O, U): easy to read out and to type.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A certificate's public id: its register number and 80 random bits (16 characters).
+pub fn new_public_id(number: &str) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let secret: String = (0..16)
+        .map(|_| char::from(CROCKFORD[rng.gen_range(0..32)]))
+        .collect();
+    format!("{number}-{secret}")
+}
+
+/// The register number inside a public id.
+pub fn register_number(public_id: &str) -> &str {
+    public_id.rsplit_once('-').map_or(public_id, |(n, _)| n)
+}
+
 fn date_only(us: i64) -> String {
     rfc3339(us).chars().take(10).collect()
 }
@@ -358,11 +432,60 @@ impl Store {
     pub async fn open(db: Db, base_url: String) -> anyhow::Result<Store> {
         seed_catalogue(&db).await?;
         let issuer = Arc::new(load_or_create_issuer(&db).await?);
-        Ok(Store {
+        let store = Store {
             db,
             issuer,
             base_url,
-        })
+        };
+        store.backfill_public_ids().await?;
+        Ok(store)
+    }
+
+    /// Certificates issued before public ids existed get one, and their credential is
+    /// signed again with it (its id is the verification URL). Idempotent; replicas starting
+    /// together keep the first written.
+    async fn backfill_public_ids(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT t.*, c.title_id, c.summary_id FROM certificates t JOIN courses c ON c.id = t.course_id \
+             WHERE t.public_id IS NULL",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        for r in rows {
+            let number: String = r.get("id");
+            let public = new_public_id(&number);
+            let level = level_of(&r);
+            let account: String = r.get("account_id");
+            let course_id: String = r.get("course_id");
+            let holder: String = r.get("holder_name");
+            let title: String = r.get("title_id");
+            let summary: String = r.get("summary_id");
+            let claims = credential::certificate_claims(
+                &CredentialInput {
+                    base_url: &self.base_url,
+                    certificate_id: &public,
+                    holder_account: &account,
+                    holder_name: &holder,
+                    course_id: &course_id,
+                    course_name: &title,
+                    course_summary: &summary,
+                    level: level_str(level),
+                    issued_at: r.get::<i64, _>("issued_at") / 1_000_000,
+                    valid_until: r.get::<i64, _>("valid_until") / 1_000_000,
+                    status_index: r.get("status_index"),
+                },
+                &self.issuer.did,
+            );
+            sqlx::query(
+                "UPDATE certificates SET public_id = $1, credential = $2 WHERE id = $3 AND public_id IS NULL",
+            )
+            .bind(&public)
+            .bind(self.issuer.sign(&claims))
+            .bind(&number)
+            .execute(self.db.writer())
+            .await?;
+        }
+        Ok(())
     }
 
     pub fn db(&self) -> &Db {
@@ -668,7 +791,7 @@ impl Store {
         course_id: &str,
     ) -> LmsResult<Option<String>> {
         Ok(sqlx::query(
-            "SELECT id FROM certificates WHERE account_id = $1 AND course_id = $2 ORDER BY issued_at DESC LIMIT 1",
+            "SELECT public_id FROM certificates WHERE account_id = $1 AND course_id = $2 ORDER BY issued_at DESC LIMIT 1",
         )
         .bind(account)
         .bind(course_id)
@@ -1167,6 +1290,7 @@ impl Store {
         &self,
         instructor_id: &str,
         instructor_name: &str,
+        holder_name: &str,
         account: &str,
         course_id: &str,
         location: &str,
@@ -1199,10 +1323,10 @@ impl Store {
         lock_enrollment(&mut tx, self.db.backend(), account, course_id).await?;
         let items_json = serde_json::to_string(items).map_err(anyhow::Error::from)?;
         let res = sqlx::query(
-            "INSERT INTO signoffs (account_id, course_id, instructor_id, instructor_name, location, items, signed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, course_id) DO UPDATE SET \
+            "INSERT INTO signoffs (account_id, course_id, instructor_id, instructor_name, location, items, signed_at, holder_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, course_id) DO UPDATE SET \
              instructor_id = excluded.instructor_id, instructor_name = excluded.instructor_name, location = excluded.location, \
-             items = excluded.items, signed_at = excluded.signed_at WHERE signoffs.signed_at < (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
+             items = excluded.items, signed_at = excluded.signed_at, holder_name = excluded.holder_name WHERE signoffs.signed_at < (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
         .bind(course_id)
@@ -1211,6 +1335,7 @@ impl Store {
         .bind(location)
         .bind(items_json)
         .bind(now)
+        .bind(holder_name)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
@@ -1223,6 +1348,7 @@ impl Store {
         Ok(SignOff {
             account_id: account.into(),
             course_id: course_id.into(),
+            holder_name: holder_name.into(),
             instructor_id: instructor_id.into(),
             instructor_name: instructor_name.into(),
             location: location.into(),
@@ -1248,7 +1374,7 @@ impl Store {
              (SELECT MAX(a.percent) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at) AS post, \
              COALESCE((SELECT MAX(a.passed) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at), 0) AS passed, \
              (SELECT COUNT(*) FROM signoffs s WHERE s.account_id = e.account_id AND s.course_id = e.course_id AND s.signed_at >= e.enrolled_at) AS signed, \
-             (SELECT t.id FROM certificates t WHERE t.account_id = e.account_id AND t.course_id = e.course_id ORDER BY t.issued_at DESC LIMIT 1) AS certificate_id \
+             (SELECT t.public_id FROM certificates t WHERE t.account_id = e.account_id AND t.course_id = e.course_id ORDER BY t.issued_at DESC LIMIT 1) AS certificate_id \
              FROM enrollments e WHERE ($1 = '' OR e.course_id = $1)";
         let filter = "($2 = 0 OR (p.passed = 1 AND p.signed = 0))";
         let total: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM ({ROWS}) p WHERE {filter}"))
@@ -1314,7 +1440,7 @@ impl Store {
         .await?
         .is_some();
         let Some(signoff) = sqlx::query(
-            "SELECT instructor_id, instructor_name, signed_at FROM signoffs WHERE account_id = $1 AND course_id = $2 \
+            "SELECT instructor_id, instructor_name, signed_at, holder_name FROM signoffs WHERE account_id = $1 AND course_id = $2 \
              AND signed_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
@@ -1349,17 +1475,27 @@ impl Store {
         {
             return Ok(None);
         }
-        let name: String =
-            sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
-                .bind(account)
-                .bind(course_id)
-                .fetch_one(&mut **tx)
-                .await?
-                .get(0);
+        // The name the instructor checked at the sign-off, not the enrolment's free text.
+        let name: String = match signoff
+            .try_get::<Option<String>, _>("holder_name")
+            .ok()
+            .flatten()
+        {
+            Some(n) => n,
+            None => {
+                sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
+                    .bind(account)
+                    .bind(course_id)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .get(0)
+            }
+        };
         let year = i64::from(from_micros(now_us).year());
         let number = next_counter(tx, info.prefix, year).await?;
         let status_index = next_counter(tx, "STATUS", 0).await? - 1;
         let id = format!("{}-{year}-{number:04}", info.prefix);
+        let public_id = new_public_id(&id);
         let valid_until = add_years(now_us, info.validity_years);
         let title_id: String = course.get("title_id");
         let summary_id: String = course.get("summary_id");
@@ -1368,7 +1504,7 @@ impl Store {
         let claims = credential::certificate_claims(
             &CredentialInput {
                 base_url: &self.base_url,
-                certificate_id: &id,
+                certificate_id: &public_id,
                 holder_account: account,
                 holder_name: &name,
                 course_id,
@@ -1384,7 +1520,7 @@ impl Store {
         let jwt = self.issuer.sign(&claims);
         sqlx::query(
             "INSERT INTO certificates (id, account_id, course_id, level, holder_name, instructor_id, instructor_name, \
-             issued_at, valid_until, status_index, credential) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             issued_at, valid_until, status_index, credential, public_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(account)
@@ -1397,6 +1533,7 @@ impl Store {
         .bind(valid_until)
         .bind(status_index)
         .bind(&jwt)
+        .bind(&public_id)
         .execute(&mut **tx)
         .await?;
         let ev = CertificateEvent {
@@ -1412,7 +1549,7 @@ impl Store {
         outbox::enqueue(tx, &event).await?;
         // The certificate by e-mail, PDF attached.
         let pdf = self.render_pdf_parts(
-            &id,
+            &public_id,
             &name,
             &title_id,
             level,
@@ -1428,7 +1565,7 @@ impl Store {
         )
         .var("name", name.as_str())
         .var("certificate_id", id.as_str())
-        .var("link", self.verify_url(&id));
+        .var("link", self.verify_url(&public_id));
         msg.correlation_id = Some(id.clone());
         msg.attachments = vec![Attachment {
             filename: format!("{id}.pdf"),
@@ -1440,13 +1577,15 @@ impl Store {
             .correlated(&id);
         outbox::enqueue(tx, &event).await?;
         tracing::info!(certificate_id = %id, "certificate issued");
-        Ok(Some(id))
+        Ok(Some(public_id))
     }
 
     pub fn verify_url(&self, id: &str) -> String {
         format!("{}/verify/{id}", self.base_url)
     }
 
+    /// The certificate PDF; `id` is the public id (the QR code's link), the register number
+    /// is printed.
     #[allow(clippy::too_many_arguments)]
     fn render_pdf_parts(
         &self,
@@ -1464,7 +1603,7 @@ impl Store {
             Level::Instructor => "Instructor",
         };
         pdf::render(&pdf::CertificatePdf {
-            certificate_id: id,
+            certificate_id: register_number(id),
             holder_name: name,
             course_name: course_title,
             level_label: label,
@@ -1475,11 +1614,12 @@ impl Store {
         })
     }
 
-    async fn certificate_row(&self, id: &str) -> LmsResult<AnyRow> {
+    /// A certificate by its public id (never by the register number alone).
+    async fn certificate_row(&self, public_id: &str) -> LmsResult<AnyRow> {
         sqlx::query(
-            "SELECT t.*, c.title_id, c.title_en FROM certificates t JOIN courses c ON c.id = t.course_id WHERE t.id = $1",
+            "SELECT t.*, c.title_id, c.title_en FROM certificates t JOIN courses c ON c.id = t.course_id WHERE t.public_id = $1",
         )
-        .bind(id)
+        .bind(public_id.to_ascii_uppercase())
         .fetch_optional(self.db.pool())
         .await?
         .ok_or(LmsError::CertificateNotFound)
@@ -1488,17 +1628,12 @@ impl Store {
     fn certificate_view(&self, r: &AnyRow, en: bool, now_us: i64) -> CertificateView {
         let revoked_at = r.try_get::<Option<i64>, _>("revoked_at").ok().flatten();
         let valid_until: i64 = r.get("valid_until");
-        let status = if revoked_at.is_some() {
-            "revoked"
-        } else if valid_until <= now_us {
-            "expired"
-        } else {
-            "valid"
-        };
-        let id: String = r.get("id");
+        let status = status_of(revoked_at, valid_until, now_us);
+        let id: String = r.get("public_id");
         CertificateView {
             verify_url: self.verify_url(&id),
             id,
+            number: r.get("id"),
             level: level_of(r),
             course_id: r.get("course_id"),
             course_title: pick(r, "title", en),
@@ -1512,9 +1647,30 @@ impl Store {
         }
     }
 
-    pub async fn certificate(&self, id: &str, en: bool) -> LmsResult<CertificateView> {
+    /// The public record (no sign-in): names masked, no revocation reason.
+    pub async fn certificate(&self, id: &str, en: bool) -> LmsResult<PublicCertificate> {
         let r = self.certificate_row(id).await?;
-        Ok(self.certificate_view(&r, en, now_micros()))
+        let revoked_at = r.try_get::<Option<i64>, _>("revoked_at").ok().flatten();
+        let valid_until: i64 = r.get("valid_until");
+        let id: String = r.get("public_id");
+        let masked = |col: &str| {
+            let m = mask_name(&r.get::<String, _>(col));
+            (!m.is_empty()).then_some(m)
+        };
+        Ok(PublicCertificate {
+            verify_url: self.verify_url(&id),
+            id,
+            number: r.get("id"),
+            level: level_of(&r),
+            course_id: r.get("course_id"),
+            course_title: pick(&r, "title", en),
+            holder_name: masked("holder_name"),
+            instructor_name: masked("instructor_name"),
+            issued_at: rfc3339(r.get("issued_at")),
+            valid_until: rfc3339(valid_until),
+            status: status_of(revoked_at, valid_until, now_micros()).into(),
+            revoked_at: revoked_at.map(rfc3339),
+        })
     }
 
     /// Owner of a certificate, its credential.
@@ -1527,7 +1683,7 @@ impl Store {
         let r = self.certificate_row(id).await?;
         let level = level_of(&r);
         let pdf = self.render_pdf_parts(
-            id,
+            &r.get::<String, _>("public_id"),
             &r.get::<String, _>("holder_name"),
             &r.get::<String, _>("title_id"),
             level,
@@ -1567,12 +1723,16 @@ impl Store {
         let now = now_micros();
         let mut tx = write_tx(&self.db).await?;
         let row = sqlx::query(
-            "SELECT account_id, level, valid_until, revoked_at FROM certificates WHERE id = $1",
+            "SELECT id, account_id, level, valid_until, revoked_at FROM certificates WHERE public_id = $1",
         )
-        .bind(id)
+        .bind(id.to_ascii_uppercase())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(LmsError::CertificateNotFound)?;
+        let public_id = id.to_ascii_uppercase();
+        // Events name the certificate by its register number (internal, as before).
+        let id: String = row.get("id");
+        let id = id.as_str();
         if row
             .try_get::<Option<i64>, _>("revoked_at")
             .ok()
@@ -1600,7 +1760,8 @@ impl Store {
             .correlated(id);
         outbox::enqueue(&mut tx, &event).await?;
         tx.commit().await?;
-        self.certificate(id, en).await
+        let r = self.certificate_row(&public_id).await?;
+        Ok(self.certificate_view(&r, en, now_micros()))
     }
 
     /// The status list credential (VC-JWT), with every revoked certificate's bit set.
@@ -1682,6 +1843,16 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+fn status_of(revoked_at: Option<i64>, valid_until: i64, now_us: i64) -> &'static str {
+    if revoked_at.is_some() {
+        "revoked"
+    } else if valid_until <= now_us {
+        "expired"
+    } else {
+        "valid"
     }
 }
 

@@ -258,17 +258,27 @@ impl App {
             .iter()
             .map(|s| s["id"].clone())
             .collect();
+        // The instructor checks the enrolment's name against the learner's identity card.
+        let holder_name: String =
+            sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
+                .bind(learner)
+                .bind(course_id)
+                .fetch_optional(self.db.pool())
+                .await
+                .unwrap()
+                .map(|r| r.get(0))
+                .unwrap_or_else(|| "Tidak Terdaftar".into());
         self.post(
             "/api/lms/v1/practical/signoff",
             Some(instructor),
-            json!({"account_id": learner, "course_id": course_id, "instructor_name": instructor_name,
+            json!({"account_id": learner, "course_id": course_id, "holder_name": holder_name, "instructor_name": instructor_name,
                    "location": "Puskesmas Menteng, Jakarta Pusat", "items": items}),
         )
         .await
     }
 
-    /// Enrol, learn, pass the post-test and get signed off by a training admin: the id of
-    /// the certificate.
+    /// Enrol, learn, pass the post-test and get signed off by a training admin: the public
+    /// id of the certificate.
     pub async fn certify(&self, learner: &str, name: &str, course_id: &str) -> String {
         let token = self.token(learner, &["volunteer"]);
         let (s, b) = self.enroll(&token, course_id, name).await;

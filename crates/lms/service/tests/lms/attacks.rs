@@ -6,7 +6,263 @@ use std::collections::BTreeSet;
 use kreki_platform::{storage::Db, storage_conformance};
 use serde_json::{Value, json};
 
-use crate::app::{App, start};
+use crate::{
+    app::{App, start},
+    year,
+};
+
+/// Enrol, learn and pass the post-test (no sign-off yet).
+async fn pass_post_test(app: &App, learner: &str, name: &str, course_id: &str) {
+    let token = app.token(learner, &["volunteer"]);
+    let (s, b) = app.enroll(&token, course_id, name).await;
+    assert_eq!(s, 201, "{b}");
+    app.complete_all_lessons(&token, course_id).await;
+    let (s, b) = app
+        .take_quiz(&token, &format!("{course_id}-post"), 100)
+        .await;
+    assert_eq!((s, b["data"]["passed"].as_bool()), (200, Some(true)), "{b}");
+}
+
+// ---- finding 8: certificates could be enumerated with full names --------------------------
+
+/// The attacker counts register numbers up from 0001 on the public API and the public page.
+async fn guessed_register_numbers_find_nothing(db: Db) {
+    let app = start(db).await;
+    let id = app.certify("enum-1", "Budi Santoso", "bhd-basic").await;
+    app.certify("enum-2", "Sri Wahyuni", "bhd-basic").await;
+    let number = format!("BHD-BASIC-{}-0001", year());
+    for n in 1..=3 {
+        let guess = format!("BHD-BASIC-{}-{n:04}", year());
+        let (s, b) = app
+            .get(&format!("/api/lms/v1/certificate/{guess}"), None)
+            .await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (404, Some("LMS_CERTIFICATE_NOT_FOUND")),
+            "{guess}: {b}"
+        );
+        let res = app.raw(&format!("/verify/{guess}"), None).await;
+        assert_eq!(res.status(), 404, "{guess}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("Budi") && !html.contains("Sri"), "{html}");
+    }
+    // The public id (what the QR code carries): the register number and an unguessable part.
+    let secret = id
+        .strip_prefix(&format!("{number}-"))
+        .unwrap_or_else(|| panic!("public id {id} is not the number plus a secret part"));
+    assert!(
+        secret.len() >= 16 && secret.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{secret}"
+    );
+    let (s, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["data"]["id"], id.as_str());
+    assert_eq!(c["data"]["number"], number.as_str());
+    assert!(c["data"]["verify_url"].as_str().unwrap().ends_with(&id));
+    // Another secret part for the same number is not a certificate.
+    let forged = format!("{number}-{}", "Z".repeat(secret.len()));
+    assert_eq!(
+        app.get(&format!("/api/lms/v1/certificate/{forged}"), None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.raw(&format!("/verify/{forged}"), None).await.status(),
+        404
+    );
+    // The PDF's QR code and printed link carry the public id.
+    let learner = app.token("enum-1", &["volunteer"]);
+    let pdf = app
+        .raw(&format!("/api/lms/v1/certificate/{id}/pdf"), Some(&learner))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let drawing = pdf_drawing(&pdf);
+    assert!(drawing.contains(&format!("/verify/{id}")), "{drawing}");
+    // The holder's other endpoints do not answer to the bare number either.
+    assert_eq!(
+        app.raw(
+            &format!("/api/lms/v1/certificate/{number}/pdf"),
+            Some(&learner)
+        )
+        .await
+        .status(),
+        404
+    );
+}
+storage_conformance!(
+    enumeration,
+    "lms",
+    crate::MIGRATIONS,
+    super::guessed_register_numbers_find_nothing
+);
+
+/// The inflated page drawing of a certificate PDF.
+fn pdf_drawing(bytes: &[u8]) -> String {
+    let start = bytes.windows(7).position(|w| w == b"stream\n").unwrap() + 7;
+    let end = bytes.windows(10).position(|w| w == b"\nendstream").unwrap();
+    let mut drawing = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::ZlibDecoder::new(&bytes[start..end]),
+        &mut drawing,
+    )
+    .unwrap();
+    drawing
+}
+
+/// Someone holding a public id (a scanned QR code) sees the holder's and the instructor's
+/// names masked, and never the reason of a revocation.
+async fn public_record_masks_names_and_keeps_the_reason_private(db: Db) {
+    let app = start(db).await;
+    let id = app.certify("mask-1", "Budi Santoso", "bhd-basic").await;
+    let (s, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["data"]["holder_name"], "Budi S.");
+    assert_eq!(c["data"]["instructor_name"], "Andi W.");
+    let text = c.to_string();
+    assert!(
+        !text.contains("Santoso") && !text.contains("Wijaya"),
+        "{text}"
+    );
+    let html = app
+        .raw(&format!("/verify/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Budi S."), "{html}");
+    assert!(
+        !html.contains("Santoso") && !html.contains("Wijaya"),
+        "{html}"
+    );
+    // Revoked: the status flips, the reason stays with the register.
+    let admin = app.token("admin-1", &["training_admin"]);
+    let reason = "Data KTP palsu, dilaporkan oleh Puskesmas Menteng";
+    let (s, r) = app
+        .post(
+            &format!("/api/lms/v1/certificate/{id}/revoke"),
+            Some(&admin),
+            json!({ "reason": reason }),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["data"]["revocation_reason"], reason, "the admin sees it");
+    let (_, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!(c["data"]["status"], "revoked");
+    assert!(c["data"].get("revocation_reason").is_none(), "{c}");
+    assert!(!c.to_string().contains("KTP palsu"), "{c}");
+    let html = app
+        .raw(&format!("/verify/{id}?lang=en"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-status=\"revoked\""));
+    assert!(!html.contains("KTP palsu"), "{html}");
+    // The holder still sees the whole record.
+    let learner = app.token("mask-1", &["volunteer"]);
+    let (_, mine) = app
+        .get("/api/lms/v1/certificates/mine", Some(&learner))
+        .await;
+    assert_eq!(mine["data"][0]["holder_name"], "Budi Santoso");
+    assert_eq!(mine["data"][0]["revocation_reason"], reason);
+}
+storage_conformance!(
+    masked,
+    "lms",
+    crate::MIGRATIONS,
+    super::public_record_masks_names_and_keeps_the_reason_private
+);
+
+/// A learner enrols under a name that is not theirs; the certificate carries the name the
+/// instructor checked at the sign-off.
+async fn certificate_name_is_the_one_checked_at_signoff(db: Db) {
+    let app = start(db).await;
+    let forged = "Prof. dr. Budi Santoso, Sp.JP(K)";
+    pass_post_test(&app, "name-1", forged, "bhd-basic").await;
+    let admin = app.token("admin-1", &["training_admin"]);
+    let (_, c) = app.get("/api/lms/v1/courses/bhd-basic", None).await;
+    let items: Vec<Value> = c["data"]["practical_checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
+    let body = |extra: Value| {
+        let mut b = json!({"account_id": "name-1", "course_id": "bhd-basic",
+            "instructor_name": "dr. Andi Wijaya", "location": "Puskesmas Menteng", "items": items});
+        if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        b
+    };
+    // The instructor must state the checked name.
+    let (s, e) = app
+        .post(
+            "/api/lms/v1/practical/signoff",
+            Some(&admin),
+            body(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("VALIDATION_FAILED")),
+        "{e}"
+    );
+    let (s, so) = app
+        .post(
+            "/api/lms/v1/practical/signoff",
+            Some(&admin),
+            body(json!({"holder_name": "Budi Santoso"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{so}");
+    assert_eq!(so["data"]["holder_name"], "Budi Santoso");
+    let id = so["data"]["certificate_id"].as_str().unwrap();
+    let learner = app.token("name-1", &["volunteer"]);
+    let (_, mine) = app
+        .get("/api/lms/v1/certificates/mine", Some(&learner))
+        .await;
+    assert_eq!(mine["data"][0]["holder_name"], "Budi Santoso");
+    let pdf = app
+        .raw(&format!("/api/lms/v1/certificate/{id}/pdf"), Some(&learner))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let drawing = pdf_drawing(&pdf);
+    assert!(drawing.contains("Budi Santoso") && !drawing.contains("Prof."));
+    let (_, cred) = app
+        .get(
+            &format!("/api/lms/v1/certificate/{id}/credential"),
+            Some(&learner),
+        )
+        .await;
+    let jwt = cred["data"]["credential"].as_str().unwrap();
+    let (_, claims) = kreki_lms::credential::verify_jws(jwt).unwrap();
+    assert_eq!(
+        claims["credentialSubject"]["identifier"][0]["identityHash"],
+        "Budi Santoso"
+    );
+    let (_, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!(c["data"]["holder_name"], "Budi S.");
+}
+storage_conformance!(
+    checked_name,
+    "lms",
+    crate::MIGRATIONS,
+    super::certificate_name_is_the_one_checked_at_signoff
+);
 
 // ---- finding 10: the post-test leaked its answer key -----------------------------------------
 

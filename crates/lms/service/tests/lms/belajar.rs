@@ -352,6 +352,7 @@ pub async fn learner_and_instructor_pages(db: Db) {
         ("csrf", &acsrf),
         ("account_id", "web-learner"),
         ("course_id", "bhd-basic"),
+        ("holder_name", "Ayu Lestari"),
         ("instructor_name", "Ns. Maya"),
         ("location", "PMI Jakarta Selatan"),
     ];
@@ -365,6 +366,8 @@ pub async fn learner_and_instructor_pages(db: Db) {
     let (s, html) = form(&app, &admin, "/belajar/instruktur/tandatangan", &f).await;
     assert_eq!(s, 200, "{html}");
     assert!(html.contains("id=\"signoff-done\"") && html.contains("BHD-BASIC-"));
+    // The checked name was offered with the enrolment's name filled in.
+    assert!(dash.contains("name=\"holder_name\" required maxlength=\"120\" value=\"Ayu Lestari\""));
     // My certificates, with the PDF; English on request.
     let (s, html) = page(&app, Some(&learner), "/belajar/sertifikat?lang=en").await;
     assert_eq!(s, 200);
