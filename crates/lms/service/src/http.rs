@@ -180,6 +180,14 @@ impl From<LmsError> for ApiError {
                     "The certificate is already revoked",
                 ),
             ),
+            LmsError::HolderErased => ApiError::new(
+                StatusCode::GONE,
+                "LMS_HOLDER_ERASED",
+                Msg::new(
+                    "Akun pemegang sertifikat telah dihapus; data pribadinya tidak tersedia lagi",
+                    "The holder's account was erased; their personal data is no longer available",
+                ),
+            ),
             LmsError::Db(e) => e.into(),
             LmsError::Other(e) => ApiError::internal(e),
         }
@@ -568,6 +576,7 @@ async fn owner_or_admin(st: &AppState, p: &Principal, id: &str) -> Result<String
         (status = 200, description = "PDF", content_type = "application/pdf", body = Vec<u8>),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
         (status = 404, description = "LMS_CERTIFICATE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 410, description = "LMS_HOLDER_ERASED", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 async fn certificate_pdf(
@@ -614,6 +623,7 @@ pub struct CredentialView {
         (status = 200, description = "The credential", body = inline(Envelope<CredentialView>)),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
         (status = 404, description = "LMS_CERTIFICATE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 410, description = "LMS_HOLDER_ERASED", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 async fn certificate_credential(

@@ -145,7 +145,16 @@ pub async fn verify(
                 t(lang, "Nomor", "Number"),
                 esc(&c.number),
                 t(lang, "Nama", "Name"),
-                esc(c.holder_name.as_deref().unwrap_or("—")),
+                match (&c.holder_name, c.holder_erased) {
+                    (Some(n), _) => esc(n),
+                    (None, true) => t(
+                        lang,
+                        "— (dihapus atas permintaan pemilik akun)",
+                        "— (erased at the account holder's request)"
+                    )
+                    .to_string(),
+                    (None, false) => "—".to_string(),
+                },
                 t(lang, "Kursus", "Course"),
                 esc(&c.course_title),
                 t(lang, "Terbit", "Issued"),

@@ -76,6 +76,9 @@ pub enum LmsError {
     SelfSignOff,
     #[error("already revoked")]
     AlreadyRevoked,
+    /// The holder's account was erased: the entry stays in the register, without the name.
+    #[error("holder erased")]
+    HolderErased,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -262,9 +265,13 @@ pub struct CertificateView {
     pub level: Level,
     pub course_id: String,
     pub course_title: String,
-    /// The name the instructor checked at the sign-off.
-    pub holder_name: String,
-    pub instructor_name: String,
+    /// The name the instructor checked at the sign-off; null once the holder's account
+    /// was erased.
+    pub holder_name: Option<String>,
+    /// Null once the instructor's account was erased.
+    pub instructor_name: Option<String>,
+    /// The holder's account was erased (`identity.account.erased`).
+    pub holder_erased: bool,
     pub issued_at: String,
     pub valid_until: String,
     /// `valid`, `expired` or `revoked`.
@@ -286,10 +293,13 @@ pub struct PublicCertificate {
     pub course_id: String,
     pub course_title: String,
     /// Masked: the first name and the initials of the others, `Budi S.` (enough to match an
-    /// identity card, not to learn the whole name).
+    /// identity card, not to learn the whole name); null once the holder's account was
+    /// erased.
     pub holder_name: Option<String>,
-    /// Masked like the holder's.
+    /// Masked like the holder's; null once the instructor's account was erased.
     pub instructor_name: Option<String>,
+    /// The holder's account was erased: the register entry stays, without a name.
+    pub holder_erased: bool,
     pub issued_at: String,
     pub valid_until: String,
     /// `valid`, `expired` or `revoked`.
@@ -476,11 +486,17 @@ impl Store {
                 },
                 &self.issuer.did,
             );
+            // An erased holder's entry has no credential to sign again.
+            let credential = if erased(&r) {
+                String::new()
+            } else {
+                self.issuer.sign(&claims)
+            };
             sqlx::query(
                 "UPDATE certificates SET public_id = $1, credential = $2 WHERE id = $3 AND public_id IS NULL",
             )
             .bind(&public)
-            .bind(self.issuer.sign(&claims))
+            .bind(credential)
             .bind(&number)
             .execute(self.db.writer())
             .await?;
@@ -1637,8 +1653,9 @@ impl Store {
             level: level_of(r),
             course_id: r.get("course_id"),
             course_title: pick(r, "title", en),
-            holder_name: r.get("holder_name"),
-            instructor_name: r.get("instructor_name"),
+            holder_name: non_empty(r.get("holder_name")),
+            instructor_name: non_empty(r.get("instructor_name")),
+            holder_erased: erased(r),
             issued_at: rfc3339(r.get("issued_at")),
             valid_until: rfc3339(valid_until),
             status: status.into(),
@@ -1666,6 +1683,7 @@ impl Store {
             course_title: pick(&r, "title", en),
             holder_name: masked("holder_name"),
             instructor_name: masked("instructor_name"),
+            holder_erased: erased(&r),
             issued_at: rfc3339(r.get("issued_at")),
             valid_until: rfc3339(valid_until),
             status: status_of(revoked_at, valid_until, now_micros()).into(),
@@ -1676,11 +1694,17 @@ impl Store {
     /// Owner of a certificate, its credential.
     pub async fn certificate_owner(&self, id: &str) -> LmsResult<(String, String)> {
         let r = self.certificate_row(id).await?;
+        if erased(&r) {
+            return Err(LmsError::HolderErased);
+        }
         Ok((r.get("account_id"), r.get("credential")))
     }
 
     pub async fn certificate_pdf(&self, id: &str) -> LmsResult<(String, Vec<u8>)> {
         let r = self.certificate_row(id).await?;
+        if erased(&r) {
+            return Err(LmsError::HolderErased);
+        }
         let level = level_of(&r);
         let pdf = self.render_pdf_parts(
             &r.get::<String, _>("public_id"),
@@ -1789,7 +1813,8 @@ impl Store {
     pub async fn sweep_expiring(&self, now_us: i64) -> LmsResult<usize> {
         let candidates = sqlx::query(
             "SELECT id, account_id, level, holder_name, valid_until FROM certificates \
-             WHERE revoked_at IS NULL AND reminded_at IS NULL AND valid_until > $1 ORDER BY valid_until LIMIT 500",
+             WHERE revoked_at IS NULL AND reminded_at IS NULL AND holder_erased_at IS NULL AND valid_until > $1 \
+             ORDER BY valid_until LIMIT 500",
         )
         .bind(now_us)
         .fetch_all(self.db.pool())
@@ -1844,6 +1869,17 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn erased(r: &AnyRow) -> bool {
+    r.try_get::<Option<i64>, _>("holder_erased_at")
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 fn status_of(revoked_at: Option<i64>, valid_until: i64, now_us: i64) -> &'static str {

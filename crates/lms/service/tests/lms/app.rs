@@ -25,6 +25,8 @@ pub struct App {
     pub client: reqwest::Client,
     pub signer: TestSigner,
     pub db: Db,
+    /// The bus the service's consumers read (events of other services are published here).
+    pub bus: Arc<dyn Bus>,
     shutdown: CancellationToken,
     _bus_dir: TempDir,
 }
@@ -66,7 +68,7 @@ pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
         config: Arc::new(config),
         base_url: url.clone(),
         db: db.clone(),
-        bus,
+        bus: bus.clone(),
         relay: Arc::new(RelayState::default()),
         metrics: Arc::new(Metrics::new()),
         auth,
@@ -100,6 +102,7 @@ pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
         client: reqwest::Client::new(),
         signer,
         db,
+        bus,
         shutdown,
         _bus_dir: bus_dir,
     }
@@ -137,6 +140,12 @@ impl App {
             r = r.bearer_auth(t);
         }
         r.send().await.unwrap()
+    }
+
+    /// Publish an event of another service on the bus (as its relay would).
+    pub async fn publish(&self, source: &str, subject: &str, data: Value) {
+        let e = kreki_platform::bus::Event::new(source, subject, &data).unwrap();
+        self.bus.publish(&e).await.unwrap();
     }
 
     /// Events in the outbox: (subject, data).

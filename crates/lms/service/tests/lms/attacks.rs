@@ -1,15 +1,18 @@
 //! Attacks from the outside security review, each performed over HTTP against the real
 //! service and asserted to fail (finding numbers of the review in the names' comments).
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
-use kreki_platform::{storage::Db, storage_conformance};
+use kreki_platform::{storage::Db, storage_conformance, testkit};
 use serde_json::{Value, json};
 
 use crate::{
-    app::{App, start},
+    app::{App, start, start_with},
+    belajar::{fake_idp, page, sign_in},
     year,
 };
+
+const ERASED: &str = "identity.account.erased";
 
 /// Enrol, learn and pass the post-test (no sign-off yet).
 async fn pass_post_test(app: &App, learner: &str, name: &str, course_id: &str) {
@@ -485,4 +488,177 @@ storage_conformance!(
     "lms",
     crate::MIGRATIONS,
     super::banks_are_large_and_draws_vary
+);
+
+// ---- finding 7: erasure left the holder's name on the certificate ---------------------------
+
+async fn erasure_leaves_no_name(db: Db) {
+    let app = start(db).await;
+    let id = app.certify("erase-1", "Budi Santoso", "bhd-basic").await;
+    // An instructor (by certificate) signs off someone else, then is erased too.
+    app.certify("erase-inst", "Rina Kartika", "bhd-basic").await;
+    app.certify("erase-inst", "Rina Kartika", "bhd-plus").await;
+    app.certify("erase-inst", "Rina Kartika", "bhd-instructor")
+        .await;
+    pass_post_test(&app, "erase-2", "Dewi Lestari", "bhd-basic").await;
+    let inst = app.token("erase-inst", &["volunteer"]);
+    let (s, so) = app
+        .sign_off_as(&inst, "erase-2", "bhd-basic", "Rina Kartika")
+        .await;
+    assert_eq!(s, 201, "{so}");
+    let other = so["data"]["certificate_id"].as_str().unwrap().to_string();
+    let (_, before) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert!(before["data"]["holder_name"].is_string(), "{before}");
+    app.publish("identity", ERASED, json!({"account_id": "erase-1"}))
+        .await;
+    app.publish("identity", ERASED, json!({"account_id": "erase-inst"}))
+        .await;
+    testkit::eventually(
+        "the holder's name is gone",
+        Duration::from_secs(15),
+        || async {
+            let (_, c) = app
+                .get(&format!("/api/lms/v1/certificate/{id}"), None)
+                .await;
+            c["data"]["holder_name"].is_null()
+        },
+    )
+    .await;
+    let (s, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!(s, 200, "the register entry stays: {c}");
+    assert_eq!(c["data"]["number"], format!("BHD-BASIC-{}-0001", year()));
+    assert_eq!(c["data"]["holder_erased"], true);
+    assert!(!c.to_string().contains("Budi"), "{c}");
+    let html = app
+        .raw(&format!("/verify/{id}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("Budi"), "{html}");
+    // The erased instructor's name is gone from another learner's certificate as well.
+    testkit::eventually(
+        "the instructor's name is gone",
+        Duration::from_secs(15),
+        || async {
+            let (_, c) = app
+                .get(&format!("/api/lms/v1/certificate/{other}"), None)
+                .await;
+            c["data"]["instructor_name"].is_null()
+        },
+    )
+    .await;
+    let html = app
+        .raw(&format!("/verify/{other}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("Rina") && html.contains("Dewi L."), "{html}");
+    // Nothing tied to the account is left: enrolments, attempts, certificates listed to it.
+    let t = app.token("erase-1", &["volunteer"]);
+    for path in [
+        "/api/lms/v1/certificates/mine",
+        "/api/lms/v1/progress",
+        "/api/lms/v1/results",
+    ] {
+        let (s, b) = app.get(path, Some(&t)).await;
+        assert_eq!(
+            (s, b["data"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{path}: {b}"
+        );
+    }
+    let admin = app.token("admin-1", &["training_admin"]);
+    let (_, parts) = app
+        .get(
+            "/api/lms/v1/instructor/participants?limit=200",
+            Some(&admin),
+        )
+        .await;
+    let text = parts.to_string();
+    assert!(
+        !text.contains("Budi") && !text.contains("erase-1") && !text.contains("Rina"),
+        "{text}"
+    );
+    // Neither the PDF nor the credential (both carry the name) is handed out any more.
+    for what in ["pdf", "credential"] {
+        let (s, e) = app
+            .get(
+                &format!("/api/lms/v1/certificate/{id}/{what}"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (410, Some("LMS_HOLDER_ERASED")),
+            "{what}: {e}"
+        );
+    }
+    // No recertification reminder goes to the erased account.
+    let store = kreki_lms::store::Store::open(app.db.clone(), app.url.clone())
+        .await
+        .unwrap();
+    // Inside the 3-month window of the 2-year Basic certificates.
+    let later = kreki_platform::time_util::now_micros() + (2 * 365 - 30) * 86_400_000_000;
+    store.sweep_expiring(later).await.unwrap();
+    let events = app.events().await;
+    assert!(
+        !events.iter().any(|(s, d)| s == "notify.message.requested"
+            && d["template"] == "recertification_reminder"
+            && d.to_string().contains("Budi")),
+        "a reminder with the erased name"
+    );
+    assert!(
+        events.iter().any(|(s, d)| s == "notify.message.requested"
+            && d["template"] == "recertification_reminder"
+            && d["vars"]["name"] == "Dewi Lestari"),
+        "others are still reminded"
+    );
+}
+storage_conformance!(
+    erasure,
+    "lms",
+    crate::MIGRATIONS,
+    super::erasure_leaves_no_name
+);
+
+// ---- finding 9 (LMS part): the LMS web session outlived the account ---------------------------
+
+async fn erasure_ends_the_accounts_web_sessions(db: Db) {
+    let (idp, codes) = fake_idp().await;
+    let idp2 = idp.clone();
+    let app = start_with(db, move |cfg| {
+        cfg.lms.insert("idp_url".into(), idp2.into());
+    })
+    .await;
+    let gone = sign_in(&app, &codes, &idp, "sess-1", &["volunteer"]).await;
+    let stays = sign_in(&app, &codes, &idp, "sess-2", &["volunteer"]).await;
+    assert_eq!(page(&app, Some(&gone), "/belajar/sertifikat").await.0, 200);
+    app.publish("identity", ERASED, json!({"account_id": "sess-1"}))
+        .await;
+    testkit::eventually(
+        "the erased account's session ends",
+        Duration::from_secs(15),
+        || async {
+            page(&app, Some(&gone), "/belajar/sertifikat").await
+                == (303, "/belajar/masuk".to_string())
+        },
+    )
+    .await;
+    assert_eq!(
+        page(&app, Some(&stays), "/belajar/sertifikat").await.0,
+        200,
+        "other accounts keep theirs"
+    );
+}
+storage_conformance!(
+    sessions,
+    "lms",
+    crate::MIGRATIONS,
+    super::erasure_ends_the_accounts_web_sessions
 );
