@@ -2037,3 +2037,37 @@ async fn load_or_create_issuer(db: &Db) -> anyhow::Result<Issuer> {
     let raw = base64::engine::general_purpose::STANDARD.decode(stored)?;
     Issuer::from_pkcs8(&raw)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_masked_for_the_public() {
+        for (name, masked) in [
+            ("Budi Santoso", "Budi S."),
+            ("Muhammad Rizky Pratama", "Muhammad R. P."),
+            ("dr. Andi Wijaya", "Andi W."),
+            ("Prof. dr. Budi Santoso, Sp.JP(K)", "Budi S."),
+            ("Ns. Maya", "Maya"),
+            ("Sukarno", "Sukarno"),
+            ("  siti   rahma ", "siti R."),
+            ("Ébé ñandú", "Ébé Ñ."),
+            ("", ""),
+            ("dr.", ""),
+        ] {
+            assert_eq!(mask_name(name), masked, "{name}");
+        }
+    }
+
+    #[test]
+    fn public_ids_hold_the_number_and_80_random_bits() {
+        let a = new_public_id("BHD-BASIC-2026-0001");
+        let b = new_public_id("BHD-BASIC-2026-0001");
+        assert_ne!(a, b);
+        assert_eq!(register_number(&a), "BHD-BASIC-2026-0001");
+        let secret = a.rsplit('-').next().unwrap_or("");
+        assert_eq!(secret.len(), 16);
+        assert!(secret.bytes().all(|c| CROCKFORD.contains(&c)));
+    }
+}
