@@ -558,7 +558,7 @@ await test('(lms) enrol, lessons, post-test, instructor sign-off, certificate PD
   const row = p.locator('[data-certificate]').first();
   await row.waitFor();
   const id = await row.getAttribute('data-certificate');
-  assert(/^BHD-BASIC-\d{4}-\d{4}$/.test(id), `certificate id ${id}`);
+  assert(/^BHD-BASIC-\d{4}-\d{4}-[0-9A-HJKMNP-TV-Z]{16}$/.test(id), `certificate id ${id} (register number and unguessable part)`);
   await shot(p, 'belajar-certificates');
   await axe(p, 'belajar: my certificates');
   // The download link, fetched with the learner's session (the page's CSP allows no script fetches).

@@ -94,7 +94,7 @@ async fn certificate_credential_verifies_offline_with_the_cli() {
     let so: Value = post(
         url("/practical/signoff"),
         &admin,
-        json!({"account_id": "cli-learner", "course_id": "bhd-basic", "instructor_name": "Ns. Maya",
+        json!({"account_id": "cli-learner", "course_id": "bhd-basic", "holder_name": "Wulan", "instructor_name": "Ns. Maya",
                "location": "PMI Jakarta Timur", "items": items}),
     )
     .await

@@ -928,8 +928,9 @@ async fn certificates_page(
         ));
         for c in &list {
             body.push_str(&format!(
-                "<tr data-certificate=\"{id}\"><td>{id}</td><td>{}</td><td>{}</td><td data-status=\"{st}\">{st}</td>\
+                "<tr data-certificate=\"{id}\"><td>{}</td><td>{}</td><td>{}</td><td data-status=\"{st}\">{st}</td>\
 <td><a id=\"pdf-{id}\" href=\"/belajar/sertifikat/{id}/pdf\">PDF</a> · <a href=\"/verify/{id}\">{}</a></td></tr>",
+                esc(&c.number),
                 esc(&c.course_title),
                 esc(&c.valid_until[..10.min(c.valid_until.len())]),
                 t(lang, "Verifikasi", "Verify"),
@@ -1085,6 +1086,7 @@ async fn instructor_html(
                 format!(
                     "<details{}><summary>{}</summary><form class=\"signoff\" method=\"post\" action=\"/belajar/instruktur/tandatangan\">{}\
 <input type=\"hidden\" name=\"account_id\" value=\"{}\"><input type=\"hidden\" name=\"course_id\" value=\"{}\">{items}\
+<label>{}<input name=\"holder_name\" required maxlength=\"120\" value=\"{}\"></label>\
 <label>{}<input name=\"instructor_name\" required maxlength=\"120\"></label><label>{}<input name=\"location\" required maxlength=\"200\"></label>\
 <button type=\"submit\">{}</button></form></details>",
                     if p.pending_signoff {
@@ -1100,6 +1102,12 @@ async fn instructor_html(
                     hidden_csrf(s),
                     esc(&p.account_id),
                     esc(&p.course_id),
+                    t(
+                        lang,
+                        "Nama peserta sesuai kartu identitas yang diperiksa (tercetak di sertifikat)",
+                        "Participant's name as on the identity card you checked (printed on the certificate)"
+                    ),
+                    esc(&p.name),
                     t(lang, "Nama instruktur", "Instructor's name"),
                     t(lang, "Lokasi", "Location"),
                     t(lang, "Tandatangani ujian praktik", "Sign off the practical"),
@@ -1136,20 +1144,20 @@ async fn instructor_sign(State(web): State<Web>, headers: HeaderMap, body: Bytes
         .filter(|(k, _)| k == "item")
         .map(|(_, v)| v.clone())
         .collect();
-    let (name, location) = (
+    let (holder, name, location) = (
+        field(&f, "holder_name").trim(),
         field(&f, "instructor_name").trim(),
         field(&f, "location").trim(),
     );
-    if name.is_empty()
-        || location.is_empty()
-        || name.chars().count() > 120
-        || location.chars().count() > 200
-    {
+    let bad = |v: &str, max: usize| {
+        v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control)
+    };
+    if bad(holder, 120) || bad(name, 120) || bad(location, 200) {
         let e = ApiError::validation(
             "VALIDATION_FAILED",
             kreki_platform::Msg::new(
-                "Nama instruktur dan lokasi wajib diisi",
-                "Instructor name and location are required",
+                "Nama peserta (diperiksa), nama instruktur dan lokasi wajib diisi",
+                "The participant's checked name, the instructor's name and the location are required",
             ),
         );
         return instructor_html(&web, lang, &s, Some(&e), None, cookies).await;
@@ -1160,6 +1168,7 @@ async fn instructor_sign(State(web): State<Web>, headers: HeaderMap, body: Bytes
         .sign_off(
             &s.principal.subject,
             name,
+            holder,
             field(&f, "account_id"),
             field(&f, "course_id"),
             location,

@@ -566,6 +566,312 @@ pub const CATALOGUE: &[SeedCourse] = &[
                 ],
                 "b",
             ),
+            // The bank holds at least twice the post-test (each attempt draws another set).
+            q(
+                (
+                    "Letak tangan untuk kompresi dada pada dewasa",
+                    "Where the hands go for adult chest compressions",
+                ),
+                &[
+                    ("a", "Di perut bagian atas", "On the upper abdomen"),
+                    (
+                        "b",
+                        "Di dada kiri, di atas jantung",
+                        "On the left chest, over the heart",
+                    ),
+                    ("c", "Di pangkal leher", "At the base of the neck"),
+                    (
+                        "d",
+                        "Di tengah dada, separuh bawah tulang dada",
+                        "In the centre of the chest, lower half of the breastbone",
+                    ),
+                ],
+                "d",
+            ),
+            q(
+                (
+                    "Setelah setiap kompresi, penolong harus",
+                    "After each compression the rescuer must",
+                ),
+                &[
+                    (
+                        "a",
+                        "Membiarkan dada mengembang penuh tanpa bertumpu padanya",
+                        "Let the chest recoil fully without leaning on it",
+                    ),
+                    (
+                        "b",
+                        "Menahan tekanan selama 2 detik",
+                        "Hold the pressure for 2 seconds",
+                    ),
+                    ("c", "Memeriksa nadi", "Check the pulse"),
+                    (
+                        "d",
+                        "Mengangkat tangan dari dada setinggi mungkin",
+                        "Lift the hands as high as possible off the chest",
+                    ),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "Korban tidak sadar dan hanya bernapas megap-megap (gasping). Artinya",
+                    "An unresponsive casualty is only gasping. This means",
+                ),
+                &[
+                    (
+                        "a",
+                        "Korban bernapas normal: posisi pemulihan",
+                        "They are breathing normally: recovery position",
+                    ),
+                    (
+                        "b",
+                        "Tunggu 1 menit lalu periksa lagi",
+                        "Wait a minute and check again",
+                    ),
+                    (
+                        "c",
+                        "Bukan napas normal: henti jantung, segera RJP",
+                        "Not normal breathing: cardiac arrest, start CPR at once",
+                    ),
+                    ("d", "Korban hanya pingsan biasa", "They have only fainted"),
+                ],
+                "c",
+            ),
+            q(
+                (
+                    "AED tiba saat Anda sedang melakukan RJP. Yang dilakukan",
+                    "An AED arrives while you are giving CPR. What do you do?",
+                ),
+                &[
+                    (
+                        "a",
+                        "Selesaikan 5 siklus dulu baru pasang AED",
+                        "Finish 5 cycles first, then attach the AED",
+                    ),
+                    (
+                        "b",
+                        "Segera nyalakan AED dan ikuti perintahnya; kompresi terus sampai pad terpasang",
+                        "Switch it on at once and follow its prompts; keep compressing until the pads are on",
+                    ),
+                    (
+                        "c",
+                        "Simpan AED untuk petugas ambulans",
+                        "Keep it for the ambulance crew",
+                    ),
+                    (
+                        "d",
+                        "Hentikan RJP dan tunggu petugas",
+                        "Stop CPR and wait for the crew",
+                    ),
+                ],
+                "b",
+            ),
+            q(
+                (
+                    "Letak pad AED pada dewasa",
+                    "Where the AED pads go on an adult",
+                ),
+                &[
+                    (
+                        "a",
+                        "Di bawah tulang selangka kanan dan di sisi kiri dada di bawah ketiak",
+                        "Below the right collarbone and on the left side of the chest below the armpit",
+                    ),
+                    ("b", "Keduanya di dada kiri", "Both on the left chest"),
+                    (
+                        "c",
+                        "Di punggung dan di perut",
+                        "On the back and on the belly",
+                    ),
+                    ("d", "Di kedua lengan atas", "On both upper arms"),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "Segera setelah AED memberikan kejut, penolong",
+                    "Straight after the AED delivers a shock, the rescuer",
+                ),
+                &[
+                    (
+                        "a",
+                        "Memeriksa nadi selama 1 menit",
+                        "Checks the pulse for a minute",
+                    ),
+                    ("b", "Melepas pad AED", "Removes the pads"),
+                    (
+                        "c",
+                        "Menunggu AED menganalisis lagi tanpa RJP",
+                        "Waits for the next analysis without CPR",
+                    ),
+                    (
+                        "d",
+                        "Langsung melanjutkan RJP dimulai dengan kompresi",
+                        "Resumes CPR at once, starting with compressions",
+                    ),
+                ],
+                "d",
+            ),
+            q(
+                (
+                    "Penolong awam yang tidak mampu atau tidak mau memberi napas bantuan sebaiknya",
+                    "A lay rescuer unable or unwilling to give rescue breaths should",
+                ),
+                &[
+                    ("a", "Tidak melakukan apa pun", "Do nothing"),
+                    (
+                        "b",
+                        "Melakukan kompresi dada saja terus-menerus 100–120/menit",
+                        "Give continuous chest compressions only, 100–120/min",
+                    ),
+                    (
+                        "c",
+                        "Kompresi 30 kali lalu berhenti 1 menit",
+                        "Give 30 compressions, then pause a minute",
+                    ),
+                    (
+                        "d",
+                        "Hanya memanggil 119 dan menunggu",
+                        "Only call 119 and wait",
+                    ),
+                ],
+                "b",
+            ),
+            q(
+                (
+                    "Cara membuka jalan napas korban dewasa tidak sadar",
+                    "How to open the airway of an unresponsive adult",
+                ),
+                &[
+                    (
+                        "a",
+                        "Meninggikan kepala dengan bantal",
+                        "Raise the head on a pillow",
+                    ),
+                    (
+                        "b",
+                        "Menekuk kepala ke dada",
+                        "Bend the head onto the chest",
+                    ),
+                    ("c", "Tengadah kepala, angkat dagu", "Head tilt, chin lift"),
+                    (
+                        "d",
+                        "Memiringkan kepala ke samping tanpa mengangkat dagu",
+                        "Turn the head sideways without lifting the chin",
+                    ),
+                ],
+                "c",
+            ),
+            q(
+                (
+                    "Satu napas bantuan diberikan",
+                    "Each rescue breath is given",
+                ),
+                &[
+                    (
+                        "a",
+                        "Sekuat dan secepat mungkin",
+                        "As hard and fast as possible",
+                    ),
+                    (
+                        "b",
+                        "Selama ±1 detik sampai dada terlihat terangkat",
+                        "Over about 1 second until the chest visibly rises",
+                    ),
+                    ("c", "Selama 5 detik", "Over 5 seconds"),
+                    (
+                        "d",
+                        "Sampai perut korban mengembang",
+                        "Until the belly swells",
+                    ),
+                ],
+                "b",
+            ),
+            q(
+                ("RJP boleh dihentikan bila", "CPR may be stopped when"),
+                &[
+                    (
+                        "a",
+                        "Sudah berjalan 5 menit",
+                        "It has gone on for 5 minutes",
+                    ),
+                    (
+                        "b",
+                        "AED menyatakan kejut tidak dianjurkan",
+                        "The AED says no shock is advised",
+                    ),
+                    (
+                        "c",
+                        "Petugas mengambil alih, atau korban sadar dan bernapas normal",
+                        "Professionals take over, or the casualty wakes and breathes normally",
+                    ),
+                    (
+                        "d",
+                        "Penolong mulai merasa ragu",
+                        "The rescuer starts to doubt",
+                    ),
+                ],
+                "c",
+            ),
+            q(
+                (
+                    "Dewasa tersedak menjadi tidak sadar. Tindakan berikutnya",
+                    "A choking adult becomes unresponsive. What next?",
+                ),
+                &[
+                    (
+                        "a",
+                        "Baringkan, telepon 119, dan mulai RJP",
+                        "Lay them down, call 119 and start CPR",
+                    ),
+                    (
+                        "b",
+                        "Lanjutkan hentakan perut sambil berdiri",
+                        "Keep giving abdominal thrusts standing",
+                    ),
+                    (
+                        "c",
+                        "Beri minum agar benda tertelan",
+                        "Give a drink to wash it down",
+                    ),
+                    (
+                        "d",
+                        "Posisi pemulihan dan tunggu",
+                        "Recovery position and wait",
+                    ),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "Orang dewasa tersedak tetapi masih bisa batuk kuat. Tindakan yang benar",
+                    "An adult is choking but can still cough forcefully. The right action",
+                ),
+                &[
+                    (
+                        "a",
+                        "Segera 5 hentakan perut",
+                        "Give 5 abdominal thrusts at once",
+                    ),
+                    (
+                        "b",
+                        "Mengambil benda dengan jari tanpa melihat",
+                        "Blind finger sweep",
+                    ),
+                    (
+                        "c",
+                        "Menepuk punggung sekeras mungkin",
+                        "Slap the back as hard as possible",
+                    ),
+                    (
+                        "d",
+                        "Anjurkan terus batuk dan awasi",
+                        "Encourage them to keep coughing and watch them",
+                    ),
+                ],
+                "d",
+            ),
         ],
         pre: (10, 900, 1),
         post: (10, 1200, 3),
@@ -685,6 +991,125 @@ pub const CATALOGUE: &[SeedCourse] = &[
                 ],
                 "a",
             ),
+            q(
+                (
+                    "Letak kompresi dada pada bayi",
+                    "Where to compress an infant's chest",
+                ),
+                &[
+                    (
+                        "a",
+                        "Di tengah dada, tepat di bawah garis puting",
+                        "In the centre of the chest, just below the nipple line",
+                    ),
+                    (
+                        "b",
+                        "Di perut, di atas pusar",
+                        "On the belly, above the navel",
+                    ),
+                    ("c", "Di dada kiri atas", "On the upper left chest"),
+                    (
+                        "d",
+                        "Di ujung bawah tulang dada (xiphoid)",
+                        "On the tip of the breastbone (xiphoid)",
+                    ),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "Kedalaman kompresi pada anak",
+                    "Compression depth in children",
+                ),
+                &[
+                    ("a", "1–2 cm", "1–2 cm"),
+                    (
+                        "b",
+                        "Sepertiga kedalaman dada, ±5 cm",
+                        "One third of the chest depth, about 5 cm",
+                    ),
+                    ("c", "Setengah kedalaman dada", "Half the chest depth"),
+                    ("d", "Sedalam mungkin", "As deep as possible"),
+                ],
+                "b",
+            ),
+            q(
+                (
+                    "Rasio kompresi:napas pada RJP anak dan bayi oleh dua penolong terlatih",
+                    "Compression-to-breath ratio in child and infant CPR with two trained rescuers",
+                ),
+                &[
+                    ("a", "30:2", "30:2"),
+                    ("b", "5:1", "5:1"),
+                    ("c", "15:2", "15:2"),
+                    ("d", "3:1", "3:1"),
+                ],
+                "c",
+            ),
+            q(
+                (
+                    "Ventilasi dengan BVM yang benar",
+                    "Correct bag-valve-mask ventilation",
+                ),
+                &[
+                    (
+                        "a",
+                        "Pompa kantong sekuat-kuatnya secepat mungkin",
+                        "Squeeze the bag as hard and fast as possible",
+                    ),
+                    (
+                        "b",
+                        "Pompa sampai perut mengembang",
+                        "Squeeze until the belly swells",
+                    ),
+                    (
+                        "c",
+                        "Lepas masker di antara napas",
+                        "Take the mask off between breaths",
+                    ),
+                    (
+                        "d",
+                        "Pompa perlahan ±1 detik sampai dada terangkat, hindari ventilasi berlebihan",
+                        "Squeeze gently over about 1 second until the chest rises, avoid over-ventilation",
+                    ),
+                ],
+                "d",
+            ),
+            q(
+                ("Huruf S pada SBAR berarti", "The S in SBAR stands for"),
+                &[
+                    ("a", "Situasi", "Situation"),
+                    ("b", "Saturasi", "Saturation"),
+                    ("c", "Skor", "Score"),
+                    ("d", "Sirkulasi", "Circulation"),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "AED untuk anak bila pad anak tidak tersedia",
+                    "Using an AED on a child when no paediatric pads are available",
+                ),
+                &[
+                    ("a", "Jangan gunakan AED", "Do not use the AED"),
+                    (
+                        "b",
+                        "Gunakan pad dewasa; bila terlalu besar, tempel di dada depan dan punggung",
+                        "Use the adult pads; if they are too big, place one on the front and one on the back",
+                    ),
+                    (
+                        "c",
+                        "Gunting pad dewasa menjadi kecil",
+                        "Cut the adult pads smaller",
+                    ),
+                    (
+                        "d",
+                        "Tempel kedua pad bersentuhan di tengah dada",
+                        "Put both pads touching in the middle of the chest",
+                    ),
+                ],
+                "b",
+            ),
         ],
         pre: (4, 600, 1),
         post: (4, 900, 3),
@@ -770,6 +1195,98 @@ pub const CATALOGUE: &[SeedCourse] = &[
                     ("d", "Instruktur sibuk", "The instructor is busy"),
                 ],
                 "b",
+            ),
+            q(
+                (
+                    "Langkah ketiga metode empat langkah",
+                    "The third step of the four-step method",
+                ),
+                &[
+                    ("a", "Ujian tertulis", "Written test"),
+                    (
+                        "b",
+                        "Instruktur mendemonstrasikan tanpa bicara",
+                        "The instructor demonstrates silently",
+                    ),
+                    (
+                        "c",
+                        "Peserta menjelaskan langkah-langkah sementara instruktur melakukannya",
+                        "The learner talks the instructor through the steps while the instructor performs them",
+                    ),
+                    (
+                        "d",
+                        "Peserta melakukan sendiri tanpa pengawasan",
+                        "The learner performs alone, unsupervised",
+                    ),
+                ],
+                "c",
+            ),
+            q(
+                (
+                    "Tujuan debriefing setelah skenario",
+                    "The purpose of a debrief after a scenario",
+                ),
+                &[
+                    ("a", "Mencari siapa yang salah", "Finding who is to blame"),
+                    (
+                        "b",
+                        "Merefleksikan apa yang berjalan baik dan apa yang diperbaiki, dalam suasana aman",
+                        "Reflecting on what went well and what to improve, in a safe setting",
+                    ),
+                    ("c", "Mengumumkan nilai akhir", "Announcing final marks"),
+                    (
+                        "d",
+                        "Mengulang materi dari awal",
+                        "Repeating the course from the start",
+                    ),
+                ],
+                "b",
+            ),
+            q(
+                (
+                    "Cara paling objektif menilai kualitas kompresi saat latihan",
+                    "The most objective way to judge compression quality in training",
+                ),
+                &[
+                    (
+                        "a",
+                        "Manekin atau alat umpan balik (kecepatan, kedalaman, rekoil)",
+                        "A feedback manikin or device (rate, depth, recoil)",
+                    ),
+                    (
+                        "b",
+                        "Perkiraan instruktur dari jauh",
+                        "The instructor's guess from a distance",
+                    ),
+                    (
+                        "c",
+                        "Tanya peserta apakah sudah benar",
+                        "Asking the learner whether it was right",
+                    ),
+                    (
+                        "d",
+                        "Lama peserta berlatih",
+                        "How long the learner practised",
+                    ),
+                ],
+                "a",
+            ),
+            q(
+                (
+                    "Kebersihan manekin antarpeserta",
+                    "Manikin hygiene between learners",
+                ),
+                &[
+                    ("a", "Tidak perlu dibersihkan", "No cleaning needed"),
+                    ("b", "Cukup dilap dengan tangan", "Wipe it with the hand"),
+                    ("c", "Dibersihkan sekali setahun", "Clean it once a year"),
+                    (
+                        "d",
+                        "Wajah dan jalan napas didesinfeksi atau pelindung wajah diganti tiap peserta",
+                        "Disinfect the face and airway or change the face shield for every learner",
+                    ),
+                ],
+                "d",
             ),
         ],
         pre: (3, 600, 1),

@@ -25,7 +25,7 @@ use crate::{
     domain::level_str,
     store::{
         Answer, AttemptResult, AttemptStarted, CertificateView, CourseDetail, CourseProgress,
-        CourseSummary, Enrollment, LmsError, Participant, SignOff, Store,
+        CourseSummary, Enrollment, LmsError, Participant, PublicCertificate, SignOff, Store,
     },
 };
 
@@ -180,6 +180,14 @@ impl From<LmsError> for ApiError {
                     "The certificate is already revoked",
                 ),
             ),
+            LmsError::HolderErased => ApiError::new(
+                StatusCode::GONE,
+                "LMS_HOLDER_ERASED",
+                Msg::new(
+                    "Akun pemegang sertifikat telah dihapus; data pribadinya tidak tersedia lagi",
+                    "The holder's account was erased; their personal data is no longer available",
+                ),
+            ),
             LmsError::Db(e) => e.into(),
             LmsError::Other(e) => ApiError::internal(e),
         }
@@ -266,7 +274,9 @@ async fn course(
 #[serde(deny_unknown_fields)]
 pub struct EnrollBody {
     pub course_id: String,
-    /// Full name as it is to appear on the certificate.
+    /// The learner's full name, as proposed for the certificate: the instructor checks it
+    /// against an identity document at the sign-off, and the certificate carries the
+    /// checked name.
     pub name: String,
 }
 
@@ -326,7 +336,8 @@ async fn complete_lesson(
     ))
 }
 
-/// Start an attempt (or continue the open one): questions in a random order, no answers.
+/// Start an attempt (or continue the open one): questions drawn from the bank, the ones this
+/// learner saw least first, in a random order with shuffled options; no answers.
 #[utoipa::path(post, path = "/quiz/{id}/start", tag = "quizzes",
     params(("id" = String, Path, description = "Quiz id (`bhd-basic-pre`, `bhd-basic-post`, ...)")),
     responses(
@@ -355,7 +366,8 @@ pub struct SubmitBody {
     pub answers: Vec<Answer>,
 }
 
-/// Submit an attempt; scored on the server. Returns the score and, now, the right answers.
+/// Submit an attempt; scored on the server. Returns the score; the right answers (`review`)
+/// only when the post-test is over for this round (passed, or its last attempt used).
 #[utoipa::path(post, path = "/quiz/{id}/submit", tag = "quizzes", request_body = SubmitBody,
     params(("id" = String, Path, description = "Quiz id")),
     responses(
@@ -420,6 +432,9 @@ pub struct SignOffBody {
     /// KREKI ID subject of the learner.
     pub account_id: String,
     pub course_id: String,
+    /// The learner's name as the instructor checked it against an identity document (the
+    /// enrolment's name is only a proposal): printed on the certificate.
+    pub holder_name: String,
     /// The instructor's name as printed on the certificate.
     pub instructor_name: String,
     /// Where the practical took place (e.g. "Puskesmas Menteng, Jakarta Pusat").
@@ -448,6 +463,7 @@ async fn sign_off(
     // Who may sign is decided before the body is looked at.
     require_instructor(&st.store, &p).await?;
     let ApiJson(b) = body?;
+    let holder_name = text("holder_name", &b.holder_name, 120)?;
     let instructor_name = text("instructor_name", &b.instructor_name, 120)?;
     let location = text("location", &b.location, 200)?;
     let s = st
@@ -455,6 +471,7 @@ async fn sign_off(
         .sign_off(
             &p.subject,
             &instructor_name,
+            &holder_name,
             &b.account_id,
             &b.course_id,
             &location,
@@ -527,17 +544,19 @@ async fn my_certificates(
     ))
 }
 
-/// A certificate's public record: valid, expired or revoked (public, like the page).
+/// A certificate's public record: valid, expired or revoked (public, like the page). Only
+/// the public id finds it (the register number alone does not); names are masked, the
+/// revocation reason is not shown.
 #[utoipa::path(get, path = "/certificate/{id}", tag = "certificates",
-    params(("id" = String, Path, description = "`BHD-BASIC-2026-0001`")),
+    params(("id" = String, Path, description = "Public id, `BHD-BASIC-2026-0001-7K3QX9M2PD4WT8HZ`")),
     responses(
-        (status = 200, description = "The certificate", body = inline(Envelope<CertificateView>)),
+        (status = 200, description = "The certificate", body = inline(Envelope<PublicCertificate>)),
         (status = 404, description = "LMS_CERTIFICATE_NOT_FOUND", body = ErrorEnvelope),
     ))]
 async fn certificate(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<CertificateView>> {
+) -> ApiResult<Envelope<PublicCertificate>> {
     Ok(Envelope::ok(st.store.certificate(&id, en()).await?))
 }
 
@@ -552,11 +571,12 @@ async fn owner_or_admin(st: &AppState, p: &Principal, id: &str) -> Result<String
 
 /// The certificate as PDF (holder or training admin).
 #[utoipa::path(get, path = "/certificate/{id}/pdf", tag = "certificates",
-    params(("id" = String, Path, description = "Certificate id")),
+    params(("id" = String, Path, description = "Public id of the certificate")),
     responses(
         (status = 200, description = "PDF", content_type = "application/pdf", body = Vec<u8>),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
         (status = 404, description = "LMS_CERTIFICATE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 410, description = "LMS_HOLDER_ERASED", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 async fn certificate_pdf(
@@ -598,11 +618,12 @@ pub struct CredentialView {
 
 /// The certificate's verifiable credential (holder or training admin).
 #[utoipa::path(get, path = "/certificate/{id}/credential", tag = "certificates",
-    params(("id" = String, Path, description = "Certificate id")),
+    params(("id" = String, Path, description = "Public id of the certificate")),
     responses(
         (status = 200, description = "The credential", body = inline(Envelope<CredentialView>)),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),
         (status = 404, description = "LMS_CERTIFICATE_NOT_FOUND", body = ErrorEnvelope),
+        (status = 410, description = "LMS_HOLDER_ERASED", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
 async fn certificate_credential(
@@ -628,7 +649,7 @@ pub struct RevokeBody {
 /// Revoke a certificate (training admin): the page, the API and the status list say
 /// revoked; `lms.certificate.revoked` is published.
 #[utoipa::path(post, path = "/certificate/{id}/revoke", tag = "certificates", request_body = RevokeBody,
-    params(("id" = String, Path, description = "Certificate id")),
+    params(("id" = String, Path, description = "Public id of the certificate")),
     responses(
         (status = 200, description = "Revoked", body = inline(Envelope<CertificateView>)),
         (status = 401, description = "No or invalid token", body = ErrorEnvelope),

@@ -2,18 +2,20 @@
 //! pre- and post-tests scored on the server, practical sign-off by an instructor, and
 //! certificates with gap-free numbers, a PDF with a QR code, a public verification page and
 //! an Open Badges 3.0 verifiable credential (VC-JWT, Ed25519, did:key, Bitstring Status List
-//! revocation). Publishes `lms.certificate.issued|revoked|expiring` through the outbox.
+//! revocation). Publishes `lms.certificate.issued|revoked|expiring` through the outbox;
+//! consumes `identity.account.erased` ([`erasure`]).
 
 pub mod access;
 pub mod belajar;
 pub mod credential;
 pub mod domain;
+pub mod erasure;
 pub mod http;
 pub mod pages;
 pub mod pdf;
 pub mod store;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::routing::get;
 use kreki_platform::{
@@ -37,6 +39,18 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "web_sessions",
         sqlite: include_str!("../migrations/sqlite/0002_web_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0002_web_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "certificate_public_ids",
+        sqlite: include_str!("../migrations/sqlite/0003_certificate_public_ids.sql"),
+        postgres: include_str!("../migrations/postgres/0003_certificate_public_ids.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "erasure",
+        sqlite: include_str!("../migrations/sqlite/0004_erasure.sql"),
+        postgres: include_str!("../migrations/postgres/0004_erasure.sql"),
     },
 ];
 
@@ -77,6 +91,12 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         // both have the three BHD courses.
         let cfg: LmsConfig = ctx.config.service_section("lms")?;
         let store = Store::open(ctx.db.clone(), ctx.base_url.clone()).await?;
+        // `identity.account.erased`: the account's personal data goes, its page sessions end.
+        ctx.spawn_consumer(
+            "lms-erasure",
+            &[kreki_identity_contracts::ACCOUNT_ERASED],
+            Arc::new(erasure::ErasureHandler),
+        );
         let state = http::AppState {
             store: store.clone(),
             relay: ctx.relay.clone(),

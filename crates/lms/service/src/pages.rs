@@ -143,9 +143,18 @@ pub async fn verify(
 </tbody></table>",
                 esc(&c.status),
                 t(lang, "Nomor", "Number"),
-                esc(&c.id),
+                esc(&c.number),
                 t(lang, "Nama", "Name"),
-                esc(&c.holder_name),
+                match (&c.holder_name, c.holder_erased) {
+                    (Some(n), _) => esc(n),
+                    (None, true) => t(
+                        lang,
+                        "— (dihapus atas permintaan pemilik akun)",
+                        "— (erased at the account holder's request)"
+                    )
+                    .to_string(),
+                    (None, false) => "—".to_string(),
+                },
                 t(lang, "Kursus", "Course"),
                 esc(&c.course_title),
                 t(lang, "Terbit", "Issued"),
@@ -153,22 +162,23 @@ pub async fn verify(
                 t(lang, "Berlaku sampai", "Valid until"),
                 esc(&c.valid_until[..10.min(c.valid_until.len())]),
                 t(lang, "Instruktur", "Instructor"),
-                esc(&c.instructor_name),
+                esc(c.instructor_name.as_deref().unwrap_or("—")),
             );
+            // The reason of a revocation stays with the register (it may say things about
+            // the holder); the page says when.
             if c.status == "revoked" {
                 body.push_str(&format!(
-                    "<p id=\"cert-revoked\" class=\"err\">{}: {} — {}</p>",
+                    "<p id=\"cert-revoked\" class=\"err\">{}: {}</p>",
                     t(lang, "Dicabut", "Revoked"),
                     esc(c.revoked_at.as_deref().unwrap_or("")),
-                    esc(c.revocation_reason.as_deref().unwrap_or("")),
                 ));
             }
             body.push_str(&format!(
                 "<p>{}</p>",
                 t(
                     lang,
-                    "Cocokkan nama dengan kartu identitas pemegang. Kredensial digital dapat diverifikasi tanpa jaringan dengan `kreki verify-credential`.",
-                    "Match the name with the holder's identity card. The digital credential can be verified offline with `kreki verify-credential`."
+                    "Nama disamarkan (nama depan dan inisial): cocokkan dengan kartu identitas pemegang. Kredensial digital dapat diverifikasi tanpa jaringan dengan `kreki verify-credential`.",
+                    "The name is masked (first name and initials): match it with the holder's identity card. The digital credential can be verified offline with `kreki verify-credential`."
                 )
             ));
             finish(

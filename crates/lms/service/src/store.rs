@@ -76,6 +76,9 @@ pub enum LmsError {
     SelfSignOff,
     #[error("already revoked")]
     AlreadyRevoked,
+    /// The holder's account was erased: the entry stays in the register, without the name.
+    #[error("holder erased")]
+    HolderErased,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -225,7 +228,9 @@ pub struct AttemptResult {
     pub passed: bool,
     pub started_at: String,
     pub submitted_at: Option<String>,
-    /// Only in the answer to the submission.
+    /// The right answers, only in the answer to a post-test submission that ends the
+    /// post-test for this round (passed, or the last attempt); absent otherwise (failed
+    /// attempts with attempts left, the pre-test, the history).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub review: Vec<QuestionResult>,
     /// A certificate issued by this submission (post-test passed with a practical signed off).
@@ -237,6 +242,8 @@ pub struct AttemptResult {
 pub struct SignOff {
     pub account_id: String,
     pub course_id: String,
+    /// The learner's name as the instructor checked it (printed on the certificate).
+    pub holder_name: String,
     pub instructor_id: String,
     pub instructor_name: String,
     pub location: String,
@@ -246,21 +253,58 @@ pub struct SignOff {
     pub certificate_id: Option<String>,
 }
 
-/// Public view of a certificate (what the verification page shows).
+/// A certificate as its holder and the training admins see it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CertificateView {
+    /// Public id: the register number and an unguessable part,
+    /// `BHD-BASIC-2026-0001-7K3QX9M2PD4WT8HZ` (what the QR code and the verification page
+    /// carry; the only id the API answers to).
     pub id: String,
+    /// Gap-free register number, `BHD-BASIC-2026-0001` (printed on the certificate).
+    pub number: String,
     pub level: Level,
     pub course_id: String,
     pub course_title: String,
-    pub holder_name: String,
-    pub instructor_name: String,
+    /// The name the instructor checked at the sign-off; null once the holder's account
+    /// was erased.
+    pub holder_name: Option<String>,
+    /// Null once the instructor's account was erased.
+    pub instructor_name: Option<String>,
+    /// The holder's account was erased (`identity.account.erased`).
+    pub holder_erased: bool,
     pub issued_at: String,
     pub valid_until: String,
     /// `valid`, `expired` or `revoked`.
     pub status: String,
     pub revoked_at: Option<String>,
     pub revocation_reason: Option<String>,
+    pub verify_url: String,
+}
+
+/// The public record of a certificate (`GET /certificate/{id}` and `/verify/{id}`, no
+/// sign-in): names masked, no revocation reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicCertificate {
+    /// Public id (register number and an unguessable part).
+    pub id: String,
+    /// Gap-free register number.
+    pub number: String,
+    pub level: Level,
+    pub course_id: String,
+    pub course_title: String,
+    /// Masked: the first name and the initials of the others, `Budi S.` (enough to match an
+    /// identity card, not to learn the whole name); null once the holder's account was
+    /// erased.
+    pub holder_name: Option<String>,
+    /// Masked like the holder's; null once the instructor's account was erased.
+    pub instructor_name: Option<String>,
+    /// The holder's account was erased: the register entry stays, without a name.
+    pub holder_erased: bool,
+    pub issued_at: String,
+    pub valid_until: String,
+    /// `valid`, `expired` or `revoked`.
+    pub status: String,
+    pub revoked_at: Option<String>,
     pub verify_url: String,
 }
 
@@ -315,6 +359,48 @@ pub fn sub_months(us: i64, months: i64) -> i64 {
     kreki_platform::time_util::to_micros(t.replace_date(date))
 }
 
+/// A name as the public may see it: the first name in full, the other names as initials
+/// (`Budi Santoso` → `Budi S.`, `Muhammad Rizky Pratama` → `Muhammad R. P.`). Titles before
+/// the name (words ending in a full stop: `dr.`, `Ns.`) and degrees after a comma are left
+/// out.
+pub fn mask_name(name: &str) -> String {
+    let base = name.split(',').next().unwrap_or("");
+    let mut words = base
+        .split_whitespace()
+        .skip_while(|w| w.ends_with('.'))
+        .filter(|w| w.chars().next().is_some_and(char::is_alphanumeric));
+    let Some(first) = words.next() else {
+        return String::new();
+    };
+    let mut out = first.to_string();
+    for w in words {
+        if let Some(c) = w.chars().next() {
+            out.push(' ');
+            out.extend(c.to_uppercase());
+            out.push('.');
+        }
+    }
+    out
+}
+
+/// Crockford base32 (no I, L, O, U): easy to read out and to type.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A certificate's public id: its register number and 80 random bits (16 characters).
+pub fn new_public_id(number: &str) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let secret: String = (0..16)
+        .map(|_| char::from(CROCKFORD[rng.gen_range(0..32)]))
+        .collect();
+    format!("{number}-{secret}")
+}
+
+/// The register number inside a public id.
+pub fn register_number(public_id: &str) -> &str {
+    public_id.rsplit_once('-').map_or(public_id, |(n, _)| n)
+}
+
 fn date_only(us: i64) -> String {
     rfc3339(us).chars().take(10).collect()
 }
@@ -356,11 +442,66 @@ impl Store {
     pub async fn open(db: Db, base_url: String) -> anyhow::Result<Store> {
         seed_catalogue(&db).await?;
         let issuer = Arc::new(load_or_create_issuer(&db).await?);
-        Ok(Store {
+        let store = Store {
             db,
             issuer,
             base_url,
-        })
+        };
+        store.backfill_public_ids().await?;
+        Ok(store)
+    }
+
+    /// Certificates issued before public ids existed get one, and their credential is
+    /// signed again with it (its id is the verification URL). Idempotent; replicas starting
+    /// together keep the first written.
+    async fn backfill_public_ids(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT t.*, c.title_id, c.summary_id FROM certificates t JOIN courses c ON c.id = t.course_id \
+             WHERE t.public_id IS NULL",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        for r in rows {
+            let number: String = r.get("id");
+            let public = new_public_id(&number);
+            let level = level_of(&r);
+            let account: String = r.get("account_id");
+            let course_id: String = r.get("course_id");
+            let holder: String = r.get("holder_name");
+            let title: String = r.get("title_id");
+            let summary: String = r.get("summary_id");
+            let claims = credential::certificate_claims(
+                &CredentialInput {
+                    base_url: &self.base_url,
+                    certificate_id: &public,
+                    holder_account: &account,
+                    holder_name: &holder,
+                    course_id: &course_id,
+                    course_name: &title,
+                    course_summary: &summary,
+                    level: level_str(level),
+                    issued_at: r.get::<i64, _>("issued_at") / 1_000_000,
+                    valid_until: r.get::<i64, _>("valid_until") / 1_000_000,
+                    status_index: r.get("status_index"),
+                },
+                &self.issuer.did,
+            );
+            // An erased holder's entry has no credential to sign again.
+            let credential = if erased(&r) {
+                String::new()
+            } else {
+                self.issuer.sign(&claims)
+            };
+            sqlx::query(
+                "UPDATE certificates SET public_id = $1, credential = $2 WHERE id = $3 AND public_id IS NULL",
+            )
+            .bind(&public)
+            .bind(credential)
+            .bind(&number)
+            .execute(self.db.writer())
+            .await?;
+        }
+        Ok(())
     }
 
     pub fn db(&self) -> &Db {
@@ -666,7 +807,7 @@ impl Store {
         course_id: &str,
     ) -> LmsResult<Option<String>> {
         Ok(sqlx::query(
-            "SELECT id FROM certificates WHERE account_id = $1 AND course_id = $2 ORDER BY issued_at DESC LIMIT 1",
+            "SELECT public_id FROM certificates WHERE account_id = $1 AND course_id = $2 ORDER BY issued_at DESC LIMIT 1",
         )
         .bind(account)
         .bind(course_id)
@@ -832,13 +973,32 @@ impl Store {
             }
         }
         let bank = self.questions_of(&quiz.course_id).await?;
+        // How often this learner already drew each question of this quiz (every attempt,
+        // every round): a new attempt asks the least seen first, so a retake asks other
+        // questions while the bank has them (it holds at least twice the test).
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT layout FROM attempts WHERE account_id = $1 AND quiz_id = $2")
+            .bind(account)
+            .bind(quiz_id)
+            .fetch_all(self.db.pool())
+            .await?
+        {
+            let layout: Vec<LayoutEntry> =
+                serde_json::from_str(&r.get::<String, _>(0)).unwrap_or_default();
+            for e in layout {
+                *seen.entry(e.question_id).or_default() += 1;
+            }
+        }
         // A fresh layout (used when no attempt is open), made before any await: the random
         // generator stays on this thread.
         let fresh: Vec<LayoutEntry> = {
             let mut rng = rand::thread_rng();
             let mut picked: Vec<&AnyRow> = bank.iter().collect();
             picked.shuffle(&mut rng);
+            // Stable: among questions seen equally often the random order stays.
+            picked.sort_by_key(|q| seen.get(&q.get::<String, _>("id")).copied().unwrap_or(0));
             picked.truncate(usize::try_from(quiz.question_count).unwrap_or(0));
+            picked.shuffle(&mut rng);
             picked
                 .iter()
                 .map(|q| {
@@ -1089,13 +1249,32 @@ impl Store {
         } else {
             None
         };
+        // The right answers only once the post-test is over for this round (passed, or its
+        // last attempt used): before that they would be the key of the next attempt. The
+        // pre-test draws from the same bank, so it never shows them.
+        let reveal = quiz.kind == "post"
+            && {
+                let used: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM attempts WHERE account_id = $1 AND quiz_id = $2 \
+                 AND started_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $3)",
+            )
+            .bind(account)
+            .bind(quiz_id)
+            .bind(&quiz.course_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+                passed || used >= quiz.max_attempts
+            };
         tx.commit().await?;
         let row = sqlx::query("SELECT * FROM attempts WHERE id = $1")
             .bind(attempt_id)
             .fetch_one(self.db.pool())
             .await?;
         let mut r = Self::result_of(&row, pass_mark);
-        r.review = review;
+        if reveal {
+            r.review = review;
+        }
         r.certificate_id = certificate_id;
         Ok(r)
     }
@@ -1127,6 +1306,7 @@ impl Store {
         &self,
         instructor_id: &str,
         instructor_name: &str,
+        holder_name: &str,
         account: &str,
         course_id: &str,
         location: &str,
@@ -1159,10 +1339,10 @@ impl Store {
         lock_enrollment(&mut tx, self.db.backend(), account, course_id).await?;
         let items_json = serde_json::to_string(items).map_err(anyhow::Error::from)?;
         let res = sqlx::query(
-            "INSERT INTO signoffs (account_id, course_id, instructor_id, instructor_name, location, items, signed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, course_id) DO UPDATE SET \
+            "INSERT INTO signoffs (account_id, course_id, instructor_id, instructor_name, location, items, signed_at, holder_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, course_id) DO UPDATE SET \
              instructor_id = excluded.instructor_id, instructor_name = excluded.instructor_name, location = excluded.location, \
-             items = excluded.items, signed_at = excluded.signed_at WHERE signoffs.signed_at < (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
+             items = excluded.items, signed_at = excluded.signed_at, holder_name = excluded.holder_name WHERE signoffs.signed_at < (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
         .bind(course_id)
@@ -1171,6 +1351,7 @@ impl Store {
         .bind(location)
         .bind(items_json)
         .bind(now)
+        .bind(holder_name)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
@@ -1183,6 +1364,7 @@ impl Store {
         Ok(SignOff {
             account_id: account.into(),
             course_id: course_id.into(),
+            holder_name: holder_name.into(),
             instructor_id: instructor_id.into(),
             instructor_name: instructor_name.into(),
             location: location.into(),
@@ -1208,7 +1390,7 @@ impl Store {
              (SELECT MAX(a.percent) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at) AS post, \
              COALESCE((SELECT MAX(a.passed) FROM attempts a WHERE a.account_id = e.account_id AND a.course_id = e.course_id AND a.kind = 'post' AND a.started_at >= e.enrolled_at), 0) AS passed, \
              (SELECT COUNT(*) FROM signoffs s WHERE s.account_id = e.account_id AND s.course_id = e.course_id AND s.signed_at >= e.enrolled_at) AS signed, \
-             (SELECT t.id FROM certificates t WHERE t.account_id = e.account_id AND t.course_id = e.course_id ORDER BY t.issued_at DESC LIMIT 1) AS certificate_id \
+             (SELECT t.public_id FROM certificates t WHERE t.account_id = e.account_id AND t.course_id = e.course_id ORDER BY t.issued_at DESC LIMIT 1) AS certificate_id \
              FROM enrollments e WHERE ($1 = '' OR e.course_id = $1)";
         let filter = "($2 = 0 OR (p.passed = 1 AND p.signed = 0))";
         let total: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM ({ROWS}) p WHERE {filter}"))
@@ -1274,7 +1456,7 @@ impl Store {
         .await?
         .is_some();
         let Some(signoff) = sqlx::query(
-            "SELECT instructor_id, instructor_name, signed_at FROM signoffs WHERE account_id = $1 AND course_id = $2 \
+            "SELECT instructor_id, instructor_name, signed_at, holder_name FROM signoffs WHERE account_id = $1 AND course_id = $2 \
              AND signed_at >= (SELECT enrolled_at FROM enrollments WHERE account_id = $1 AND course_id = $2)",
         )
         .bind(account)
@@ -1309,17 +1491,27 @@ impl Store {
         {
             return Ok(None);
         }
-        let name: String =
-            sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
-                .bind(account)
-                .bind(course_id)
-                .fetch_one(&mut **tx)
-                .await?
-                .get(0);
+        // The name the instructor checked at the sign-off, not the enrolment's free text.
+        let name: String = match signoff
+            .try_get::<Option<String>, _>("holder_name")
+            .ok()
+            .flatten()
+        {
+            Some(n) => n,
+            None => {
+                sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
+                    .bind(account)
+                    .bind(course_id)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .get(0)
+            }
+        };
         let year = i64::from(from_micros(now_us).year());
         let number = next_counter(tx, info.prefix, year).await?;
         let status_index = next_counter(tx, "STATUS", 0).await? - 1;
         let id = format!("{}-{year}-{number:04}", info.prefix);
+        let public_id = new_public_id(&id);
         let valid_until = add_years(now_us, info.validity_years);
         let title_id: String = course.get("title_id");
         let summary_id: String = course.get("summary_id");
@@ -1328,7 +1520,7 @@ impl Store {
         let claims = credential::certificate_claims(
             &CredentialInput {
                 base_url: &self.base_url,
-                certificate_id: &id,
+                certificate_id: &public_id,
                 holder_account: account,
                 holder_name: &name,
                 course_id,
@@ -1344,7 +1536,7 @@ impl Store {
         let jwt = self.issuer.sign(&claims);
         sqlx::query(
             "INSERT INTO certificates (id, account_id, course_id, level, holder_name, instructor_id, instructor_name, \
-             issued_at, valid_until, status_index, credential) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             issued_at, valid_until, status_index, credential, public_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(account)
@@ -1357,6 +1549,7 @@ impl Store {
         .bind(valid_until)
         .bind(status_index)
         .bind(&jwt)
+        .bind(&public_id)
         .execute(&mut **tx)
         .await?;
         let ev = CertificateEvent {
@@ -1372,7 +1565,7 @@ impl Store {
         outbox::enqueue(tx, &event).await?;
         // The certificate by e-mail, PDF attached.
         let pdf = self.render_pdf_parts(
-            &id,
+            &public_id,
             &name,
             &title_id,
             level,
@@ -1388,7 +1581,7 @@ impl Store {
         )
         .var("name", name.as_str())
         .var("certificate_id", id.as_str())
-        .var("link", self.verify_url(&id));
+        .var("link", self.verify_url(&public_id));
         msg.correlation_id = Some(id.clone());
         msg.attachments = vec![Attachment {
             filename: format!("{id}.pdf"),
@@ -1400,13 +1593,15 @@ impl Store {
             .correlated(&id);
         outbox::enqueue(tx, &event).await?;
         tracing::info!(certificate_id = %id, "certificate issued");
-        Ok(Some(id))
+        Ok(Some(public_id))
     }
 
     pub fn verify_url(&self, id: &str) -> String {
         format!("{}/verify/{id}", self.base_url)
     }
 
+    /// The certificate PDF; `id` is the public id (the QR code's link), the register number
+    /// is printed.
     #[allow(clippy::too_many_arguments)]
     fn render_pdf_parts(
         &self,
@@ -1424,7 +1619,7 @@ impl Store {
             Level::Instructor => "Instructor",
         };
         pdf::render(&pdf::CertificatePdf {
-            certificate_id: id,
+            certificate_id: register_number(id),
             holder_name: name,
             course_name: course_title,
             level_label: label,
@@ -1435,11 +1630,12 @@ impl Store {
         })
     }
 
-    async fn certificate_row(&self, id: &str) -> LmsResult<AnyRow> {
+    /// A certificate by its public id (never by the register number alone).
+    async fn certificate_row(&self, public_id: &str) -> LmsResult<AnyRow> {
         sqlx::query(
-            "SELECT t.*, c.title_id, c.title_en FROM certificates t JOIN courses c ON c.id = t.course_id WHERE t.id = $1",
+            "SELECT t.*, c.title_id, c.title_en FROM certificates t JOIN courses c ON c.id = t.course_id WHERE t.public_id = $1",
         )
-        .bind(id)
+        .bind(public_id.to_ascii_uppercase())
         .fetch_optional(self.db.pool())
         .await?
         .ok_or(LmsError::CertificateNotFound)
@@ -1448,22 +1644,18 @@ impl Store {
     fn certificate_view(&self, r: &AnyRow, en: bool, now_us: i64) -> CertificateView {
         let revoked_at = r.try_get::<Option<i64>, _>("revoked_at").ok().flatten();
         let valid_until: i64 = r.get("valid_until");
-        let status = if revoked_at.is_some() {
-            "revoked"
-        } else if valid_until <= now_us {
-            "expired"
-        } else {
-            "valid"
-        };
-        let id: String = r.get("id");
+        let status = status_of(revoked_at, valid_until, now_us);
+        let id: String = r.get("public_id");
         CertificateView {
             verify_url: self.verify_url(&id),
             id,
+            number: r.get("id"),
             level: level_of(r),
             course_id: r.get("course_id"),
             course_title: pick(r, "title", en),
-            holder_name: r.get("holder_name"),
-            instructor_name: r.get("instructor_name"),
+            holder_name: non_empty(r.get("holder_name")),
+            instructor_name: non_empty(r.get("instructor_name")),
+            holder_erased: erased(r),
             issued_at: rfc3339(r.get("issued_at")),
             valid_until: rfc3339(valid_until),
             status: status.into(),
@@ -1472,22 +1664,50 @@ impl Store {
         }
     }
 
-    pub async fn certificate(&self, id: &str, en: bool) -> LmsResult<CertificateView> {
+    /// The public record (no sign-in): names masked, no revocation reason.
+    pub async fn certificate(&self, id: &str, en: bool) -> LmsResult<PublicCertificate> {
         let r = self.certificate_row(id).await?;
-        Ok(self.certificate_view(&r, en, now_micros()))
+        let revoked_at = r.try_get::<Option<i64>, _>("revoked_at").ok().flatten();
+        let valid_until: i64 = r.get("valid_until");
+        let id: String = r.get("public_id");
+        let masked = |col: &str| {
+            let m = mask_name(&r.get::<String, _>(col));
+            (!m.is_empty()).then_some(m)
+        };
+        Ok(PublicCertificate {
+            verify_url: self.verify_url(&id),
+            id,
+            number: r.get("id"),
+            level: level_of(&r),
+            course_id: r.get("course_id"),
+            course_title: pick(&r, "title", en),
+            holder_name: masked("holder_name"),
+            instructor_name: masked("instructor_name"),
+            holder_erased: erased(&r),
+            issued_at: rfc3339(r.get("issued_at")),
+            valid_until: rfc3339(valid_until),
+            status: status_of(revoked_at, valid_until, now_micros()).into(),
+            revoked_at: revoked_at.map(rfc3339),
+        })
     }
 
     /// Owner of a certificate, its credential.
     pub async fn certificate_owner(&self, id: &str) -> LmsResult<(String, String)> {
         let r = self.certificate_row(id).await?;
+        if erased(&r) {
+            return Err(LmsError::HolderErased);
+        }
         Ok((r.get("account_id"), r.get("credential")))
     }
 
     pub async fn certificate_pdf(&self, id: &str) -> LmsResult<(String, Vec<u8>)> {
         let r = self.certificate_row(id).await?;
+        if erased(&r) {
+            return Err(LmsError::HolderErased);
+        }
         let level = level_of(&r);
         let pdf = self.render_pdf_parts(
-            id,
+            &r.get::<String, _>("public_id"),
             &r.get::<String, _>("holder_name"),
             &r.get::<String, _>("title_id"),
             level,
@@ -1527,12 +1747,16 @@ impl Store {
         let now = now_micros();
         let mut tx = write_tx(&self.db).await?;
         let row = sqlx::query(
-            "SELECT account_id, level, valid_until, revoked_at FROM certificates WHERE id = $1",
+            "SELECT id, account_id, level, valid_until, revoked_at FROM certificates WHERE public_id = $1",
         )
-        .bind(id)
+        .bind(id.to_ascii_uppercase())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(LmsError::CertificateNotFound)?;
+        let public_id = id.to_ascii_uppercase();
+        // Events name the certificate by its register number (internal, as before).
+        let id: String = row.get("id");
+        let id = id.as_str();
         if row
             .try_get::<Option<i64>, _>("revoked_at")
             .ok()
@@ -1560,7 +1784,8 @@ impl Store {
             .correlated(id);
         outbox::enqueue(&mut tx, &event).await?;
         tx.commit().await?;
-        self.certificate(id, en).await
+        let r = self.certificate_row(&public_id).await?;
+        Ok(self.certificate_view(&r, en, now_micros()))
     }
 
     /// The status list credential (VC-JWT), with every revoked certificate's bit set.
@@ -1588,7 +1813,8 @@ impl Store {
     pub async fn sweep_expiring(&self, now_us: i64) -> LmsResult<usize> {
         let candidates = sqlx::query(
             "SELECT id, account_id, level, holder_name, valid_until FROM certificates \
-             WHERE revoked_at IS NULL AND reminded_at IS NULL AND valid_until > $1 ORDER BY valid_until LIMIT 500",
+             WHERE revoked_at IS NULL AND reminded_at IS NULL AND holder_erased_at IS NULL AND valid_until > $1 \
+             ORDER BY valid_until LIMIT 500",
         )
         .bind(now_us)
         .fetch_all(self.db.pool())
@@ -1642,6 +1868,27 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn erased(r: &AnyRow) -> bool {
+    r.try_get::<Option<i64>, _>("holder_erased_at")
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+fn status_of(revoked_at: Option<i64>, valid_until: i64, now_us: i64) -> &'static str {
+    if revoked_at.is_some() {
+        "revoked"
+    } else if valid_until <= now_us {
+        "expired"
+    } else {
+        "valid"
     }
 }
 
@@ -1789,4 +2036,38 @@ async fn load_or_create_issuer(db: &Db) -> anyhow::Result<Issuer> {
     use base64::Engine;
     let raw = base64::engine::general_purpose::STANDARD.decode(stored)?;
     Issuer::from_pkcs8(&raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_masked_for_the_public() {
+        for (name, masked) in [
+            ("Budi Santoso", "Budi S."),
+            ("Muhammad Rizky Pratama", "Muhammad R. P."),
+            ("dr. Andi Wijaya", "Andi W."),
+            ("Prof. dr. Budi Santoso, Sp.JP(K)", "Budi S."),
+            ("Ns. Maya", "Maya"),
+            ("Sukarno", "Sukarno"),
+            ("  siti   rahma ", "siti R."),
+            ("Ébé ñandú", "Ébé Ñ."),
+            ("", ""),
+            ("dr.", ""),
+        ] {
+            assert_eq!(mask_name(name), masked, "{name}");
+        }
+    }
+
+    #[test]
+    fn public_ids_hold_the_number_and_80_random_bits() {
+        let a = new_public_id("BHD-BASIC-2026-0001");
+        let b = new_public_id("BHD-BASIC-2026-0001");
+        assert_ne!(a, b);
+        assert_eq!(register_number(&a), "BHD-BASIC-2026-0001");
+        let secret = a.rsplit('-').next().unwrap_or("");
+        assert_eq!(secret.len(), 16);
+        assert!(secret.bytes().all(|c| CROCKFORD.contains(&c)));
+    }
 }

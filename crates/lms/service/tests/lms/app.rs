@@ -25,6 +25,8 @@ pub struct App {
     pub client: reqwest::Client,
     pub signer: TestSigner,
     pub db: Db,
+    /// The bus the service's consumers read (events of other services are published here).
+    pub bus: Arc<dyn Bus>,
     shutdown: CancellationToken,
     _bus_dir: TempDir,
 }
@@ -66,7 +68,7 @@ pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
         config: Arc::new(config),
         base_url: url.clone(),
         db: db.clone(),
-        bus,
+        bus: bus.clone(),
         relay: Arc::new(RelayState::default()),
         metrics: Arc::new(Metrics::new()),
         auth,
@@ -100,6 +102,7 @@ pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
         client: reqwest::Client::new(),
         signer,
         db,
+        bus,
         shutdown,
         _bus_dir: bus_dir,
     }
@@ -137,6 +140,12 @@ impl App {
             r = r.bearer_auth(t);
         }
         r.send().await.unwrap()
+    }
+
+    /// Publish an event of another service on the bus (as its relay would).
+    pub async fn publish(&self, source: &str, subject: &str, data: Value) {
+        let e = kreki_platform::bus::Event::new(source, subject, &data).unwrap();
+        self.bus.publish(&e).await.unwrap();
     }
 
     /// Events in the outbox: (subject, data).
@@ -237,6 +246,18 @@ impl App {
     }
 
     pub async fn sign_off(&self, instructor: &str, learner: &str, course_id: &str) -> (u16, Value) {
+        self.sign_off_as(instructor, learner, course_id, "dr. Andi Wijaya")
+            .await
+    }
+
+    /// Sign off every checklist skill, as an instructor of the given name.
+    pub async fn sign_off_as(
+        &self,
+        instructor: &str,
+        learner: &str,
+        course_id: &str,
+        instructor_name: &str,
+    ) -> (u16, Value) {
         let (_, c) = self
             .get(&format!("/api/lms/v1/courses/{course_id}"), None)
             .await;
@@ -246,17 +267,27 @@ impl App {
             .iter()
             .map(|s| s["id"].clone())
             .collect();
+        // The instructor checks the enrolment's name against the learner's identity card.
+        let holder_name: String =
+            sqlx::query("SELECT name FROM enrollments WHERE account_id = $1 AND course_id = $2")
+                .bind(learner)
+                .bind(course_id)
+                .fetch_optional(self.db.pool())
+                .await
+                .unwrap()
+                .map(|r| r.get(0))
+                .unwrap_or_else(|| "Tidak Terdaftar".into());
         self.post(
             "/api/lms/v1/practical/signoff",
             Some(instructor),
-            json!({"account_id": learner, "course_id": course_id, "instructor_name": "dr. Andi Wijaya",
+            json!({"account_id": learner, "course_id": course_id, "holder_name": holder_name, "instructor_name": instructor_name,
                    "location": "Puskesmas Menteng, Jakarta Pusat", "items": items}),
         )
         .await
     }
 
-    /// Enrol, learn, pass the post-test and get signed off by a training admin: the id of
-    /// the certificate.
+    /// Enrol, learn, pass the post-test and get signed off by a training admin: the public
+    /// id of the certificate.
     pub async fn certify(&self, learner: &str, name: &str, course_id: &str) -> String {
         let token = self.token(learner, &["volunteer"]);
         let (s, b) = self.enroll(&token, course_id, name).await;

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::app::{App, start_with};
 
 /// code → (expected PKCE challenge, access token to hand out)
-type Codes = Arc<Mutex<HashMap<String, (String, String)>>>;
+pub type Codes = Arc<Mutex<HashMap<String, (String, String)>>>;
 
 async fn token(State(codes): State<Codes>, body: String) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -42,7 +42,7 @@ async fn token(State(codes): State<Codes>, body: String) -> axum::response::Resp
     }
 }
 
-async fn fake_idp() -> (String, Codes) {
+pub async fn fake_idp() -> (String, Codes) {
     let codes: Codes = Arc::default();
     let app = axum::Router::new()
         .route("/oauth2/token", post(token))
@@ -55,7 +55,7 @@ async fn fake_idp() -> (String, Codes) {
     (url, codes)
 }
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -88,7 +88,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// Sign in through the pages; the session cookie.
-async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str]) -> String {
+pub async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str]) -> String {
     let c = no_redirects();
     let res = c
         .get(format!("{}/belajar/masuk", app.url))
@@ -146,7 +146,7 @@ async fn sign_in(app: &App, codes: &Codes, idp: &str, sub: &str, roles: &[&str])
     session
 }
 
-async fn page(app: &App, session: Option<&str>, path: &str) -> (u16, String) {
+pub async fn page(app: &App, session: Option<&str>, path: &str) -> (u16, String) {
     let mut r = no_redirects().get(format!("{}{path}", app.url));
     if let Some(s) = session {
         r = r.header("cookie", format!("kreki_belajar={s}"));
@@ -352,6 +352,7 @@ pub async fn learner_and_instructor_pages(db: Db) {
         ("csrf", &acsrf),
         ("account_id", "web-learner"),
         ("course_id", "bhd-basic"),
+        ("holder_name", "Ayu Lestari"),
         ("instructor_name", "Ns. Maya"),
         ("location", "PMI Jakarta Selatan"),
     ];
@@ -365,6 +366,8 @@ pub async fn learner_and_instructor_pages(db: Db) {
     let (s, html) = form(&app, &admin, "/belajar/instruktur/tandatangan", &f).await;
     assert_eq!(s, 200, "{html}");
     assert!(html.contains("id=\"signoff-done\"") && html.contains("BHD-BASIC-"));
+    // The checked name was offered with the enrolment's name filled in.
+    assert!(dash.contains("name=\"holder_name\" required maxlength=\"120\" value=\"Ayu Lestari\""));
     // My certificates, with the PDF; English on request.
     let (s, html) = page(&app, Some(&learner), "/belajar/sertifikat?lang=en").await;
     assert_eq!(s, 200);

@@ -2,12 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod attacks;
 mod belajar;
 mod jose;
 
 use std::path::PathBuf;
 
-use kreki_lms::{MIGRATIONS, credential, store::Store};
+use kreki_lms::{
+    MIGRATIONS, credential,
+    store::{Store, register_number},
+};
 use kreki_platform::{storage::Db, storage_conformance, testkit, time_util::now_micros};
 use serde_json::{Value, json};
 
@@ -371,7 +375,7 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
     );
     let (s, e) = app
         .post("/api/lms/v1/practical/signoff", Some(&admin), json!({"account_id": "learner-1", "course_id": "bhd-basic",
-            "instructor_name": "dr. Andi", "location": "Puskesmas Menteng", "items": ["scene_safety"]}))
+            "holder_name": "Siti Rahma", "instructor_name": "dr. Andi", "location": "Puskesmas Menteng", "items": ["scene_safety"]}))
         .await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
@@ -382,7 +386,7 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
             "/api/lms/v1/practical/signoff",
             Some(&admin),
             json!({"account_id": "learner-1", "course_id": "bhd-basic",
-            "instructor_name": "dr. Andi", "location": "Puskesmas Menteng", "items": ["juggling"]}),
+            "holder_name": "Siti Rahma", "instructor_name": "dr. Andi", "location": "Puskesmas Menteng", "items": ["juggling"]}),
         )
         .await;
     assert_eq!(
@@ -399,7 +403,12 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
     assert_eq!(so["data"]["location"], "Puskesmas Menteng, Jakarta Pusat");
     assert!(so["data"]["signed_at"].as_str().is_some());
     let id = so["data"]["certificate_id"].as_str().unwrap().to_string();
-    assert_eq!(id, format!("BHD-BASIC-{}-0001", year()));
+    let number = format!("BHD-BASIC-{}-0001", year());
+    assert_eq!(
+        register_number(&id),
+        number,
+        "the public id holds the number"
+    );
     let (s, e) = app.sign_off(&admin, "learner-1", "bhd-basic").await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
@@ -412,13 +421,19 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
         subjects,
         ["lms.certificate.issued", "notify.message.requested"]
     );
-    assert_eq!(events[0].1["certificate_id"], id.as_str());
+    assert_eq!(events[0].1["certificate_id"], number.as_str());
     assert_eq!(events[0].1["holder_id"], "learner-1");
     assert_eq!(events[0].1["level"], "basic");
     let msg = &events[1].1;
     assert_eq!(msg["template"], "certificate_issued");
     assert_eq!(msg["recipient_id"], "learner-1");
-    assert_eq!(msg["vars"]["certificate_id"], id.as_str());
+    assert_eq!(msg["vars"]["certificate_id"], number.as_str());
+    assert!(
+        msg["vars"]["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/verify/{id}"))
+    );
     assert_eq!(msg["attachments"][0]["content_type"], "application/pdf");
     assert!(
         msg["attachments"][0]["content_base64"]
@@ -436,7 +451,7 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
             c["data"]["status"].as_str(),
             c["data"]["holder_name"].as_str()
         ),
-        (Some("valid"), Some("Siti Rahma"))
+        (Some("valid"), Some("Siti R."))
     );
     let page = app.raw(&format!("/verify/{id}"), None).await;
     assert_eq!(page.status(), 200);
@@ -450,7 +465,8 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
     assert!(
         html.contains("data-status=\"valid\"")
             && html.contains("BERLAKU")
-            && html.contains("Siti Rahma")
+            && html.contains("Siti R.")
+            && !html.contains("Rahma")
     );
     let html_en = app
         .raw(&format!("/verify/{id}?lang=en"), None)
@@ -566,7 +582,7 @@ async fn enrol_learn_test_sign_off_certificate_revoke(db: Db) {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("data-status=\"revoked\"") && html.contains("Pelanggaran kode etik"));
+    assert!(html.contains("data-status=\"revoked\"") && !html.contains("Pelanggaran kode etik"));
     let list = app
         .raw("/api/lms/v1/credentials/status/1", None)
         .await
@@ -680,7 +696,7 @@ async fn numbers_are_gap_free_under_concurrency(db: Db) {
         .iter()
         .map(|(s, b)| {
             assert_eq!(*s, 201, "{b}");
-            b["data"]["certificate_id"].as_str().unwrap().to_string()
+            register_number(b["data"]["certificate_id"].as_str().unwrap()).to_string()
         })
         .collect();
     ids.sort();
@@ -740,7 +756,7 @@ async fn instructor_chain_and_reminders(db: Db) {
     let inst = app
         .certify("inst-1", "Rina Instruktur", "bhd-instructor")
         .await;
-    assert_eq!(inst, format!("BHD-INST-{}-0001", year()));
+    assert_eq!(register_number(&inst), format!("BHD-INST-{}-0001", year()));
     // Holding a valid Instructor certificate is enough to sign off (no admin role).
     let instructor = app.token("inst-1", &["volunteer"]);
     let learner = app.token("learner-9", &["volunteer"]);
@@ -777,8 +793,8 @@ async fn instructor_chain_and_reminders(db: Db) {
         "70 % passes Basic"
     );
     assert_eq!(
-        pass["data"]["certificate_id"],
-        format!("BHD-BASIC-{}-0002", year()).as_str()
+        register_number(pass["data"]["certificate_id"].as_str().unwrap()),
+        format!("BHD-BASIC-{}-0002", year())
     );
     // Instructors cannot sign off themselves.
     let (s, e) = app.sign_off(&instructor, "inst-1", "bhd-basic").await;
@@ -818,7 +834,7 @@ async fn instructor_chain_and_reminders(db: Db) {
     );
     assert!(
         !new.iter()
-            .any(|(_, d)| d["certificate_id"] == inst.as_str())
+            .any(|(_, d)| d["certificate_id"] == register_number(&inst))
     );
     let n = store
         .sweep_expiring(now + 3 * 365 * day - 150 * day)
@@ -828,7 +844,8 @@ async fn instructor_chain_and_reminders(db: Db) {
     let reminder = new
         .iter()
         .find(|(s, d)| {
-            s == "notify.message.requested" && d["vars"]["certificate_id"] == basic.as_str()
+            s == "notify.message.requested"
+                && d["vars"]["certificate_id"] == register_number(&basic)
         })
         .unwrap();
     assert_eq!(reminder.1["template"], "recertification_reminder");
@@ -877,7 +894,7 @@ async fn recertification_round(db: Db) {
         (409, Some("LMS_ALREADY_ENROLLED"))
     );
     // The clock moves on: one month before expiry, inside the 3-month window.
-    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE id = $2")
+    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE public_id = $2")
         .bind(now_micros() + 30 * 86_400_000_000)
         .bind(&first)
         .execute(app.db.pool())
@@ -909,20 +926,20 @@ async fn recertification_round(db: Db) {
     let admin = app.token("admin-1", &["training_admin"]);
     let (s, so) = app.sign_off(&admin, "re-1", "bhd-basic").await;
     assert_eq!(s, 201, "{so}");
+    let second = so["data"]["certificate_id"].as_str().unwrap().to_string();
     assert_eq!(
-        so["data"]["certificate_id"],
-        format!("BHD-BASIC-{}-0002", year()).as_str()
+        register_number(&second),
+        format!("BHD-BASIC-{}-0002", year())
     );
     let (_, c) = app
-        .get(
-            &format!("/api/lms/v1/certificate/BHD-BASIC-{}-0002", year()),
-            None,
-        )
+        .get(&format!("/api/lms/v1/certificate/{second}"), None)
         .await;
-    assert_eq!(c["data"]["holder_name"], "Sari Dewi");
+    assert_eq!(c["data"]["holder_name"], "Sari D.");
+    let (_, mine) = app.get("/api/lms/v1/certificates/mine", Some(&t)).await;
+    assert_eq!(mine["data"][0]["holder_name"], "Sari Dewi");
     assert_eq!(app.sign_off(&admin, "re-1", "bhd-basic").await.0, 409);
     // The old one expires: page and API say so.
-    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE id = $2")
+    sqlx::query("UPDATE certificates SET valid_until = $1 WHERE public_id = $2")
         .bind(now_micros() - 1_000_000)
         .bind(&first)
         .execute(app.db.pool())
@@ -945,4 +962,56 @@ storage_conformance!(
     "lms",
     super::MIGRATIONS,
     super::recertification_round
+);
+
+/// Certificates issued before public ids existed get one at the next start, and their
+/// credential is signed again with the new verification URL.
+async fn older_certificates_get_public_ids(db: Db) {
+    let app = start(db).await;
+    let old = app.certify("old-1", "Tari", "bhd-basic").await;
+    sqlx::query("UPDATE certificates SET public_id = NULL")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/api/lms/v1/certificate/{old}"), None)
+            .await
+            .0,
+        404
+    );
+    Store::open(app.db.clone(), app.url.clone()).await.unwrap();
+    let (id, jwt): (String, String) =
+        sqlx::query_as("SELECT public_id, credential FROM certificates WHERE account_id = 'old-1'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_ne!(id, old, "a new secret part");
+    assert_eq!(register_number(&id), register_number(&old));
+    let (s, c) = app
+        .get(&format!("/api/lms/v1/certificate/{id}"), None)
+        .await;
+    assert_eq!((s, c["data"]["holder_name"].as_str()), (200, Some("Tari")));
+    let (_, iss) = app.get("/api/lms/v1/issuer", None).await;
+    let v = credential::verify_credential(
+        &jwt,
+        None,
+        iss["data"]["did"].as_str(),
+        now_micros() / 1_000_000,
+    )
+    .unwrap();
+    assert_eq!(v.certificate_id(), Some(id.as_str()));
+    // A second start changes nothing.
+    Store::open(app.db.clone(), app.url.clone()).await.unwrap();
+    let again: String =
+        sqlx::query_scalar("SELECT public_id FROM certificates WHERE account_id = 'old-1'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(again, id);
+}
+storage_conformance!(
+    public_id_backfill,
+    "lms",
+    super::MIGRATIONS,
+    super::older_certificates_get_public_ids
 );
