@@ -145,6 +145,18 @@ async fn alert_self_test_travels_outbox_bus_notify_channel() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    // Attack (security finding 5): any signed-in account could make the server send a push
+    // to its subscriptions (SSRF). The self-test is for volunteers only.
+    let public = app.signer.token(ISSUER, "pub-1", &["public"]);
+    let res = c
+        .post(format!("{}/api/emergency/v1/presence/test-alert", app.url))
+        .bearer_auth(&public)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AUTH_FORBIDDEN");
     let token = app.signer.token(ISSUER, "vol-123", &["volunteer"]);
     let res = c
         .post(format!("{}/api/emergency/v1/presence/test-alert", app.url))

@@ -919,7 +919,7 @@ async fn test_alert(
 ) -> ApiResult<Envelope<TestAlertQueued>> {
     // Only those who receive dispatch alerts test them (the roles with
     // `presence:manage_own`): a test alert makes notify call the person's push endpoints.
-    p.require_any_role(VOLUNTEER)?;
+    p.require(perm::PRESENCE_OWN)?;
     let d = st
         .limiter
         .hit(

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::{
-    http::{AppState, TRAINING_ADMIN},
+    http::AppState,
     pages::{cookie, esc, finish, lang, page, t},
     store::{Answer, LmsError},
 };
@@ -960,7 +960,9 @@ async fn certificate_pdf(
     };
     match web.app.store.certificate_pdf(&id).await {
         Ok((owner, pdf))
-            if owner == s.principal.subject || s.principal.has_role(TRAINING_ADMIN) =>
+            if owner == s.principal.subject
+                || s.principal
+                    .can(kreki_platform::auth::perm::CERTIFICATE_ISSUE) =>
         {
             crate::http::pdf_response(&id, pdf)
         }

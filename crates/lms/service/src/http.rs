@@ -9,7 +9,7 @@ use axum::{
 };
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
-    auth::{Auth, Principal},
+    auth::{Auth, Principal, perm},
     bus::outbox::RelayState,
     error::{ErrorEnvelope, Lang},
     http::ApiJson,
@@ -34,9 +34,6 @@ pub struct AppState {
     pub store: Store,
     pub relay: Arc<RelayState>,
 }
-
-/// Role that administers training (sign-offs, revocation, all certificates).
-pub const TRAINING_ADMIN: &str = "training_admin";
 
 fn en() -> bool {
     Lang::current() == Lang::En
@@ -419,7 +416,7 @@ async fn results(
 
 /// May `p` act as an instructor (sign-offs, participants)?
 pub async fn require_instructor(store: &Store, p: &Principal) -> Result<(), ApiError> {
-    if p.has_role(TRAINING_ADMIN) || store.is_instructor(&p.subject).await? {
+    if p.can(perm::CERTIFICATE_ISSUE) || store.is_instructor(&p.subject).await? {
         Ok(())
     } else {
         Err(LmsError::NotInstructor.into())
@@ -562,7 +559,7 @@ async fn certificate(
 
 async fn owner_or_admin(st: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
     let (owner, credential) = st.store.certificate_owner(id).await?;
-    if owner != p.subject && !p.has_role(TRAINING_ADMIN) {
+    if owner != p.subject && !p.can(perm::CERTIFICATE_ISSUE) {
         // Someone else's certificate: as if it did not exist for this call.
         return Err(LmsError::CertificateNotFound.into());
     }
@@ -665,7 +662,7 @@ async fn revoke(
     Path(id): Path<String>,
     body: Result<ApiJson<RevokeBody>, ApiError>,
 ) -> ApiResult<Envelope<CertificateView>> {
-    p.require_any_role(&[TRAINING_ADMIN])?;
+    p.require(perm::CERTIFICATE_REVOKE)?;
     let ApiJson(b) = body?;
     let reason = text("reason", &b.reason, 500)?;
     let v = st.store.revoke(&id, &p.subject, &reason, en()).await?;

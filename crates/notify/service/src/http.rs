@@ -14,7 +14,7 @@ use base64::Engine;
 use kreki_notify_contracts::{Channel as ChannelKind, MessageRequested};
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
-    auth::Auth,
+    auth::{Auth, perm},
     bus::outbox::RelayState,
     config::Secret,
     error::{ErrorEnvelope, Meta},
@@ -50,7 +50,6 @@ pub struct AppState {
 }
 
 /// Roles allowed to send arbitrary messages and read the message log.
-const OPERATORS: &[&str] = &["ops_admin", "system_admin"];
 /// Scope of service clients that send messages.
 const SEND_SCOPE: &str = "notify:send";
 
@@ -117,7 +116,7 @@ async fn request_message(
     body: Result<ApiJson<MessageRequested>, ApiError>,
 ) -> ApiResult<Envelope<Accepted>> {
     // Who may send is decided before the body is looked at.
-    if !(OPERATORS.iter().any(|r| p.has_role(r)) || p.has_scope(SEND_SCOPE)) {
+    if !(p.can(perm::NOTIFICATION_SEND) || p.has_scope(SEND_SCOPE)) {
         return Err(ApiError::forbidden());
     }
     let ApiJson(req) = body?;
@@ -164,7 +163,7 @@ async fn get_message(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<MessageView>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::NOTIFICATION_READ)?;
     st.store
         .get(&id)
         .await?
@@ -218,7 +217,7 @@ async fn search_messages(
     Auth(p): Auth,
     body: Result<ApiJson<SearchRequest>, ApiError>,
 ) -> ApiResult<Envelope<Vec<MessageView>>> {
-    p.require_any_role(OPERATORS)?;
+    p.require(perm::NOTIFICATION_READ)?;
     let ApiJson(req) = body?;
     let page = req.page.unwrap_or(1);
     let limit = req.limit.unwrap_or(20);
