@@ -214,6 +214,12 @@ async fn start(
         cfg.auth.audience.clone(),
         Arc::new(HttpJwks::new(jwks)),
     ));
+    // Revocations published by KREKI ID reach this process's bearer check within seconds.
+    tasks.spawn(kreki_platform::auth::follow_revocations(
+        bus.clone(),
+        auth.clone(),
+        shutdown.clone(),
+    ));
     let mut app = Router::new();
     let mut probes: Vec<Probe> = Vec::new();
     let mut undeclared: Vec<String> = Vec::new();

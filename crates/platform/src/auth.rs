@@ -101,6 +101,11 @@ struct Claims {
     client_id: Option<String>,
     #[serde(default)]
     jti: Option<String>,
+    #[serde(default)]
+    iat: Option<i64>,
+    /// KREKI ID's issue time in milliseconds (account revocations within one second).
+    #[serde(default)]
+    iat_ms: Option<i64>,
 }
 
 /// Where the verification keys come from.
@@ -183,10 +188,20 @@ struct Cache {
     fetched: Option<Instant>,
 }
 
+/// Revoked access tokens, as KREKI ID last published them.
+#[derive(Default)]
+struct DenyList {
+    /// jti → expiry (Unix seconds).
+    tokens: std::collections::HashMap<String, i64>,
+    /// account → tokens issued before this (Unix milliseconds) are refused.
+    accounts: std::collections::HashMap<String, i64>,
+}
+
 /// Verifies access tokens.
 pub struct Authenticator {
     issuer: String,
     audience: String,
+    deny: std::sync::RwLock<DenyList>,
     source: Arc<dyn KeySource>,
     cache: RwLock<Cache>,
     ttl: Duration,
@@ -205,6 +220,7 @@ impl Authenticator {
         Self {
             issuer: issuer.into(),
             audience: audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
+            deny: std::sync::RwLock::new(DenyList::default()),
             source,
             cache: RwLock::new(Cache {
                 keys: None,
@@ -223,6 +239,39 @@ impl Authenticator {
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// Replace the deny list with KREKI ID's latest full list of revocations.
+    pub fn apply_revocations(&self, list: &kreki_identity_contracts::Revocations) {
+        let now = crate::time_util::now_micros() / 1_000_000;
+        let next = DenyList {
+            tokens: list
+                .tokens
+                .iter()
+                .filter(|t| t.expires_at >= now)
+                .map(|t| (t.jti.clone(), t.expires_at))
+                .collect(),
+            accounts: list
+                .accounts
+                .iter()
+                .filter(|a| a.expires_at >= now)
+                .map(|a| (a.account_id.clone(), a.not_before_ms))
+                .collect(),
+        };
+        if let Ok(mut d) = self.deny.write() {
+            *d = next;
+        }
+    }
+
+    /// Whether a token (by id, subject and issue time) was revoked.
+    fn revoked(&self, jti: &str, sub: &str, iat: Option<i64>) -> bool {
+        let Ok(d) = self.deny.read() else {
+            return false;
+        };
+        d.tokens.contains_key(jti)
+            || d.accounts
+                .get(sub)
+                .is_some_and(|nb| iat.is_none_or(|iat| iat < *nb))
     }
 
     async fn key_for(&self, kid: Option<&str>) -> Result<Jwk, TokenError> {
@@ -299,6 +348,10 @@ impl Authenticator {
         ) else {
             return Err(TokenError::Invalid);
         };
+        let issued_ms = c.iat_ms.or(c.iat.map(|s| s * 1_000 + 999));
+        if self.revoked(&jti, &c.sub, issued_ms) {
+            return Err(TokenError::Invalid);
+        }
         Ok(Principal {
             subject: c.sub,
             roles: c.roles,
@@ -391,5 +444,40 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
         };
         let auth = authenticator(parts)?;
         Ok(MaybeAuth(Some(auth.verify(token).await?)))
+    }
+}
+
+/// Follow KREKI ID's revocation list on the bus (live subject, a full list every few
+/// seconds) and apply it to `auth` until `shutdown`. Reconnects after a bus outage.
+pub async fn follow_revocations(
+    bus: Arc<dyn crate::bus::Bus>,
+    auth: Arc<Authenticator>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use futures::StreamExt;
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            s = bus.live_subscribe(kreki_identity_contracts::REVOCATIONS_SUBJECT) => s,
+        };
+        match stream {
+            Ok(mut stream) => loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    msg = stream.next() => match msg {
+                        Some(bytes) => match serde_json::from_slice::<kreki_identity_contracts::Revocations>(&bytes) {
+                            Ok(list) => auth.apply_revocations(&list),
+                            Err(e) => tracing::warn!(error = %e, "malformed revocation list ignored"),
+                        },
+                        None => break,
+                    },
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot follow the revocation list; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }

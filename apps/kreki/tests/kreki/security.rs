@@ -2,6 +2,7 @@
 //! HTTP against a running `kreki up` and asserts that it now fails. Findings that live in one
 //! service are tested in that service's crate; these span services.
 
+use kreki_platform::testkit;
 use serde_json::{Value, json};
 
 use crate::identity::{Browser, enc, hidden, query_param, start, totp_now};
@@ -221,5 +222,83 @@ async fn every_route_of_every_service_declares_its_permission() {
             .iter()
             .any(|r| r["path"] == "/api/psc119/v1/callbacks")
     );
+    app.stop().await;
+}
+
+/// Finding 9: after logout or erasure, the same access token kept getting 200 from the
+/// volunteers service, the Emergency Core and the LMS (only KREKI ID knew). Revocations now
+/// reach every service's bearer check within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_tokens_stop_working_in_every_service() {
+    let app = start(true).await;
+    let c = reqwest::Client::new();
+    let status = |path: &'static str, token: String| {
+        let c = c.clone();
+        let url = format!("{}{path}", app.url);
+        async move {
+            c.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let routes = [
+        "/api/volunteers/v1/me",
+        "/api/emergency/v1/offers/mine",
+        "/api/lms/v1/progress",
+        "/api/auth/v1/me",
+    ];
+    let pw = kreki_identity::demo::PASSWORD;
+    // Logout: the token's own id is revoked.
+    let t = crate::identity::login(&app, "relawan@demo.kreki.id", pw).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in routes {
+        assert_eq!(status(path, t.clone()).await, 200, "{path} before logout");
+    }
+    let (s, _) = crate::identity::api(&app, "POST", "/logout", Some(&t), json!({})).await;
+    assert_eq!(s, 200);
+    for path in routes {
+        testkit::eventually(
+            &format!("{path} refuses the logged-out token"),
+            std::time::Duration::from_secs(6),
+            || {
+                let t = t.clone();
+                async move { status(path, t).await == 401 }
+            },
+        )
+        .await;
+    }
+    // Erasure: every token of the account is revoked.
+    let t = crate::identity::login(&app, "ketua@demo.kreki.id", pw).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = crate::identity::login(&app, "ketua@demo.kreki.id", pw).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status("/api/emergency/v1/offers/mine", other.clone()).await,
+        200
+    );
+    let (s, v) =
+        crate::identity::api(&app, "DELETE", "/me", Some(&t), json!({ "password": pw })).await;
+    assert_eq!(s, 200, "{v}");
+    for path in routes {
+        testkit::eventually(
+            &format!("{path} refuses the erased account's other token"),
+            std::time::Duration::from_secs(6),
+            || {
+                let t = other.clone();
+                async move { status(path, t).await == 401 }
+            },
+        )
+        .await;
+    }
     app.stop().await;
 }

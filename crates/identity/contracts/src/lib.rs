@@ -7,6 +7,39 @@ pub const ACCOUNT_CREATED: &str = "identity.account.created";
 pub const ACCOUNT_UPDATED: &str = "identity.account.updated";
 pub const ACCOUNT_ERASED: &str = "identity.account.erased";
 
+/// Live (not stored) subject on which KREKI ID publishes the whole list of revoked access
+/// tokens every few seconds ([`Revocations`]): every process of every service applies it to
+/// its bearer check, so a logout or an erasure closes every API within seconds. A full list
+/// each time: a process that starts, or missed a message, is right again at the next one.
+pub const REVOCATIONS_SUBJECT: &str = "identity.revocations";
+
+/// Payload on [`REVOCATIONS_SUBJECT`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocations {
+    /// Revoked access tokens: `jti` and when the token expires (Unix seconds).
+    pub tokens: Vec<RevokedToken>,
+    /// Accounts whose every access token issued before `not_before` is revoked (password
+    /// change or reset, role change, erasure).
+    pub accounts: Vec<RevokedAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedToken {
+    pub jti: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedAccount {
+    pub account_id: String,
+    /// Unix milliseconds: tokens issued before it (`iat_ms`, else the end of the `iat`
+    /// second) are refused.
+    pub not_before_ms: i64,
+    /// Unix seconds: after it no token issued before `not_before` can still be valid.
+    pub expires_at: i64,
+}
+
 /// Roles of the org standard, as they appear in the `roles` claim of access tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -30,6 +30,10 @@ pub struct AccessClaims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Issue time in milliseconds: an account revocation refuses exactly the tokens issued
+    /// before it, also within the same second.
+    #[serde(default)]
+    pub iat_ms: i64,
     pub jti: String,
     pub client_id: String,
     #[serde(default)]
@@ -93,6 +97,8 @@ pub struct Idp {
     pub hash_slots: tokio::sync::Semaphore,
     /// Revoked access-token ids → expiry (µs); refreshed from the database (other replicas).
     pub revoked: RwLock<HashMap<String, i64>>,
+    /// Accounts whose access tokens issued before the value (Unix seconds) are revoked.
+    pub revoked_accounts: RwLock<HashMap<String, (i64, i64)>>,
     pub secure_cookies: bool,
 }
 
@@ -166,13 +172,15 @@ impl Idp {
         scope: &str,
         sid: Option<String>,
     ) -> anyhow::Result<(String, AccessClaims)> {
-        let now = now_micros() / 1_000_000;
+        let now_us = now_micros();
+        let now = now_us / 1_000_000;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: a.id.clone(),
             aud: API_AUDIENCE.into(),
             exp: now + self.cfg.access_token_ttl_s as i64,
             iat: now,
+            iat_ms: now_us / 1_000,
             jti: uuid::Uuid::now_v7().simple().to_string(),
             client_id: client_id.into(),
             roles: vec![a.role.as_str().into()],
@@ -287,6 +295,11 @@ impl Idp {
         if c.aud != API_AUDIENCE || self.revoked.read().await.contains_key(&c.jti) {
             return None;
         }
+        if let Some((not_before_ms, _)) = self.revoked_accounts.read().await.get(&c.sub)
+            && issued_ms(&c) < *not_before_ms
+        {
+            return None;
+        }
         Some(c)
     }
 
@@ -302,6 +315,11 @@ impl Idp {
     pub async fn reload_revoked(&self) -> anyhow::Result<()> {
         let rows = self.store.revoked_jtis().await?;
         *self.revoked.write().await = rows.into_iter().collect();
+        let accounts = self.store.revoked_accounts().await?;
+        *self.revoked_accounts.write().await = accounts
+            .into_iter()
+            .map(|(a, nb, exp)| (a, (nb, exp)))
+            .collect();
         Ok(())
     }
 
@@ -656,6 +674,60 @@ impl Idp {
         }
     }
 }
+
+impl Idp {
+    /// Every 2 s: reload the revocations (other replicas write them too) and publish the
+    /// whole list on the bus's live subject, which every process applies to its bearer
+    /// check (`kreki_platform::auth::follow_revocations`).
+    pub async fn publish_revocations(self: Arc<Self>, bus: Arc<dyn kreki_platform::bus::Bus>) {
+        use kreki_identity_contracts::{Revocations, RevokedAccount, RevokedToken};
+        loop {
+            if let Err(e) = self.reload_revoked().await {
+                tracing::warn!(error = %e, "cannot reload revoked tokens");
+            } else {
+                let list = Revocations {
+                    tokens: self
+                        .revoked
+                        .read()
+                        .await
+                        .iter()
+                        .map(|(jti, exp)| RevokedToken {
+                            jti: jti.clone(),
+                            expires_at: exp / 1_000_000,
+                        })
+                        .collect(),
+                    accounts: self
+                        .revoked_accounts
+                        .read()
+                        .await
+                        .iter()
+                        .map(|(a, (nb, exp))| RevokedAccount {
+                            account_id: a.clone(),
+                            not_before_ms: *nb,
+                            expires_at: *exp,
+                        })
+                        .collect(),
+                };
+                if let Ok(bytes) = serde_json::to_vec(&list) {
+                    bus.live_publish(kreki_identity_contracts::REVOCATIONS_SUBJECT, bytes);
+                }
+            }
+            tokio::time::sleep(REVOCATIONS_EVERY).await;
+        }
+    }
+}
+
+/// A token's issue time in milliseconds (`iat_ms`, else the end of its `iat` second).
+fn issued_ms(c: &AccessClaims) -> i64 {
+    if c.iat_ms > 0 {
+        c.iat_ms
+    } else {
+        c.iat * 1_000 + 999
+    }
+}
+
+/// How often the revocation list is published.
+pub const REVOCATIONS_EVERY: Duration = Duration::from_secs(2);
 
 /// SMS codes of an MFA ticket are filed under a hash of the ticket.
 pub fn ticket_target(ticket: &str) -> String {

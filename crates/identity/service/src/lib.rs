@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_passkeys.sql"),
         postgres: include_str!("../migrations/postgres/0002_passkeys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "revoked_accounts",
+        sqlite: include_str!("../migrations/sqlite/0003_revoked_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0003_revoked_accounts.sql"),
+    },
 ];
 
 pub fn descriptor() -> ServiceDescriptor {
@@ -106,6 +112,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
             revoked: RwLock::new(HashMap::new()),
+            revoked_accounts: RwLock::new(HashMap::new()),
             hash_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -116,6 +123,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             demo::seed(&idp).await?;
         }
         ctx.spawn(idp.clone().upkeep());
+        ctx.spawn(idp.clone().publish_revocations(ctx.bus.clone()));
         let (api, openapi) = api::router(idp.clone());
         let pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
         Ok(Built {

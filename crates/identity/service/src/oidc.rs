@@ -530,6 +530,7 @@ async fn client_credentials(idp: &Idp, client: &Client, form: &[(String, String)
         aud: crate::idp::API_AUDIENCE.into(),
         exp: now + idp.cfg.access_token_ttl_s as i64,
         iat: now,
+        iat_ms: now * 1_000,
         jti: uuid::Uuid::now_v7().simple().to_string(),
         client_id: client.client_id.clone(),
         roles: vec!["partner".into()],

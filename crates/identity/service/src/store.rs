@@ -481,9 +481,20 @@ impl Store {
         .rows_affected())
     }
 
-    /// Revoke every refresh token of an account (password change/reset, erasure).
+    /// Revoke every refresh token of an account, and every access token issued until now
+    /// (password change/reset, role change, erasure).
     pub async fn revoke_account_tokens(tx: &mut Tx, account_id: &str) -> Result<(), sqlx::Error> {
         let now = now_micros();
+        // Access tokens live minutes; a day covers any configured lifetime.
+        sqlx::query(
+            "INSERT INTO revoked_accounts (account_id, not_before, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET not_before = $2, expires_at = $3",
+        )
+        .bind(account_id)
+        .bind(now / 1_000)
+        .bind(now / 1_000_000 + 86_400)
+        .execute(&mut **tx)
+        .await?;
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
             .bind(account_id)
             .bind(now)
@@ -744,12 +755,23 @@ impl Store {
             .await
     }
 
+    /// Accounts with revoked access tokens: (account, not_before, expires_at), Unix seconds.
+    pub async fn revoked_accounts(&self) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT account_id, not_before, expires_at FROM revoked_accounts WHERE expires_at > $1",
+        )
+        .bind(now_micros() / 1_000_000)
+        .fetch_all(self.db.pool())
+        .await
+    }
+
     /// Remove rows nobody needs any more.
     pub async fn prune(&self) -> Result<(), sqlx::Error> {
         let now = now_micros();
         let day = 86_400_000_000i64;
         for sql in [
             "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            "DELETE FROM revoked_accounts WHERE expires_at * 1000000 < $1",
             "DELETE FROM auth_codes WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
