@@ -311,12 +311,19 @@ pub fn mount(
         router = router.merge(own).merge(docs);
     }
     let router = router.layer(Extension(ctx.auth.clone()));
+    let own_limits = desc
+        .routes
+        .iter()
+        .filter(|r| r.own_rate_limit)
+        .map(|r| (r.method, r.path))
+        .collect();
     service_layers(
         router,
         name,
         ctx.metrics.clone(),
         ctx.limiter.clone(),
         per_minute,
+        own_limits,
     )
 }
 

@@ -924,3 +924,63 @@ async fn web_apps_are_served_with_headers_or_a_build_hint() {
     }
     app.stop().await;
 }
+
+/// Earthquake day behind a carrier's NAT: many first panics from different numbers through
+/// one address are all accepted, far beyond the general per-IP request limit (which does not
+/// apply to panics); the only limit on one address is a per-second ceiling, answered with
+/// `429 EMERGENCY_PANIC_RATE_LIMITED` and `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_first_panics_through_one_address_are_all_accepted() {
+    let app = crate::up::start_up_with(None, |cfg| {
+        cfg.http.rate_limit_per_minute = 20;
+    })
+    .await;
+    for i in 0..60 {
+        let (s, v) = panic_req(&app, body(&format!("0813-1000-{i:04}")), None, None).await;
+        assert_eq!(s, 201, "panic {i}: {v}");
+    }
+    // The general limit still holds for other routes of the same address.
+    let mut limited = false;
+    for _ in 0..25 {
+        let res = app
+            .client
+            .post(format!("{}/api/emergency/v1/aeds/nearest", app.url))
+            .json(&json!({"latitude": -6.2, "longitude": 106.8}))
+            .send()
+            .await
+            .unwrap();
+        limited |= res.status() == 429;
+    }
+    assert!(limited, "the general per-IP limit applies elsewhere");
+    app.stop().await;
+
+    let app = crate::up::start_up_with(None, |cfg| {
+        cfg.emergency
+            .insert("panics_per_address_per_second".into(), 5.into());
+    })
+    .await;
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let (s, v) = panic_req(&app, body(&format!("0813-2000-{i:04}")), None, None).await;
+        if s == 429 {
+            assert_eq!(v["error"]["code"], "EMERGENCY_PANIC_RATE_LIMITED", "{v}");
+        }
+        codes.push(s);
+    }
+    assert!(
+        codes.iter().filter(|s| **s == 201).count() >= 5,
+        "{codes:?}"
+    );
+    assert!(codes.contains(&429), "over the ceiling: {codes:?}");
+    let res = app
+        .client
+        .post(format!("{}/api/emergency/v1/panic", app.url))
+        .json(&body("0813-2999-0001"))
+        .send()
+        .await
+        .unwrap();
+    if res.status() == 429 {
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    app.stop().await;
+}

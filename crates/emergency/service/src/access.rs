@@ -16,17 +16,21 @@ macro_rules! api {
 const STATIC: &str = "the apps' static files and pages; their API calls carry the tokens";
 
 pub const ROUTES: &[R] = &[
-    // The panic button and its SMS fallback: never behind a sign-in.
+    // The panic button and its SMS fallback: never behind a sign-in, and with limits of
+    // their own instead of the general per-IP one (thousands of callers share a carrier's NAT
+    // address; the SMS gateway sends every SMS panic from one address).
     R::public(
         "POST",
         api!("/panic"),
         "the panic button needs no account; a signed-in caller is recognised",
-    ),
+    )
+    .own_rate_limit(),
     R::public(
         "POST",
         api!("/sms/inbound"),
         "the SMS gateway's webhook, checked by its HMAC signature",
-    ),
+    )
+    .own_rate_limit(),
     // A case: its caller (the anonymous caller's case token too), its responders, Ops.
     R::permission("GET", api!("/{id}"), perm::CASE_READ_OWN)
         .scoped(scope::CASE_PARTY)

@@ -48,6 +48,10 @@ pub struct EmergencyConfig {
     /// A responder of a hard case (critical, CPR given, or the patient died) is asked how
     /// they are this long after the completion (volunteer programme: peer support).
     pub wellbeing_checkin_after_s: u32,
+    /// Panics one client address may send per second (per replica) before `429` with
+    /// `Retry-After`: the only limit on panics from one address (a carrier's NAT carries
+    /// thousands of callers; the general per-IP request limit does not apply to panics).
+    pub panics_per_address_per_second: u32,
 }
 
 impl Default for EmergencyConfig {
@@ -72,6 +76,7 @@ impl Default for EmergencyConfig {
             map_tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             sms_number: None,
             wellbeing_checkin_after_s: 7_200,
+            panics_per_address_per_second: 120,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct AppState {
     pub aeds: Arc<crate::aed::Registry>,
     pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// The per-address ceiling of panics, in this process's memory (a second's window).
+    pub panic_ceiling: Arc<kreki_platform::storage::ratelimit::MemoryRateLimiter>,
     pub config: Arc<EmergencyConfig>,
     /// `kreki up --demo`: volunteer accounts without an eligibility record yet are made
     /// dispatchable when they go on duty (see `demo::eligible_on_duty`).
@@ -280,7 +282,7 @@ pub struct PanicCreated {
         (status = 200, description = "The signed-in caller's open case (existing = true), or the stored answer of a retried key", body = inline(Envelope<PanicCreated>)),
         (status = 422, description = "EMERGENCY_LOCATION_INVALID, EMERGENCY_LOCATION_OUTSIDE_AREA, EMERGENCY_CALLER_PHONE_REQUIRED, EMERGENCY_CALLER_PHONE_INVALID, VALIDATION_*", body = ErrorEnvelope),
         (status = 409, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorEnvelope),
-        (status = 429, description = "EMERGENCY_PANIC_RATE_LIMITED (never for a caller's first panic)", body = ErrorEnvelope),
+        (status = 429, description = "EMERGENCY_PANIC_RATE_LIMITED, with Retry-After: over the per-address ceiling (emergency.panics_per_address_per_second, default 120 a second), or a repeat caller's sixth panic within the hour (never a first panic); the general per-IP request limit does not apply to panics", body = ErrorEnvelope),
     ))]
 async fn panic(
     State(st): State<AppState>,
@@ -388,7 +390,20 @@ async fn panic(
         })
         .into_response());
     }
-    // Limits never block a caller's first panic (shared carrier IPs are common).
+    // One address: a ceiling per second, high enough for a carrier's NAT on an earthquake
+    // day; the general per-IP request limit does not apply to panics.
+    let d = st
+        .panic_ceiling
+        .hit(
+            &format!("panic:addr:{ip}"),
+            st.config.panics_per_address_per_second,
+            Duration::from_secs(1),
+        )
+        .await?;
+    if !d.allowed {
+        return Err(panic_rate_limited(d.reset_after_s));
+    }
+    // Limits per caller never block a caller's first panic.
     let recent = st
         .store
         .count_by_caller_since(
@@ -402,25 +417,16 @@ async fn panic(
             .clone()
             .or_else(|| phone_text.clone())
             .unwrap_or_default();
-        for (bucket, limit, window) in [
-            (format!("panic:caller:{who}"), 5, 3_600),
-            (format!("panic:ip:{ip}"), 20, 600),
-        ] {
-            let d = st
-                .limiter
-                .hit(&bucket, limit, Duration::from_secs(window))
-                .await?;
-            if !d.allowed {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "EMERGENCY_PANIC_RATE_LIMITED",
-                    Msg::new(
-                        "Terlalu banyak permintaan darurat; untuk keadaan darurat hubungi 119",
-                        "Too many emergency requests; in an emergency call 119",
-                    ),
-                )
-                .retry_after(d.reset_after_s));
-            }
+        let d = st
+            .limiter
+            .hit(
+                &format!("panic:caller:{who}"),
+                5,
+                Duration::from_secs(3_600),
+            )
+            .await?;
+        if !d.allowed {
+            return Err(panic_rate_limited(d.reset_after_s));
         }
     }
 
@@ -1844,4 +1850,16 @@ async fn aed_nearest(
     }
     let limit = req.limit.unwrap_or(3).clamp(1, 10) as usize;
     Ok(Envelope::ok(st.aeds.nearest(at, radius, limit).await?))
+}
+
+fn panic_rate_limited(retry_after_s: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "EMERGENCY_PANIC_RATE_LIMITED",
+        Msg::new(
+            "Terlalu banyak permintaan darurat; untuk keadaan darurat hubungi 119",
+            "Too many emergency requests; in an emergency call 119",
+        ),
+    )
+    .retry_after(retry_after_s)
 }

@@ -279,6 +279,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             dispatcher,
             relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
+            panic_ceiling: Arc::new(kreki_platform::storage::ratelimit::MemoryRateLimiter::new()),
             config: config.clone(),
             demo: ctx.demo.is_some(),
         };

@@ -80,6 +80,9 @@ pub struct RouteAccess {
     /// `Authorization` header (an anonymous caller's case token): such a bearer is left to
     /// the use-case's scope check instead of being refused here.
     pub other_bearer: bool,
+    /// The route applies limits of its own, instead of the service's general per-IP limit
+    /// (a path without parameters).
+    pub own_rate_limit: bool,
 }
 
 impl RouteAccess {
@@ -90,6 +93,7 @@ impl RouteAccess {
             access: Access::Public(why),
             scope: None,
             other_bearer: false,
+            own_rate_limit: false,
         }
     }
     pub const fn permission(method: &'static str, path: &'static str, perm: &'static str) -> Self {
@@ -99,12 +103,20 @@ impl RouteAccess {
             access: Access::Permission(perm),
             scope: None,
             other_bearer: false,
+            own_rate_limit: false,
         }
     }
     /// The same, with the use-case's scope check named.
     pub const fn scoped(self, scope: &'static str) -> Self {
         Self {
             scope: Some(scope),
+            ..self
+        }
+    }
+    /// The route applies its own limits; the general per-IP limit does not apply.
+    pub const fn own_rate_limit(self) -> Self {
+        Self {
+            own_rate_limit: true,
             ..self
         }
     }
@@ -132,6 +144,8 @@ pub struct RouteView {
     pub scope: Option<String>,
     /// Also opened by an anonymous caller's case token.
     pub case_token: bool,
+    /// Limits of its own instead of the service's general per-IP limit.
+    pub own_rate_limit: bool,
 }
 
 impl From<&RouteAccess> for RouteView {
@@ -147,6 +161,7 @@ impl From<&RouteAccess> for RouteView {
             public,
             scope: r.scope.map(str::to_string),
             case_token: r.other_bearer,
+            own_rate_limit: r.own_rate_limit,
         }
     }
 }

@@ -218,6 +218,9 @@ struct ServiceLayerState {
     metrics: Arc<Metrics>,
     limiter: Arc<dyn RateLimiter>,
     per_minute: u32,
+    /// `(method, path)` of routes with limits of their own: the general per-IP limit does
+    /// not apply (the panic button behind a carrier's NAT, the SMS gateway's webhook).
+    own_limits: Vec<(&'static str, &'static str)>,
 }
 
 /// Per-service stack: metrics by route and status, and the per-IP rate limit with
@@ -228,12 +231,14 @@ pub fn service_layers(
     metrics: Arc<Metrics>,
     limiter: Arc<dyn RateLimiter>,
     per_minute: u32,
+    own_limits: Vec<(&'static str, &'static str)>,
 ) -> Router {
     let st = Arc::new(ServiceLayerState {
         service,
         metrics,
         limiter,
         per_minute,
+        own_limits,
     });
     router
         .route_layer(middleware::from_fn(tag_route))
@@ -247,7 +252,15 @@ async fn service_stack(
 ) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
-    let ip = req.extensions().get::<ClientIp>().map(|c| c.0);
+    let own_limit = st
+        .own_limits
+        .iter()
+        .any(|(m, p)| *m == method && *p == req.uri().path());
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0)
+        .filter(|_| !own_limit);
     let decision = match ip {
         Some(ip) => {
             let bucket = format!("http:{}:{ip}", st.service);
