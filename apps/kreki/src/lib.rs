@@ -5,6 +5,8 @@
 //!   directory, the embedded durable bus, one HTTP port.
 //! - [`serve_one`]: one service in its own process on PostgreSQL and NATS JetStream.
 
+pub mod routes;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};

@@ -3,3 +3,5 @@
 //! the manifests' own checks.
 
 mod config;
+mod proxy;
+mod routes;
