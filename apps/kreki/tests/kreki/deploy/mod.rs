@@ -3,5 +3,6 @@
 //! the manifests' own checks.
 
 mod config;
+mod kubernetes;
 mod proxy;
 mod routes;
