@@ -6,8 +6,9 @@
 #      kubernetes-validate, pinned in deploy/requirements-check.txt; the schemas ship in the
 #      package) for the oldest and the newest Kubernetes the kit supports;
 #   3. deploy/nginx.conf through `nginx -t` (with a throw-away certificate);
-#   4. the Prometheus rules of deploy/observability/ with `promtool check rules` and their
-#      unit tests with `promtool test rules`.
+#   4. the Prometheus configuration and rules of deploy/observability/ with `promtool check`,
+#      the rules' unit tests with `promtool test rules`, the Prometheus Operator's copy of the
+#      rules in step (scripts/gen-prometheus-rules.py --check).
 # What a schema cannot see (probes, drain, Secrets by reference, the Ingress and nginx
 # against `kreki routes`, CloudNativePG, NATS, monitoring) is checked by the Rust tests:
 #   cargo nextest run -p kreki -E 'test(deploy::)'
@@ -151,10 +152,12 @@ OBS="$ROOT/deploy/observability"
 if [ -d "$OBS" ]; then
     say "promtool check rules / test rules"
     promtool check rules "$OBS"/rules/*.yml
-    if [ -f "$OBS/prometheus.yml" ]; then
-        (cd "$OBS" && promtool check config --syntax-only prometheus.yml)
-    fi
+    (cd "$OBS" && promtool check config --syntax-only prometheus.yml)
+    "$VENV/bin/python" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$OBS/scrape-kubernetes.yml"
     (cd "$OBS" && promtool test rules tests/*.yml)
+    "$VENV/bin/python" "$ROOT/scripts/gen-prometheus-rules.py" --check
+    "$VENV/bin/python" -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' "$OBS"/grafana/*.json
+    echo "PrometheusRule in step, dashboards are JSON"
 fi
 
 say "deployment kit ok in $(($(date +%s) - started)) s"

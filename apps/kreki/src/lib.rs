@@ -237,6 +237,7 @@ async fn start(
             shutdown.clone(),
         ));
         metrics.watch(unit.desc.name, relay_state.clone(), bus.clone());
+        metrics.watch_pool(unit.desc.name, unit.db.clone());
         let ctx = ServiceContext {
             name: unit.desc.name,
             config: cfg.clone(),

@@ -4,5 +4,6 @@
 
 mod config;
 mod kubernetes;
+mod observability;
 mod proxy;
 mod routes;
