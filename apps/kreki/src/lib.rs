@@ -5,13 +5,20 @@
 //!   directory, the embedded durable bus, one HTTP port.
 //! - [`serve_one`]: one service in its own process on PostgreSQL and NATS JetStream.
 
+pub mod routes;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use axum::Router;
 use kreki_platform::{
     auth::{Authenticator, HttpJwks},
-    bus::{Bus, local::LocalBus, nats::NatsBus, outbox::Relay},
+    bus::{
+        Bus,
+        local::LocalBus,
+        nats::{NatsBus, StreamLimits},
+        outbox::Relay,
+    },
     config::Config,
     http::{
         middleware::{KitConfig, outer},
@@ -128,7 +135,7 @@ pub async fn open_postgres(cfg: &Config, desc: &ServiceDescriptor) -> anyhow::Re
             desc.name
         );
     };
-    let db = Db::connect_postgres(url.expose(), desc.name)
+    let db = Db::connect_postgres_with(url.expose(), desc.name, &cfg.storage)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL for {}", desc.name))?;
     db.migrate(desc.name, desc.migrations)
@@ -166,12 +173,13 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
     };
     let db = open_postgres(&cfg, &desc).await?;
     let bus: Arc<dyn Bus> = Arc::new(
-        NatsBus::connect(
-            &bus_url,
+        NatsBus::connect_with(
+            bus_url.expose(),
             &format!("kreki-{name}"),
             &cfg.bus.stream,
             &cfg.bus.subject_prefix,
             Duration::from_millis(cfg.bus.ack_wait_ms),
+            StreamLimits::from(&cfg.bus),
         )
         .await
         .context("cannot start the event bus")?,
@@ -236,6 +244,7 @@ async fn start(
             shutdown.clone(),
         ));
         metrics.watch(unit.desc.name, relay_state.clone(), bus.clone());
+        metrics.watch_pool(unit.desc.name, unit.db.clone());
         let ctx = ServiceContext {
             name: unit.desc.name,
             config: cfg.clone(),

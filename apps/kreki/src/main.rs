@@ -116,11 +116,24 @@ enum Command {
         #[arg(long)]
         auto_ack: bool,
     },
+    /// Print which service serves each public path prefix (what nginx and the Kubernetes
+    /// Ingress follow).
+    Routes {
+        /// `table` for people, `json` for tools.
+        #[arg(long, value_enum, default_value = "table")]
+        format: RoutesFormat,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoutesFormat {
+    Table,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +341,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = tokio_util::sync::CancellationToken::new();
             tokio::spawn(cancel_on_signal(token.clone()));
             kreki_bridge::run_simulator(&system, addr, auto_ack, token).await
+        }
+        Command::Routes { format } => {
+            match format {
+                RoutesFormat::Table => print!("{}", kreki::routes::table()),
+                RoutesFormat::Json => {
+                    let segments: Vec<&str> = kreki::services()
+                        .iter()
+                        .flat_map(|s| s.segments.iter().copied())
+                        .collect();
+                    let doc = serde_json::json!({
+                        "routes": kreki::routes::routes(),
+                        "private": kreki::routes::private_paths(&segments),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+            }
+            Ok(())
         }
         Command::Config {
             action: ConfigAction::Check,

@@ -46,6 +46,13 @@ pub struct ServiceLabel {
     pub service: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub service: String,
+    /// `in_use` or `idle`.
+    pub state: String,
+}
+
 /// Latency buckets from 100 µs to ~13 s.
 pub fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
@@ -65,6 +72,9 @@ pub struct Metrics {
     outbox_pending: Family<ServiceLabel, Gauge>,
     bus_up: Family<ServiceLabel, Gauge>,
     watched: Mutex<Vec<Watched>>,
+    pool_connections: Family<PoolLabels, Gauge>,
+    pool_max: Family<ServiceLabel, Gauge>,
+    pools: Mutex<Vec<(String, crate::storage::Db)>>,
 }
 
 impl Default for Metrics {
@@ -108,6 +118,18 @@ impl Metrics {
             "1 when the event bus is reachable",
             bus_up.clone(),
         );
+        let pool_connections = Family::<PoolLabels, Gauge>::default();
+        let pool_max = Family::<ServiceLabel, Gauge>::default();
+        registry.register(
+            "kreki_db_pool_connections",
+            "Connections of the service's database pool (reads on SQLite) by state",
+            pool_connections.clone(),
+        );
+        registry.register(
+            "kreki_db_pool_max_connections",
+            "Size limit of the service's database pool (storage.max_connections on PostgreSQL)",
+            pool_max.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -116,6 +138,9 @@ impl Metrics {
             outbox_pending,
             bus_up,
             watched: Mutex::new(Vec::new()),
+            pool_connections,
+            pool_max,
+            pools: Mutex::new(Vec::new()),
         }
     }
 
@@ -142,6 +167,16 @@ impl Metrics {
                 relay,
                 bus,
             });
+    }
+
+    /// Report this service's database pool (connections in use, idle, the limit) at each
+    /// scrape: a pool near its limit makes requests wait, then fail with
+    /// `STORAGE_UNAVAILABLE`.
+    pub fn watch_pool(&self, service: &str, db: crate::storage::Db) {
+        self.pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((service.to_string(), db));
     }
 
     pub fn event_consumed(&self, service: &str, consumer: &str, subject: &str, outcome: &str) {
@@ -172,6 +207,29 @@ impl Metrics {
                 .set(w.relay.pending.load(Ordering::Relaxed));
             let up = w.bus.is_connected() && !w.relay.degraded.load(Ordering::Relaxed);
             self.bus_up.get_or_create(&l).set(i64::from(up));
+        }
+        for (service, db) in self
+            .pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            let pool = db.pool();
+            let size = i64::from(pool.size());
+            let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+            for (state, n) in [("in_use", (size - idle).max(0)), ("idle", idle)] {
+                self.pool_connections
+                    .get_or_create(&PoolLabels {
+                        service: service.clone(),
+                        state: state.into(),
+                    })
+                    .set(n);
+            }
+            self.pool_max
+                .get_or_create(&ServiceLabel {
+                    service: service.clone(),
+                })
+                .set(i64::from(pool.options().get_max_connections()));
         }
         let mut out = String::new();
         {

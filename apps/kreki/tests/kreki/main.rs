@@ -5,6 +5,7 @@
 mod bridge;
 mod contracts;
 mod crash;
+mod deploy;
 mod deps;
 mod dispatch;
 mod emergency;

@@ -179,7 +179,7 @@ pub async fn start(postgres: bool) -> Option<Vol> {
         let nats = TestNats::create().await?;
         let pg = TestPg::create().await?;
         cfg.database_url = Some(Secret::new(pg.url.clone()));
-        cfg.bus.url = Some(nats.url.clone());
+        cfg.bus.url = Some(Secret::new(nats.url.clone()));
         cfg.bus.stream = nats.stream.clone();
         cfg.bus.subject_prefix = nats.prefix.clone();
         (

@@ -30,6 +30,54 @@ fn other(e: impl std::fmt::Display) -> BusError {
     BusError::Other(e.to_string())
 }
 
+/// Limits of the JetStream stream (`bus.replicas`, `bus.max_age_s`, `bus.max_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Copies of the stream in the cluster.
+    pub replicas: usize,
+    /// Messages older than this are dropped.
+    pub max_age: Duration,
+    /// Size limit in bytes (oldest dropped first); `None`: no limit.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self::from(&crate::config::BusConfig::default())
+    }
+}
+
+impl From<&crate::config::BusConfig> for StreamLimits {
+    fn from(c: &crate::config::BusConfig) -> Self {
+        Self {
+            replicas: c.replicas,
+            max_age: Duration::from_secs(c.max_age_s),
+            max_bytes: c.max_bytes,
+        }
+    }
+}
+
+impl StreamLimits {
+    fn max_bytes_i64(&self) -> i64 {
+        self.max_bytes
+            .and_then(|b| i64::try_from(b).ok())
+            .unwrap_or(-1)
+    }
+}
+
+/// The URL(s) with any `user:password@` or `token@` replaced, for messages and logs.
+fn without_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &u[..scheme + 3], &u[at..])
+            }
+            _ => u.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl NatsBus {
     /// Connect and make sure the stream exists. Fails at once if the server is unreachable;
     /// after a successful start the client reconnects by itself.
@@ -40,6 +88,27 @@ impl NatsBus {
         prefix: &str,
         ack_wait: Duration,
     ) -> Result<NatsBus, BusError> {
+        Self::connect_with(
+            url,
+            client_name,
+            stream_name,
+            prefix,
+            ack_wait,
+            StreamLimits::default(),
+        )
+        .await
+    }
+
+    /// [`NatsBus::connect`] with the stream's limits. A stream that exists with other
+    /// limits (replicas, age, size) is updated to these: the configuration is the truth.
+    pub async fn connect_with(
+        url: &str,
+        client_name: &str,
+        stream_name: &str,
+        prefix: &str,
+        ack_wait: Duration,
+        limits: StreamLimits,
+    ) -> Result<NatsBus, BusError> {
         let client = async_nats::ConnectOptions::new()
             .name(client_name)
             .connection_timeout(Duration::from_secs(3))
@@ -47,22 +116,52 @@ impl NatsBus {
             .max_reconnects(None)
             .connect(url)
             .await
-            .map_err(|e| BusError::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
+            .map_err(|e| {
+                BusError::Unavailable(format!(
+                    "cannot connect to NATS at {}: {e}",
+                    without_credentials(url)
+                ))
+            })?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(Duration::from_secs(5));
-        js.get_or_create_stream(stream::Config {
-            name: stream_name.to_string(),
-            subjects: vec![format!("{prefix}.>")],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            max_age: Duration::from_secs(7 * 24 * 3600),
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| {
-            BusError::Unavailable(format!("cannot create JetStream stream {stream_name}: {e}"))
-        })?;
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: stream_name.to_string(),
+                subjects: vec![format!("{prefix}.>")],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                max_age: limits.max_age,
+                max_bytes: limits.max_bytes_i64(),
+                num_replicas: limits.replicas,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                BusError::Unavailable(format!("cannot create JetStream stream {stream_name}: {e}"))
+            })?;
+        let current = &stream.cached_info().config;
+        if current.num_replicas.max(1) != limits.replicas
+            || current.max_age != limits.max_age
+            || current.max_bytes != limits.max_bytes_i64()
+        {
+            let mut config = current.clone();
+            config.num_replicas = limits.replicas;
+            config.max_age = limits.max_age;
+            config.max_bytes = limits.max_bytes_i64();
+            js.update_stream(config).await.map_err(|e| {
+                BusError::Unavailable(format!(
+                    "cannot apply the configured limits to JetStream stream {stream_name}: {e}"
+                ))
+            })?;
+            tracing::info!(
+                stream = stream_name,
+                replicas = limits.replicas,
+                max_age_s = limits.max_age.as_secs(),
+                max_bytes = limits.max_bytes_i64(),
+                "JetStream stream limits updated"
+            );
+        }
         Ok(NatsBus {
             client,
             js,
@@ -232,5 +331,24 @@ impl Acker for NatsAcker {
             .ack_with(AckKind::Nak(Some(delay)))
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_messages() {
+        assert_eq!(
+            without_credentials("nats://u:pw@nats:4222,nats://tok@n2:4222,nats://n3:4222"),
+            "nats://***@nats:4222,nats://***@n2:4222,nats://n3:4222"
+        );
+        assert_eq!(StreamLimits::default().max_bytes_i64(), -1);
+        assert_eq!(StreamLimits::default().replicas, 1);
+        assert_eq!(
+            StreamLimits::default().max_age,
+            Duration::from_secs(7 * 24 * 3600)
+        );
     }
 }

@@ -123,12 +123,22 @@ impl Db {
     /// Connect to PostgreSQL. Requests fail fast (a few seconds) while the server is away,
     /// and the pool reconnects by itself when it is back.
     pub async fn connect_postgres(url: &str, name: &str) -> Result<Db, sqlx::Error> {
+        Self::connect_postgres_with(url, name, &crate::config::StorageConfig::default()).await
+    }
+
+    /// [`Db::connect_postgres`] with the pool's size and acquire timeout from the
+    /// configuration (`[storage]`).
+    pub async fn connect_postgres_with(
+        url: &str,
+        name: &str,
+        pool: &crate::config::StorageConfig,
+    ) -> Result<Db, sqlx::Error> {
         install_drivers();
         let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(3))
+            .max_connections(pool.max_connections)
+            .min_connections(pool.min_connections)
+            .acquire_timeout(Duration::from_millis(pool.acquire_timeout_ms))
             .test_before_acquire(true)
             .connect_with(opts)
             .await?;
