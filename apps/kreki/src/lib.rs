@@ -312,7 +312,11 @@ async fn start(
         KitConfig {
             body_limit_bytes: cfg.http.body_limit_bytes,
             request_timeout: Duration::from_millis(cfg.http.request_timeout_ms),
-            trust_proxy: cfg.http.trust_proxy,
+            trusted_hops: if cfg.http.trust_proxy {
+                cfg.http.trusted_proxy_hops
+            } else {
+                0
+            },
             hsts: base_url.starts_with("https://"),
         },
     );

@@ -117,6 +117,10 @@ pub struct HttpConfig {
     pub rate_limit_store: RateLimitStore,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
+    /// With `trust_proxy`: how many proxies in front append to `X-Forwarded-For`; the
+    /// client is the entry this many places from the right (entries further left come from
+    /// the client and are never trusted).
+    pub trusted_proxy_hops: u32,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }
@@ -132,6 +136,7 @@ impl Default for HttpConfig {
             rate_limit_per_minute: 1_200,
             rate_limit_store: RateLimitStore::Shared,
             trust_proxy: false,
+            trusted_proxy_hops: 1,
             tls_cert: None,
             tls_key: None,
         }

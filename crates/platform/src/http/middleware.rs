@@ -51,9 +51,28 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 pub struct KitConfig {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
-    pub trust_proxy: bool,
+    /// How many reverse proxies in front append to `X-Forwarded-For` (0: the header is not
+    /// trusted, the socket's address is the client's). The client is the entry this many
+    /// places from the right: entries further left were written by the client itself.
+    pub trusted_hops: u32,
     /// Send `Strict-Transport-Security` (the site is served over HTTPS).
     pub hsts: bool,
+}
+
+/// The client's address in `X-Forwarded-For` behind `hops` trusted proxies: the entry
+/// `hops` places from the right of all the header's entries (the left-most ones are whatever
+/// the client sent). `None` when there are fewer entries or the entry is not an address.
+pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u32) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let i = entries.len().checked_sub(usize::try_from(hops).ok()?)?;
+    entries.get(i)?.parse().ok()
 }
 
 fn valid_request_id(v: &str) -> bool {
@@ -95,13 +114,8 @@ async fn context(State(cfg): State<Arc<KitConfig>>, mut req: Request, next: Next
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = if cfg.trust_proxy {
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(socket_ip)
+    let ip = if cfg.trusted_hops > 0 {
+        forwarded_client(req.headers(), cfg.trusted_hops).unwrap_or(socket_ip)
     } else {
         socket_ip
     };

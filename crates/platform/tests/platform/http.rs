@@ -128,6 +128,16 @@ impl Drop for TestApp {
 
 /// Start the test service on `db` (SQLite in a temp dir when `None`) and `bus`.
 pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -> TestApp {
+    start_behind(db, bus, per_minute, 0).await
+}
+
+/// The same, behind `trusted_hops` reverse proxies that append to `X-Forwarded-For`.
+pub async fn start_behind(
+    db: Option<Db>,
+    bus: Option<Arc<dyn Bus>>,
+    per_minute: u32,
+    trusted_hops: u32,
+) -> TestApp {
     let (db, dir) = match db {
         Some(db) => (db, None),
         None => {
@@ -189,7 +199,7 @@ pub async fn start(db: Option<Db>, bus: Option<Arc<dyn Bus>>, per_minute: u32) -
         KitConfig {
             body_limit_bytes: 4096,
             request_timeout: Duration::from_millis(500),
-            trust_proxy: false,
+            trusted_hops,
             hsts: false,
         },
     );
@@ -428,6 +438,52 @@ async fn rate_limit_answers_429_with_retry_after() {
     assert_eq!(
         (s, env.error.code.as_str()),
         (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+    );
+}
+
+/// Attack (security finding 12): behind a proxy that appends to `X-Forwarded-For`, a client
+/// that writes its own left-most entries escaped the per-IP limit (the left-most entry was
+/// taken as the client). The client is the entry the trusted hops appended.
+#[tokio::test]
+async fn a_forged_forwarded_for_does_not_escape_the_per_ip_limit() {
+    let app = start_behind(None, None, 3, 1).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        // The client writes a fresh address; the one proxy appends the real one.
+        let res = app
+            .client
+            .get(format!("{}/api/t/v1/healthz", app.url))
+            .header("x-forwarded-for", format!("198.51.100.{i}, 203.0.113.7"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    // Another client behind the same proxy has its own budget.
+    let res = app
+        .client
+        .get(format!("{}/api/t/v1/healthz", app.url))
+        .header("x-forwarded-for", "203.0.113.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Two hops: the second entry from the right.
+    let h = |v: &str| {
+        let mut m = axum::http::HeaderMap::new();
+        m.insert("x-forwarded-for", v.parse().unwrap());
+        m
+    };
+    use kreki_platform::http::middleware::forwarded_client;
+    assert_eq!(
+        forwarded_client(&h("1.1.1.1, 2.2.2.2, 3.3.3.3"), 2),
+        Some([2, 2, 2, 2].into())
+    );
+    assert_eq!(forwarded_client(&h("3.3.3.3"), 2), None);
+    assert_eq!(
+        forwarded_client(&h("evil, 3.3.3.3"), 1),
+        Some([3, 3, 3, 3].into())
     );
 }
 

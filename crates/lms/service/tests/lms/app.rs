@@ -84,7 +84,7 @@ pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
         KitConfig {
             body_limit_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
-            trust_proxy: false,
+            trusted_hops: 0,
             hsts: false,
         },
     );

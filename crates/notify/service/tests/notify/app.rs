@@ -119,7 +119,7 @@ pub async fn start(db: Db, how: Start) -> App {
         KitConfig {
             body_limit_bytes: 4 << 20,
             request_timeout: Duration::from_secs(30),
-            trust_proxy: false,
+            trusted_hops: 0,
             hsts: false,
         },
     );
