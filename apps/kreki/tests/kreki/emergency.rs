@@ -299,8 +299,22 @@ async fn sms_fallback_creates_deduplicates_and_helps() {
     let (s, b) = sms(&unconfigured, Some("x"), json!({"from": "+6281234567890", "text": "DARURAT 0 -6.2,106.8", "message_id": "m0", "received_at": "2026-11-25T10:00:00Z"})).await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
-        (503, Some("EMERGENCY_SMS_NOT_CONFIGURED"))
+        (404, Some("EMERGENCY_SMS_NOT_CONFIGURED"))
     );
+    // Notify's receipt webhooks of unconfigured channels do not exist either.
+    for path in [
+        "/api/notify/v1/receipts/sms",
+        "/api/notify/v1/receipts/whatsapp",
+    ] {
+        let res = unconfigured
+            .client
+            .post(format!("{}{path}", unconfigured.url))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
     unconfigured.stop().await;
 
     let secret = "gateway-shared-secret";

@@ -1454,7 +1454,7 @@ pub struct SmsResult {
     responses(
         (status = 200, description = "Handled: created, duplicate (carrier retry) or unparsed (help reply sent)", body = inline(Envelope<SmsResult>)),
         (status = 401, description = "EMERGENCY_SMS_SIGNATURE_INVALID", body = ErrorEnvelope),
-        (status = 503, description = "EMERGENCY_SMS_NOT_CONFIGURED", body = ErrorEnvelope),
+        (status = 404, description = "EMERGENCY_SMS_NOT_CONFIGURED: no SMS gateway is configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
 async fn sms_inbound(
     State(st): State<AppState>,
@@ -1462,8 +1462,9 @@ async fn sms_inbound(
     raw: axum::body::Bytes,
 ) -> ApiResult<Envelope<SmsResult>> {
     let Some(secret) = &st.config.sms_webhook_secret else {
+        // Not a passing outage: the webhook does not exist on this install.
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::NOT_FOUND,
             "EMERGENCY_SMS_NOT_CONFIGURED",
             Msg::new(
                 "Jalur SMS belum dikonfigurasi",

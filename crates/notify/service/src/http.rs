@@ -667,9 +667,11 @@ fn malformed() -> ApiError {
     )
 }
 
+/// A webhook of a channel that is not configured does not exist on this install (404, not
+/// a passing outage).
 fn not_configured(what: &'static str) -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::NOT_FOUND,
         what,
         Msg::new(
             "Kanal ini belum dikonfigurasi",
@@ -688,7 +690,7 @@ fn not_configured(what: &'static str) -> ApiError {
         (status = 400, description = "NOTIFY_RECEIPT_MALFORMED", body = ErrorEnvelope),
         (status = 401, description = "NOTIFY_RECEIPT_SIGNATURE_INVALID", body = ErrorEnvelope),
         (status = 404, description = "NOTIFY_RECEIPT_UNKNOWN: no such message", body = ErrorEnvelope),
-        (status = 503, description = "NOTIFY_SMS_NOT_CONFIGURED", body = ErrorEnvelope),
+        (status = 404, description = "NOTIFY_SMS_NOT_CONFIGURED: the channel is not configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
 async fn sms_receipt(
     State(st): State<AppState>,
@@ -741,7 +743,7 @@ async fn sms_receipt(
         (status = 200, description = "Recorded (statuses of unknown messages are ignored)", body = inline(Envelope<ReceiptResult>)),
         (status = 400, description = "NOTIFY_RECEIPT_MALFORMED", body = ErrorEnvelope),
         (status = 401, description = "NOTIFY_RECEIPT_SIGNATURE_INVALID", body = ErrorEnvelope),
-        (status = 503, description = "NOTIFY_WHATSAPP_NOT_CONFIGURED", body = ErrorEnvelope),
+        (status = 404, description = "NOTIFY_WHATSAPP_NOT_CONFIGURED: the channel is not configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
 async fn whatsapp_webhook(
     State(st): State<AppState>,
