@@ -2,39 +2,19 @@
 //! `mount` and outer stack as `kreki up` / `kreki serve`. The outbox relay is not started,
 //! so the tests read the events a request wrote from the outbox table.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use kreki_platform::{
-    auth::{Authenticator, StaticJwks},
-    bus::{Bus, local::LocalBus, outbox::RelayState},
-    config::Config,
-    http::middleware::{KitConfig, outer},
-    metrics::Metrics,
-    service::{ServiceContext, mount},
-    storage::{Db, ratelimit::MemoryRateLimiter},
-    testkit::{TempDir, TestSigner},
-};
+use kreki_platform::{bus::Bus, config::Config, storage::Db, testkit::Harness};
 use serde_json::{Value, json};
 use sqlx::Row;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
-
-pub const ISSUER: &str = "https://kreki.test";
 
 pub struct App {
     pub url: String,
     pub client: reqwest::Client,
-    pub signer: TestSigner,
     pub db: Db,
     /// The bus the service's consumers read (events of other services are published here).
     pub bus: Arc<dyn Bus>,
-    shutdown: CancellationToken,
-    _bus_dir: TempDir,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    harness: Harness,
 }
 
 pub async fn start(db: Db) -> App {
@@ -44,73 +24,22 @@ pub async fn start(db: Db) -> App {
 pub async fn start_with(db: Db, change: impl FnOnce(&mut Config)) -> App {
     let mut config = Config::default();
     change(&mut config);
-    let signer = TestSigner::new("test-key");
-    let auth = Arc::new(Authenticator::new(
-        ISSUER,
-        None,
-        Arc::new(StaticJwks(signer.jwks())),
-    ));
-    let bus_dir = TempDir::new();
-    let bus_db = Db::open_sqlite(&bus_dir.path().join("bus.db"), "bus")
-        .await
-        .unwrap();
-    let bus: Arc<dyn Bus> = Arc::new(
-        LocalBus::open(bus_db, Duration::from_secs(30))
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let url = format!("http://{addr}");
-    let shutdown = CancellationToken::new();
-    let ctx = ServiceContext {
-        name: "lms",
-        config: Arc::new(config),
-        base_url: url.clone(),
-        db: db.clone(),
-        bus: bus.clone(),
-        relay: Arc::new(RelayState::default()),
-        metrics: Arc::new(Metrics::new()),
-        auth,
-        limiter: Arc::new(MemoryRateLimiter::new()),
-        shutdown: shutdown.clone(),
-        tasks: TaskTracker::new(),
-        demo: None,
-    };
+    let mut h = Harness::new("lms", db.clone(), config).await;
     let desc = kreki_lms::descriptor();
-    let built = (desc.build)(ctx.clone()).await.unwrap();
-    let app = outer(
-        mount(&desc, &ctx, built, 100_000),
-        KitConfig {
-            body_limit_bytes: 1 << 20,
-            request_timeout: Duration::from_secs(30),
-            trusted_hops: 0,
-            hsts: false,
-        },
-    );
-    let cancel = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await;
-    });
+    let built = (desc.build)(h.ctx.clone()).await.unwrap();
+    h.serve(&desc, built);
     App {
-        url,
-        client: reqwest::Client::new(),
-        signer,
+        url: h.url.clone(),
+        client: h.client.clone(),
         db,
-        bus,
-        shutdown,
-        _bus_dir: bus_dir,
+        bus: h.bus.clone(),
+        harness: h,
     }
 }
 
 impl App {
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
-        self.signer.token(ISSUER, sub, roles)
+        self.harness.token(sub, roles)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

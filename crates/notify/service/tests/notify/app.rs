@@ -2,34 +2,24 @@
 //! (with an injected DNS resolver), `mount` and the outer stack, as in `kreki up` /
 //! `kreki serve`. Events go in through an embedded bus the test publishes to.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use kreki_notify::{Options, endpoint::Resolver};
 use kreki_platform::{
-    auth::{Authenticator, StaticJwks},
-    bus::{Bus, Event, local::LocalBus, outbox::RelayState},
+    bus::{Bus, Event},
     config::Config,
-    http::middleware::{KitConfig, outer},
-    metrics::Metrics,
-    service::{ServiceContext, mount},
-    storage::{Db, ratelimit::MemoryRateLimiter},
-    testkit::{TempDir, TestSigner},
+    storage::Db,
+    testkit::Harness,
 };
 use serde_json::Value;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
-
-pub const ISSUER: &str = "https://kreki.test";
 
 pub struct App {
     pub url: String,
     pub client: reqwest::Client,
-    pub signer: TestSigner,
     pub bus: Arc<dyn Bus>,
     /// The console channel's file.
     pub console: PathBuf,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
-    _dir: TempDir,
+    harness: Harness,
 }
 
 /// How to start it.
@@ -62,8 +52,8 @@ impl Start {
 }
 
 pub async fn start(db: Db, how: Start) -> App {
-    let dir = TempDir::new();
-    let console = dir.path().join("console.jsonl");
+    let mut h = Harness::new("notify", db, Config::default()).await;
+    let console = h.dir.path().join("console.jsonl");
     let mut notify = how.notify;
     notify["console_file"] = Value::String(console.display().to_string());
     let mut config = Config::default();
@@ -71,38 +61,7 @@ pub async fn start(db: Db, how: Start) -> App {
         figment::value::Value::Dict(_, d) => config.notify = d,
         other => panic!("[notify] must be a table: {other:?}"),
     }
-    let signer = TestSigner::new("test-key");
-    let auth = Arc::new(Authenticator::new(
-        ISSUER,
-        None,
-        Arc::new(StaticJwks(signer.jwks())),
-    ));
-    let bus_db = Db::open_sqlite(&dir.path().join("bus.db"), "bus")
-        .await
-        .unwrap();
-    let bus: Arc<dyn Bus> = Arc::new(
-        LocalBus::open(bus_db, Duration::from_secs(30))
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let ctx = ServiceContext {
-        name: "notify",
-        config: Arc::new(config),
-        base_url: url.clone(),
-        db: db.clone(),
-        bus: bus.clone(),
-        relay: Arc::new(RelayState::default()),
-        metrics: Arc::new(Metrics::new()),
-        auth,
-        limiter: Arc::new(MemoryRateLimiter::new()),
-        shutdown: shutdown.clone(),
-        tasks: tasks.clone(),
-        demo: None,
-    };
+    h.ctx.config = Arc::new(config);
     let mut options = Options {
         demo: how.demo,
         ..Options::default()
@@ -111,42 +70,22 @@ pub async fn start(db: Db, how: Start) -> App {
         options.resolver = r;
     }
     let desc = kreki_notify::descriptor();
-    let built = kreki_notify::build_with(ctx.clone(), options)
+    let built = kreki_notify::build_with(h.ctx.clone(), options)
         .await
         .unwrap();
-    let app = outer(
-        mount(&desc, &ctx, built, 100_000),
-        KitConfig {
-            body_limit_bytes: 4 << 20,
-            request_timeout: Duration::from_secs(30),
-            trusted_hops: 0,
-            hsts: false,
-        },
-    );
-    let cancel = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await;
-    });
+    h.serve(&desc, built);
     App {
-        url,
-        client: reqwest::Client::new(),
-        signer,
-        bus,
+        url: h.url.clone(),
+        client: h.client.clone(),
+        bus: h.bus.clone(),
         console,
-        shutdown,
-        tasks,
-        _dir: dir,
+        harness: h,
     }
 }
 
 impl App {
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
-        self.signer.token(ISSUER, sub, roles)
+        self.harness.token(sub, roles)
     }
 
     pub fn operator(&self) -> String {
@@ -213,8 +152,9 @@ impl App {
     }
 
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.tasks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await;
+        let ctx = &self.harness.ctx;
+        ctx.shutdown.cancel();
+        ctx.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), ctx.tasks.wait()).await;
     }
 }
