@@ -70,6 +70,8 @@ pub fn check_config(cfg: &Config) -> anyhow::Result<()> {
 /// A started platform (or service).
 pub struct Running {
     pub addr: SocketAddr,
+    /// The metrics listener (`/metrics`, `/api/<segment>/v1/metrics`).
+    pub metrics_addr: SocketAddr,
     /// The process's event bus (tests publish other services' events through it).
     pub bus: Arc<dyn Bus>,
     pub base_url: String,
@@ -91,6 +93,21 @@ async fn bind(cfg: &Config, default_port: u16) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (is another process using the port? set --port)")
     })
+}
+
+/// The metrics listener: `http.metrics_bind` (loopback by default), never the public port.
+/// Default port: `kreki up` 9119, `kreki serve` 9100 + (service port − 8200); a free one
+/// when the public port is chosen freely (`--port 0`).
+async fn bind_metrics(cfg: &Config, default_port: u16) -> anyhow::Result<TcpListener> {
+    let port = match (cfg.http.metrics_port, cfg.http.port) {
+        (Some(p), _) => p,
+        (None, Some(0)) => 0,
+        (None, _) => default_port,
+    };
+    let addr = SocketAddr::new(cfg.http.metrics_bind, port);
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr} (set http.metrics_port)"))
 }
 
 struct Unit {
@@ -162,7 +179,8 @@ pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Runni
             limiter: limiter.clone(),
         })
         .collect();
-    start(cfg, listener, units, bus, demo).await
+    let metrics_listener = bind_metrics(&cfg, 9119).await?;
+    start(cfg, listener, metrics_listener, units, bus, demo).await
 }
 
 /// `kreki serve <name>`: one service on PostgreSQL and NATS.
@@ -189,7 +207,17 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
         kreki_platform::config::RateLimitStore::Shared => Arc::new(SqlRateLimiter::new(db.clone())),
         kreki_platform::config::RateLimitStore::Local => Arc::new(MemoryRateLimiter::new()),
     };
-    start(cfg, listener, vec![Unit { desc, db, limiter }], bus, None).await
+    let metrics_listener =
+        bind_metrics(&cfg, 9100 + desc.default_port.saturating_sub(8200)).await?;
+    start(
+        cfg,
+        listener,
+        metrics_listener,
+        vec![Unit { desc, db, limiter }],
+        bus,
+        None,
+    )
+    .await
 }
 
 /// Retention sweeps run this long after start (not amid start-up's writes: on SQLite a
@@ -200,6 +228,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3_600);
 async fn start(
     cfg: Config,
     listener: TcpListener,
+    metrics_listener: TcpListener,
     units: Vec<Unit>,
     bus: Arc<dyn Bus>,
     demo: Option<DemoSettings>,
@@ -231,6 +260,7 @@ async fn start(
     let mut app = Router::new();
     let mut probes: Vec<Probe> = Vec::new();
     let mut undeclared: Vec<String> = Vec::new();
+    let mut served: Vec<(&'static str, &'static [&'static str])> = Vec::new();
     let mut dbs = Vec::new();
     for unit in units {
         let relay = Relay::new(unit.db.clone(), bus.clone());
@@ -273,6 +303,7 @@ async fn start(
                 .into_iter()
                 .map(|p| format!("{}: {p}", unit.desc.name)),
         );
+        served.push((unit.desc.name, unit.desc.segments));
         app = app.merge(mount(
             &unit.desc,
             &ctx,
@@ -308,7 +339,7 @@ async fn start(
         ));
     }
     let app = outer(
-        app.merge(root_router(probes, metrics.clone())),
+        app.merge(root_router(probes)),
         KitConfig {
             body_limit_bytes: cfg.http.body_limit_bytes,
             request_timeout: Duration::from_millis(cfg.http.request_timeout_ms),
@@ -328,6 +359,19 @@ async fn start(
         _ => None,
     };
     let grace = Duration::from_millis(cfg.http.shutdown_grace_ms);
+    let metrics_addr = metrics_listener.local_addr()?;
+    {
+        let router = kreki_platform::service::metrics_router(metrics.clone(), &served);
+        let sd = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(sd.cancelled_owned())
+                .await
+            {
+                tracing::warn!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
     let sd = shutdown.clone();
     let join = tokio::spawn(async move {
         let served = serve(listener, app, sd.clone(), grace, tls).await;
@@ -340,6 +384,7 @@ async fn start(
     });
     Ok(Running {
         addr,
+        metrics_addr,
         bus,
         base_url,
         shutdown,

@@ -233,6 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 data_dir.display(),
                 if demo.is_some() { " [demo]" } else { "" }
             );
+            println!("metrics on http://{}/metrics", running.metrics_addr);
             if demo.is_some() {
                 println!(
                     "Akun demo / demo accounts (kata sandi / password: {}) — masuk di / sign in at {}/akun/:",
@@ -267,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&cfg.log);
             let running = kreki::serve_one(cfg, &service).await?;
             println!("KREKI {service} — listening on http://{}", running.addr);
+            println!("metrics on http://{}/metrics", running.metrics_addr);
             wait(running).await
         }
         Command::Migrate {

@@ -121,6 +121,12 @@ pub struct HttpConfig {
     /// client is the entry this many places from the right (entries further left come from
     /// the client and are never trusted).
     pub trusted_proxy_hops: u32,
+    /// Address of the metrics listener (`/metrics`, never on the public port). Loopback by
+    /// default; a cluster sets the pod's address so that Prometheus can scrape it.
+    pub metrics_bind: IpAddr,
+    /// Its port. Default: `kreki up` 9119; `kreki serve` 9100 + (service port − 8200)
+    /// (identity 9101 … notify 9106); 0 picks a free one.
+    pub metrics_port: Option<u16>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }
@@ -137,6 +143,8 @@ impl Default for HttpConfig {
             rate_limit_store: RateLimitStore::Shared,
             trust_proxy: false,
             trusted_proxy_hops: 1,
+            metrics_bind: IpAddr::from([127, 0, 0, 1]),
+            metrics_port: None,
             tls_cert: None,
             tls_key: None,
         }

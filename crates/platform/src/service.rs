@@ -262,7 +262,6 @@ pub fn mount(
             ),
         );
     let probe = Arc::new(ctx.probe());
-    let metrics = ctx.metrics.clone();
     let name = desc.name;
     let verifier: Arc<dyn crate::auth::BearerVerifier> = match built.verifier {
         Some(v) => v,
@@ -274,7 +273,6 @@ pub fn mount(
         Arc::new(desc.routes.iter().map(Into::into).collect());
     for seg in desc.segments {
         let base = format!("/api/{seg}/v1");
-        let m = metrics.clone();
         let t = table.clone();
         let own = Router::new()
             .route(
@@ -290,10 +288,6 @@ pub fn mount(
                 get(|State(p): State<Arc<Probe>>| async move {
                     readiness_response(vec![p.check().await])
                 }),
-            )
-            .route(
-                &format!("{base}/metrics"),
-                get(move || async move { metrics_response(&m, Some(name)) }),
             )
             .with_state(probe.clone());
         let docs: Router = utoipa_swagger_ui::SwaggerUi::new(format!("{base}/docs"))
@@ -327,8 +321,9 @@ pub fn mount(
     )
 }
 
-/// The root endpoints of a process: `/healthz`, `/readyz`, `/metrics` over all its services.
-pub fn root_router(probes: Vec<Probe>, metrics: Arc<Metrics>) -> Router {
+/// The root endpoints of a process: `/healthz`, `/readyz` over all its services (metrics
+/// are on their own listener: [`metrics_router`]).
+pub fn root_router(probes: Vec<Probe>) -> Router {
     let names: Vec<&'static str> = probes.iter().map(|p| p.name).collect();
     let probes = Arc::new(probes);
     Router::new()
@@ -346,10 +341,30 @@ pub fn root_router(probes: Vec<Probe>, metrics: Arc<Metrics>) -> Router {
                 }
             }),
         )
-        .route(
-            "/metrics",
-            get(move || async move { metrics_response(&metrics, None) }),
-        )
+}
+
+/// The metrics listener of a process (`http.metrics_bind`, never the public port):
+/// `/metrics` over all its services and `/api/<segment>/v1/metrics` per service.
+pub fn metrics_router(
+    metrics: Arc<Metrics>,
+    services: &[(&'static str, &'static [&'static str])],
+) -> Router {
+    let m = metrics.clone();
+    let mut r = Router::new().route(
+        "/metrics",
+        get(move || async move { metrics_response(&m, None) }),
+    );
+    for (name, segments) in services {
+        for seg in *segments {
+            let m = metrics.clone();
+            let name: &'static str = name;
+            r = r.route(
+                &format!("/api/{seg}/v1/metrics"),
+                get(move || async move { metrics_response(&m, Some(name)) }),
+            );
+        }
+    }
+    r
 }
 
 /// Wait for a service's background tasks after shutdown was requested.
@@ -404,15 +419,6 @@ fn add_operational_paths(openapi: &mut OpenApi, base: &str) {
         op(
             "The authorisation policy of every route of this service: its permission of the matrix (or why it is public) and the scope check of its use-case",
             "Envelope of routes: method, path, permission, public, scope, case_token",
-            "operations",
-        ),
-    );
-    openapi.paths.add_path_operation(
-        format!("{base}/metrics"),
-        vec![HttpMethod::Get],
-        op(
-            "Prometheus metrics of this service",
-            "OpenMetrics text",
             "operations",
         ),
     );

@@ -210,7 +210,7 @@ async fn demo_case_reaches_psc119_and_satusehat_simulators() {
     // Ops sees the outcomes in the bridge's metrics.
     let metrics = app
         .client
-        .get(format!("{}/api/satusehat/v1/metrics", app.url))
+        .get(format!("{}/api/satusehat/v1/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -188,6 +188,7 @@ async fn kill_9_sqlite() {
     let data = dir.path().join("data");
     let base = move || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.env("KREKI_HTTP__METRICS_PORT", "0");
         c.args(["up", "--port", "0", "--data-dir", data.to_str().unwrap()]);
         env_for(&mut c, &jwks);
         c
@@ -213,6 +214,7 @@ async fn kill_9_postgres() {
     );
     let base = move || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.env("KREKI_HTTP__METRICS_PORT", "0");
         c.args([
             "serve",
             "emergency",
@@ -278,6 +280,7 @@ async fn kill_9_while_notify_is_sending() {
     let data = dir.path().join("data");
     let base = move || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.env("KREKI_HTTP__METRICS_PORT", "0");
         c.args(["up", "--port", "0", "--data-dir", data.to_str().unwrap()]);
         env_for(&mut c, &jwks);
         c.env("KREKI_NOTIFY__SMS__URL", &gateway)

@@ -510,7 +510,7 @@ async fn one_time_code_reaches_the_sms_gateway_and_its_receipt_comes_back() {
     // Metrics per channel.
     let metrics = app
         .client
-        .get(format!("{}/api/notify/v1/metrics", app.url))
+        .get(format!("{}/api/notify/v1/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

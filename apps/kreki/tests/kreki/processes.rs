@@ -14,6 +14,8 @@ use crate::up::{ISSUER, console_lines};
 pub struct Proc {
     pub child: Child,
     pub url: String,
+    /// The metrics listener (`http://addr`).
+    pub metrics_url: String,
 }
 
 impl Drop for Proc {
@@ -25,6 +27,7 @@ impl Drop for Proc {
 
 fn kreki() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+    c.env("KREKI_HTTP__METRICS_PORT", "0");
     c.env("KREKI_LOG__FORMAT", "json")
         .env("KREKI_LOG__LEVEL", "warn");
     c
@@ -41,21 +44,29 @@ pub fn spawn(mut cmd: Command) -> Proc {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(pos) = line.find("listening on ") {
-                let _ = tx.send(
-                    line[pos + "listening on ".len()..]
+            for marker in ["listening on ", "metrics on "] {
+                if let Some(pos) = line.find(marker) {
+                    let url = line[pos + marker.len()..]
                         .split_whitespace()
                         .next()
                         .unwrap_or("")
-                        .to_string(),
-                );
+                        .trim_end_matches("/metrics")
+                        .to_string();
+                    let _ = tx.send(url);
+                }
             }
         }
     });
     let url = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("process did not start");
-    Proc { child, url }
+    // `kreki up` and `kreki serve` say it right after; the simulators have none.
+    let metrics_url = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    Proc {
+        child,
+        url,
+        metrics_url,
+    }
 }
 
 async fn ready(client: &reqwest::Client, url: &str) -> serde_json::Value {
@@ -146,7 +157,7 @@ async fn two_services_as_processes_exchange_an_event_over_nats() {
     )
     .await;
     let m = client
-        .get(format!("{}/metrics", notify.url))
+        .get(format!("{}/metrics", notify.metrics_url))
         .send()
         .await
         .unwrap()

@@ -101,7 +101,7 @@ async fn bus_outage_degrades_keeps_events_and_recovers() {
     })
     .await;
     let m = c
-        .get(format!("{}/metrics", app.url))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -20,7 +20,9 @@ use kreki_platform::{
         server::serve,
     },
     metrics::Metrics,
-    service::{BuildFuture, Built, ServiceContext, ServiceDescriptor, mount, root_router},
+    service::{
+        BuildFuture, Built, ServiceContext, ServiceDescriptor, metrics_router, mount, root_router,
+    },
     storage::{Db, ratelimit::MemoryRateLimiter},
     testkit::{TempDir, TestSigner},
 };
@@ -114,6 +116,8 @@ fn descriptor() -> ServiceDescriptor {
 /// A running test service.
 pub struct TestApp {
     pub url: String,
+    /// The metrics listener.
+    pub metrics_url: String,
     pub signer: TestSigner,
     pub cancel: CancellationToken,
     pub client: reqwest::Client,
@@ -193,7 +197,18 @@ pub async fn start_behind(
     };
     let desc = descriptor();
     let built = (desc.build)(ctx.clone()).await.unwrap();
-    let app = mount(&desc, &ctx, built, per_minute).merge(root_router(vec![ctx.probe()], metrics));
+    let app = mount(&desc, &ctx, built, per_minute).merge(root_router(vec![ctx.probe()]));
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());
+    {
+        let router = metrics_router(metrics, &[("t", &["t"])]);
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
+        });
+    }
     let app = outer(
         app,
         KitConfig {
@@ -214,6 +229,7 @@ pub async fn start_behind(
     ));
     TestApp {
         url,
+        metrics_url,
         signer,
         cancel,
         client: reqwest::Client::new(),
@@ -522,7 +538,7 @@ async fn operational_endpoints() {
         .unwrap();
     let m = app
         .client
-        .get(format!("{}/api/t/v1/metrics", app.url))
+        .get(format!("{}/api/t/v1/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -123,7 +123,7 @@ async fn exported() -> BTreeSet<String> {
     }
     let text = app
         .client
-        .get(format!("{}/metrics", app.url))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

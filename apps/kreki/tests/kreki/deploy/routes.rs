@@ -39,6 +39,7 @@ async fn the_table_matches_what_each_service_serves() {
             return;
         };
         let mut c = Command::new(env!("CARGO_BIN_EXE_kreki"));
+        c.env("KREKI_HTTP__METRICS_PORT", "0");
         c.args([
             "serve",
             desc.name,
