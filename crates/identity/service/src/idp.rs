@@ -91,6 +91,10 @@ pub struct Idp {
     pub limiter: Arc<dyn RateLimiter>,
     /// Argon2 runs at most this many at once (one per core): its memory cost is per hash.
     pub hash_slots: tokio::sync::Semaphore,
+    /// Registrations hash with at most half the slots, so sign-ins keep the other half.
+    pub register_slots: tokio::sync::Semaphore,
+    /// Registrations waiting for a slot; when full, more are refused at once (429).
+    pub register_queue: tokio::sync::Semaphore,
     /// Revoked access-token ids → expiry (µs); refreshed from the database (other replicas).
     pub revoked: RwLock<HashMap<String, i64>>,
     pub secure_cookies: bool,

@@ -984,14 +984,43 @@ async fn register_submit(
         language: Some(if lang == Lang::En { "en" } else { "id" }.into()),
     };
     match api::register_account(&idp, b, ip).await {
-        Ok(a) => start_session(&idp, &a, "pwd", &ret, ip, "register").await,
+        // The same page whether the address was free or already registered (no account
+        // enumeration; the owner of a registered one is told by e-mail or SMS): sign in next.
+        Ok(_) => {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &ret)
+                .finish();
+            with_csp(
+                page(
+                    lang,
+                    t(lang, "Pendaftaran diterima", "Registration received"),
+                    &format!(
+                        "<p class=\"ok\" role=\"status\">{}</p><nav><a href=\"/akun/masuk?{}\">{}</a></nav>",
+                        t(
+                            lang,
+                            "Terima kasih. Kami mengirim pesan ke e-mail atau nomor Anda; periksa kotak masuk untuk memverifikasi alamat Anda. Jika alamat itu sudah terdaftar, pesan tersebut menjelaskan cara masuk. Lalu masuk dengan kata sandi Anda.",
+                            "Thank you. We sent a message to your e-mail or phone; check your inbox to verify your address. If the address was already registered, the message tells you how to sign in. Then sign in with your password."
+                        ),
+                        esc(&q),
+                        t(lang, "Masuk", "Sign in")
+                    ),
+                )
+                .into_response(),
+            )
+        }
         Err(e) => {
             let msg = e.msg.get(lang).to_string();
-            finish(
+            let mut r = finish(
                 e.status,
                 register_html(lang, &token, &ret, Some(&msg), &form),
                 cc.into_iter().collect(),
-            )
+            );
+            if let Some(s) = e.retry_after_s
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
         }
     }
 }
