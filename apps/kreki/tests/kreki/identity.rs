@@ -2460,3 +2460,110 @@ async fn attack_stolen_token_cannot_take_over_the_account() {
     );
     app.stop().await;
 }
+
+/// Finding 2: the password alone does not beat MFA on an account protected by a passkey:
+/// a sign-in ticket enrols no new factor (API and sign-in page) and a pending TOTP secret is
+/// no second factor there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let app = start_up_full(
+        None,
+        |cfg: &mut Config| {
+            cfg.http.port = Some(port);
+            cfg.public_base_url = Some(origin.clone());
+            cfg.auth.jwks_url = None;
+            cfg.auth.issuer = None;
+            cfg.identity.insert("argon2_memory_kib".into(), 8192.into());
+            cfg.identity.insert("argon2_iterations".into(), 1.into());
+        },
+        None,
+    )
+    .await;
+    // The holder protects the account with a passkey.
+    register(&app, "ketut@example.org", PW).await;
+    let access = login(&app, "ketut@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&access),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            reqwest::Url::parse(&origin).unwrap(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+
+    // The thief has the password only: the ticket enrols nothing over the API...
+    let step = login(&app, "ketut@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa/enroll",
+        None,
+        json!({ "mfaToken": step["mfaToken"] }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("AUTH_MFA_ALREADY_ENABLED")),
+        "{v}"
+    );
+    // ...nor on the sign-in page, which shows no secret to scan.
+    let mut b = Browser::new(&app.url);
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "ketut@example.org"),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(!html.contains("<code>") && !html.contains("<svg"), "{html}");
+    // A secret set up (but not confirmed) in a signed-in session is no factor for a ticket.
+    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let step = login(&app, "ketut@example.org", PW).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": totp_now(&secret) }),
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    app.stop().await;
+}

@@ -842,12 +842,13 @@ async fn totp_provision(idp: &Idp, a: &mut Account) -> Result<TotpSetup, ApiErro
 
 #[utoipa::path(post, path = "/login/mfa/enroll", tag = "mfa", request_body = TicketBody,
     responses(
-        (status = 200, description = "A new TOTP secret for an account whose role requires MFA; confirm with `POST /login/mfa`", body = inline(Envelope<TotpSetup>)),
+        (status = 200, description = "A new TOTP secret for an account whose role requires MFA and that has no second factor yet (once per sign-in ticket, audited); confirm with `POST /login/mfa`", body = inline(Envelope<TotpSetup>)),
         (status = 401, description = "AUTH_MFA_INVALID", body = ErrorEnvelope),
-        (status = 409, description = "AUTH_MFA_ALREADY_ENABLED", body = ErrorEnvelope),
+        (status = 409, description = "AUTH_MFA_ALREADY_ENABLED (the account has TOTP or a passkey: add factors after signing in), AUTH_MFA_ENROL_USED (this ticket already started a set-up)", body = ErrorEnvelope),
     ))]
 async fn login_mfa_enroll(
     State(idp): St,
+    ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<TicketBody>,
 ) -> ApiResult<Envelope<TotpSetup>> {
     let t = idp
@@ -860,13 +861,52 @@ async fn login_mfa_enroll(
         .account(t.account_id.as_deref().unwrap_or_default())
         .await?
         .ok_or_else(mfa_invalid)?;
-    if a.totp_enabled {
+    // A password alone never adds a factor to an account that has one (a passkey or TOTP):
+    // that takes a session that passed MFA (`/mfa/...` with its bearer token).
+    if !idp.may_enrol_with_ticket(&a).await {
         return Err(ApiError::conflict(
             "AUTH_MFA_ALREADY_ENABLED",
-            Msg::new("MFA sudah aktif", "MFA is already enabled"),
+            Msg::new(
+                "Akun ini sudah memiliki faktor kedua; tambahkan yang baru setelah masuk",
+                "This account already has a second factor; add another after signing in",
+            ),
         ));
     }
+    enrol_once(&idp, &a, &b.mfa_token, ip).await?;
     Ok(Envelope::ok(totp_provision(&idp, &mut a).await?))
+}
+
+/// A sign-in ticket provisions one first factor at most (a second request cannot replace
+/// the secret being set up), and each is audited.
+pub async fn enrol_once(idp: &Idp, a: &Account, ticket: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let target = crate::idp::ticket_target(ticket);
+    if idp.store.latest_code("mfa_enrol", &target).await?.is_some() {
+        return Err(ApiError::conflict(
+            "AUTH_MFA_ENROL_USED",
+            Msg::new(
+                "Pendaftaran faktor kedua untuk sesi masuk ini sudah dimulai; masuk lagi untuk mengulang",
+                "Two-step set-up was already started for this sign-in; sign in again to restart it",
+            ),
+        ));
+    }
+    idp.store
+        .insert_code(
+            "mfa_enrol",
+            &target,
+            Some(&a.id),
+            &random_token(),
+            300_000_000,
+        )
+        .await?;
+    idp.audit_now(
+        "mfa_enrolment_started",
+        Some(&a.id),
+        None,
+        Some(ip),
+        serde_json::json!({ "method": "totp", "via": "sign_in_ticket" }),
+    )
+    .await?;
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/login/mfa/sms", tag = "mfa", request_body = TicketBody,

@@ -362,7 +362,11 @@ async fn login_submit(
                 let Ok(ticket) = idp.mfa_ticket(&a, "pwd").await else {
                     return message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again."));
                 };
-                let enroll = if a.totp_enabled {
+                // A first factor is set up here only on an account with none; one with a
+                // passkey uses it (in the apps) or the SMS backup (finding 2).
+                let enrol_allowed = idp.may_enrol_with_ticket(&a).await
+                    && api::enrol_once(&idp, &a, &ticket, ip).await.is_ok();
+                let enroll = if !enrol_allowed {
                     None
                 } else {
                     let uri_secret = crate::totp::new_secret();
@@ -387,6 +391,13 @@ async fn login_submit(
                     let uri = crate::totp::provisioning_uri(&uri_secret, &a.member_number);
                     Some((uri_secret, crate::totp::qr_svg(&uri).unwrap_or_default()))
                 };
+                let passkey_note = (!a.totp_enabled && enroll.is_none()).then(|| {
+                    t(
+                        lang,
+                        "Akun ini memakai passkey. Masuk dengan passkey di aplikasi KREKI, atau minta kode lewat SMS.",
+                        "This account uses a passkey. Sign in with it in the KREKI apps, or ask for a code by SMS.",
+                    )
+                });
                 let html = mfa_html(
                     lang,
                     &token,
@@ -394,7 +405,7 @@ async fn login_submit(
                     &ret,
                     None,
                     enroll.as_ref().map(|(s, q)| (s.as_str(), q.as_str())),
-                    None,
+                    passkey_note,
                 );
                 return finish(StatusCode::OK, html, cc.into_iter().collect());
             }
