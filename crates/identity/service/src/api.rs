@@ -534,7 +534,7 @@ async fn registration_hash(idp: &Idp, pw: &str, ip: IpAddr) -> Result<String, Ap
     let cfg = &idp.cfg;
     for (key, limit, window) in [
         (
-            format!("register-ip:{ip}"),
+            format!("register-ip:{}", ip_block(ip)),
             cfg.register_per_ip,
             cfg.register_window_s,
         ),
@@ -546,7 +546,7 @@ async fn registration_hash(idp: &Idp, pw: &str, ip: IpAddr) -> Result<String, Ap
             .await
             .map_err(ApiError::internal)?;
         if !d.allowed {
-            tracing::warn!(ip = %ip, key = %key.split(':').next().unwrap_or_default(), "registrations throttled");
+            tracing::warn!(limit = %key.split(':').next().unwrap_or_default(), "registrations throttled");
             return Err(ApiError::rate_limited(d.reset_after_s.max(1)));
         }
     }
@@ -559,6 +559,22 @@ async fn registration_hash(idp: &Idp, pw: &str, ip: IpAddr) -> Result<String, Ap
         .await
         .map_err(ApiError::internal)?;
     idp.hash_password(pw).await.map_err(ApiError::internal)
+}
+
+/// The address block a client controls: the address for IPv4, its /64 for IPv6 (one
+/// subscriber's prefix; counting single IPv6 addresses would be no limit at all).
+fn ip_block(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 /// A notice (no secret) to one address of an account: e-mail or SMS by its form.
