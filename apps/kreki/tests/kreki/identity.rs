@@ -24,6 +24,11 @@ const CC_SECRET: &str = "partner-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 /// `kreki up` with KREKI ID as the real issuer (no test signer), cheap Argon2 and one
 /// confidential partner client.
 pub(crate) async fn start(demo: bool) -> UpApp {
+    start_with(demo, |_| {}).await
+}
+
+/// [`start`] with more settings.
+pub(crate) async fn start_with(demo: bool, more: impl FnOnce(&mut Config)) -> UpApp {
     start_up_full(
         None,
         |cfg: &mut Config| {
@@ -51,6 +56,7 @@ pub(crate) async fn start(demo: bool) -> UpApp {
             }]))
             .unwrap();
             id.insert("clients".into(), clients);
+            more(cfg);
         },
         demo.then_some(DemoSettings { sim: DemoSim::Off }),
     )
@@ -250,10 +256,12 @@ pub(crate) async fn api(
     (s, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Register and sign in once: the account's view (registration answers alike for new and
+/// existing addresses, so the account is read after signing in).
 async fn register(app: &UpApp, email: &str, pw: &str) -> Value {
     let (s, v) = api(app, "POST", "/register", None, json!({ "email": email, "password": pw, "full_name": "Rahmat Hidayat", "role": "volunteer" })).await;
-    assert_eq!(s, 201, "{v}");
-    v["data"].clone()
+    assert!(s == 201 || s == 202, "{v}");
+    login(app, email, pw).await["user"].clone()
 }
 
 pub(crate) async fn login(app: &UpApp, ident: &str, pw: &str) -> Value {
@@ -694,6 +702,20 @@ async fn authorization_requests_with_bad_input_are_refused() {
         (s, v["error"].as_str()),
         (400, Some("unsupported_grant_type"))
     );
+    // Without grant_type the request is malformed (RFC 6749 section 5.2), the same with
+    // an empty one.
+    for grant in [None, Some("")] {
+        let mut form = vec![("client_id", "kreki-relawan".to_string())];
+        if let Some(g) = grant {
+            form.push(("grant_type", g.into()));
+        }
+        let (s, v) = token(form).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{grant:?}"
+        );
+    }
     let (s, v) = token(vec![
         ("grant_type", "client_credentials".into()),
         ("client_id", "kreki-relawan".into()),
@@ -757,9 +779,11 @@ async fn rest_api_register_login_profile_tokens_and_passwords() {
         json!({ "email": "ayu@example.org", "password": PW, "full_name": "X" }),
     )
     .await;
+    // The same answer as for a new address (finding 11): the owner is told instead.
     assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("AUTH_ACCOUNT_EXISTS"))
+        (s, v["data"]["status"].as_str()),
+        (202, Some("accepted")),
+        "{v}"
     );
     for (pw, code) in [
         ("short1A", "AUTH_PASSWORD_TOO_SHORT"),
@@ -864,16 +888,18 @@ async fn rest_api_register_login_profile_tokens_and_passwords() {
         "PUT",
         "/me",
         Some(access),
-        json!({ "full_name": "Ayu Lestari", "phone": "0812 3456 7890", "language": "en" }),
+        json!({ "full_name": "Ayu Lestari", "phone": "0812 3456 7890", "language": "en", "current_password": PW }),
     )
     .await;
     assert_eq!(s, 200, "{me}");
+    // A new phone counts once its code comes back (finding 3).
     assert_eq!(
         (
             me["data"]["full_name"].as_str(),
-            me["data"]["phone"].as_str()
+            me["data"]["phone"].as_str(),
+            me["data"]["pending_phone"].as_str()
         ),
-        (Some("Ayu Lestari"), Some("+6281234567890"))
+        (Some("Ayu Lestari"), None, Some("+6281234567890"))
     );
     let (s, _) = api(
         &app,
@@ -1412,9 +1438,13 @@ async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
         json!({ "phone": "081298765432", "password": PW, "full_name": "Wayan Sudarma" }),
     )
     .await;
-    assert_eq!(s, 201, "{v}");
-    let account_id = v["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(v["data"]["phone"], "+6281298765432");
+    assert_eq!(s, 202, "{v}");
+    // Sign-in codes go to verified numbers only (finding 3): verify it first.
+    verify_own_phone(&app, "081298765432", "081298765432").await;
+    let account_id = login(&app, "081298765432", PW).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Codes go only to allowed countries, with a resend cooldown.
     let (s, v) = api(
         &app,
@@ -1459,7 +1489,7 @@ async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
     )
     .await;
     assert_eq!(s, 202);
-    let code = wait_for_code(&app).await;
+    let code = wait_for_nth_code(&app, "+6281298765432", 2).await;
     let (s, v) = api(
         &app,
         "POST",
@@ -1690,7 +1720,7 @@ async fn login_pages_render_in_both_languages_and_sign_in() {
         .await;
     assert_eq!(s, 422);
     assert!(html.contains("at least 8 characters"), "{html}");
-    let (s, loc, _) = b
+    let (s, loc, html) = b
         .post(
             "/akun/daftar",
             &[
@@ -1699,6 +1729,22 @@ async fn login_pages_render_in_both_languages_and_sign_in() {
                 ("email", "putu@example.org"),
                 ("password", PW),
                 ("role", "public"),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    // The same page for a new and a registered address (finding 11): sign in next.
+    assert_eq!((s, loc.as_str()), (200, ""));
+    assert!(html.contains("/akun/masuk?return_to=%2Fakun%2F"), "{html}");
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, loc, _) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "putu@example.org"),
+                ("password", PW),
                 ("return_to", "/akun/"),
             ],
         )
@@ -1731,7 +1777,8 @@ async fn login_pages_render_in_both_languages_and_sign_in() {
         json!({ "phone": "081377778888", "password": PW, "full_name": "Made Wirawan" }),
     )
     .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 202);
+    verify_own_phone(&app, "081377778888", "081377778888").await;
     let mut p = Browser::new(&app.url);
     let (s, _, html) = p.get("/akun/masuk-telepon").await;
     assert_eq!(s, 200);
@@ -1749,7 +1796,7 @@ async fn login_pages_render_in_both_languages_and_sign_in() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(hidden(&html, "phone"), "+6281377778888");
-    let code = wait_for_code(&app).await;
+    let code = wait_for_nth_code(&app, "+6281377778888", 2).await;
     let (s, _, html) = p
         .post(
             "/akun/masuk-telepon",
@@ -1981,5 +2028,542 @@ async fn passkeys_as_second_factor_and_passwordless_with_a_software_authenticato
         login(&app, "nyoman@example.org", PW).await["mfaRequired"],
         false
     );
+    app.stop().await;
+}
+
+// ---- attacks of the outside security review (docs/security.md) ---------------------------
+
+/// Messages of a template on the console channel: (address, body).
+fn console_messages(app: &UpApp, template: &str) -> Vec<(String, String)> {
+    console_lines(&app.console)
+        .iter()
+        .filter(|l| l["message"]["template"] == template)
+        .map(|l| {
+            (
+                l["message"]["to"].as_str().unwrap_or_default().to_string(),
+                l["message"]["body"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Wait for a message of a template to an address; its body.
+async fn wait_for_message(app: &UpApp, template: &str, to: &str) -> String {
+    let mut found = None;
+    kreki_platform::testkit::eventually(
+        "a message on the console channel",
+        std::time::Duration::from_secs(10),
+        || {
+            found = console_messages(app, template)
+                .into_iter()
+                .rev()
+                .find(|(a, _)| a == to)
+                .map(|(_, b)| b);
+            let ok = found.is_some();
+            async move { ok }
+        },
+    )
+    .await;
+    found.unwrap()
+}
+
+/// The 6-digit code of the last code message to a phone.
+async fn wait_for_code_to(app: &UpApp, phone: &str) -> String {
+    let body = wait_for_message(app, "otp_code", phone).await;
+    let i = body.find("Kode KREKI Anda: ").unwrap() + "Kode KREKI Anda: ".len();
+    body[i..i + 6].to_string()
+}
+
+/// The `n`-th code (from 1) sent to a phone, once it is there.
+async fn wait_for_nth_code(app: &UpApp, phone: &str, n: usize) -> String {
+    let mut found = None;
+    kreki_platform::testkit::eventually(
+        "a one-time code on the console channel",
+        std::time::Duration::from_secs(10),
+        || {
+            found = console_messages(app, "otp_code")
+                .into_iter()
+                .filter(|(to, _)| to == phone)
+                .nth(n - 1)
+                .map(|(_, b)| b);
+            let ok = found.is_some();
+            async move { ok }
+        },
+    )
+    .await;
+    let body = found.unwrap();
+    let i = body.find("Kode KREKI Anda: ").unwrap() + "Kode KREKI Anda: ".len();
+    body[i..i + 6].to_string()
+}
+
+/// A JSON value's shape: keys and value types, not the values.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => Value::Null,
+    }
+}
+
+/// Sign in by password and verify the account's phone with a code (as a user would).
+async fn verify_own_phone(app: &UpApp, ident: &str, phone: &str) -> String {
+    let t = login(app, ident, PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = api(
+        app,
+        "POST",
+        "/otp/send",
+        Some(&t),
+        json!({ "phone": phone, "purpose": "verify_phone" }),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let e164 = format!("+62{}", &phone[1..]);
+    let code = wait_for_code_to(app, &e164).await;
+    let (s, v) = api(
+        app,
+        "POST",
+        "/otp/verify",
+        Some(&t),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["data"]["phone_verified"].as_bool()),
+        (200, Some(true)),
+        "{v}"
+    );
+    t
+}
+
+/// Finding 11: registration, sign-in codes, the registration page and `PUT /me` tell
+/// nobody whether an e-mail or phone has an account; the owner is told instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_enumeration_known_and_unknown_addresses_answer_alike() {
+    let app = start(false).await;
+    let (s, v) = api(&app, "POST", "/register", None, json!({ "email": "dewi@example.org", "phone": "081234560001", "password": PW, "full_name": "Dewi Lestari" })).await;
+    assert!(s == 201 || s == 202, "{v}");
+    verify_own_phone(&app, "dewi@example.org", "081234560001").await;
+
+    // Registration with a known and an unknown e-mail.
+    let probe = |email: &str| json!({ "email": email, "password": "Nasi-Goreng-Pedas-42", "full_name": "Penyelidik" });
+    let (s1, v1) = api(&app, "POST", "/register", None, probe("dewi@example.org")).await;
+    let (s2, v2) = api(&app, "POST", "/register", None, probe("baru@example.org")).await;
+    assert_eq!((s1, shape(&v1)), (s2, shape(&v2)), "{v1} / {v2}");
+    let body = wait_for_message(&app, "account_exists", "dewi@example.org").await;
+    assert!(body.contains("Dewi"), "{body}");
+
+    // The same on the registration page: same status, same page, nobody signed in.
+    let mut pages = Vec::new();
+    for email in ["dewi@example.org", "baru2@example.org"] {
+        let mut b = Browser::new(&app.url);
+        let (_, _, html) = b.get("/akun/daftar").await;
+        let csrf = hidden(&html, "csrf");
+        let (s, loc, html) = b
+            .post(
+                "/akun/daftar",
+                &[
+                    ("csrf", &csrf),
+                    ("full_name", "Penyelidik"),
+                    ("email", email),
+                    ("password", "Nasi-Goreng-Pedas-42"),
+                    ("role", "public"),
+                    ("return_to", "/akun/"),
+                ],
+            )
+            .await;
+        let signed_in = b.jar.contains_key("kreki_session");
+        pages.push((s, loc, html.replace(email, "EMAIL"), signed_in));
+    }
+    assert_eq!(pages[0], pages[1]);
+    assert!(!pages[0].3);
+
+    // Sign-in codes: a registered (verified) number and an unknown one, twice each.
+    let mut answers = Vec::new();
+    for phone in ["081234560001", "081234560002"] {
+        for _ in 0..2 {
+            let (s, v) = api(
+                &app,
+                "POST",
+                "/otp/send",
+                None,
+                json!({ "phone": phone, "purpose": "login" }),
+            )
+            .await;
+            answers.push((s, v["error"]["code"].clone(), shape(&v)));
+        }
+    }
+    assert_eq!(answers[0..2], answers[2..4], "{answers:?}");
+    assert_eq!(answers[1].0, 429, "the cooldown holds per number");
+
+    // PUT /me to an address in use or a free one.
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/register",
+        None,
+        json!({ "email": "eko@example.org", "password": PW, "full_name": "Eko Prasetyo" }),
+    )
+    .await;
+    assert!(s == 201 || s == 202);
+    let t = login(&app, "eko@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (taken, free) in [
+        (
+            json!({ "email": "dewi@example.org" }),
+            json!({ "email": "eko.baru@example.org" }),
+        ),
+        (
+            json!({ "phone": "081234560001" }),
+            json!({ "phone": "081234560003" }),
+        ),
+    ] {
+        let mut a = taken.clone();
+        a["current_password"] = PW.into();
+        let mut b = free.clone();
+        b["current_password"] = PW.into();
+        let (s1, v1) = api(&app, "PUT", "/me", Some(&t), a).await;
+        let (s2, v2) = api(&app, "PUT", "/me", Some(&t), b).await;
+        assert_eq!((s1, shape(&v1)), (s2, shape(&v2)), "{v1} / {v2}");
+    }
+    app.stop().await;
+}
+
+/// Finding 12 (registration): a burst of registrations from one address is cut off with
+/// 429 RATE_LIMITED and Retry-After; a sign-in from another address still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_registration_flood_is_cut_off_and_sign_ins_keep_their_share() {
+    let app = start_with(false, |cfg| cfg.http.trust_proxy = true).await;
+    let from = |ip: &str, path: &str, body: Value| {
+        app.client
+            .post(format!("{}/api/auth/v1{path}", app.url))
+            .header("x-forwarded-for", ip)
+            .json(&body)
+            .send()
+    };
+    let r = from(
+        "192.0.2.10",
+        "/register",
+        json!({ "email": "sari@example.org", "password": PW, "full_name": "Sari Wulandari" }),
+    )
+    .await
+    .unwrap();
+    assert!(r.status() == 201 || r.status() == 202);
+    let flood = futures::future::join_all((0..40).map(|i| {
+        from(
+            "203.0.113.7",
+            "/register",
+            json!({ "email": format!("bot{i}@example.org"), "password": "Bot-Flood-Sandi-99", "full_name": "Bot" }),
+        )
+    }));
+    let sign_in = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let t0 = std::time::Instant::now();
+        let r = from(
+            "198.51.100.9",
+            "/login",
+            json!({ "identifier": "sari@example.org", "password": PW }),
+        )
+        .await
+        .unwrap();
+        (r.status().as_u16(), t0.elapsed())
+    };
+    let (answers, (login_status, took)) = tokio::join!(flood, sign_in);
+    assert_eq!(login_status, 200);
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    let mut limited = 0;
+    for r in answers {
+        let r = r.unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "RATE_LIMITED");
+            limited += 1;
+        }
+    }
+    assert!(limited >= 20, "only {limited} of 40 refused");
+    app.stop().await;
+}
+
+/// Finding 3 (part): a stolen access token alone does not change the e-mail or phone; a
+/// new address counts only once verified and the old one is told; sign-in codes go only
+/// to verified numbers; a new password needs the current one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_stolen_token_cannot_take_over_the_account() {
+    let app = start(false).await;
+    let (s, v) = api(&app, "POST", "/register", None, json!({ "email": "wati@example.org", "phone": "081234560011", "password": PW, "full_name": "Wati Kusuma" })).await;
+    assert!(s == 201 || s == 202, "{v}");
+    let stolen = verify_own_phone(&app, "wati@example.org", "081234560011").await;
+
+    // The thief's token alone, or with a wrong password, changes nothing.
+    for body in [
+        json!({ "email": "pencuri@example.org" }),
+        json!({ "phone": "081234560099" }),
+        json!({ "email": "pencuri@example.org", "current_password": "Salah-Tebak-123" }),
+    ] {
+        let (s, v) = api(&app, "PUT", "/me", Some(&stolen), body).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("AUTH_REAUTH_REQUIRED")),
+            "{v}"
+        );
+    }
+    // The name still changes with the token alone.
+    let (s, v) = api(
+        &app,
+        "PUT",
+        "/me",
+        Some(&stolen),
+        json!({ "full_name": "Wati K." }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // With the password the new e-mail waits for its verification; the old one is told.
+    let (s, v) = api(
+        &app,
+        "PUT",
+        "/me",
+        Some(&stolen),
+        json!({ "email": "wati.baru@example.org", "current_password": PW }),
+    )
+    .await;
+    assert!(s == 200 || s == 202, "{v}");
+    let (_, me) = api(&app, "GET", "/me", Some(&stolen), json!({})).await;
+    assert_eq!(me["data"]["email"], "wati@example.org", "{me}");
+    assert_eq!(me["data"]["pending_email"], "wati.baru@example.org", "{me}");
+    wait_for_message(&app, "contact_change", "wati@example.org").await;
+    let body = wait_for_message(&app, "email_verification", "wati.baru@example.org").await;
+    let i = body.find("token=").unwrap() + "token=".len();
+    let token: String = body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/verify-email",
+        None,
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, me) = api(&app, "GET", "/me", Some(&stolen), json!({})).await;
+    assert_eq!(me["data"]["email"], "wati.baru@example.org", "{me}");
+    assert_eq!(me["data"]["email_verified"], true);
+
+    // A new phone likewise: kept pending until the code sent to it comes back.
+    let (s, v) = api(
+        &app,
+        "PUT",
+        "/me",
+        Some(&stolen),
+        json!({ "phone": "081234560012", "current_password": PW }),
+    )
+    .await;
+    assert!(s == 200 || s == 202, "{v}");
+    wait_for_message(&app, "contact_change", "+6281234560011").await;
+    let (_, me) = api(&app, "GET", "/me", Some(&stolen), json!({})).await;
+    assert_eq!(
+        (
+            me["data"]["phone"].as_str(),
+            me["data"]["pending_phone"].as_str()
+        ),
+        (Some("+6281234560011"), Some("+6281234560012")),
+        "{me}"
+    );
+    let code = wait_for_code_to(&app, "+6281234560012").await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/otp/verify",
+        Some(&stolen),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["data"]["phone"].as_str(),
+            v["data"]["phone_verified"].as_bool()
+        ),
+        (Some("+6281234560012"), Some(true)),
+        "{v}"
+    );
+
+    // Sign-in codes go only to verified numbers: an unverified one gets nothing.
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/register",
+        None,
+        json!({ "phone": "081234560021", "password": PW, "full_name": "Tono" }),
+    )
+    .await;
+    assert!(s == 201 || s == 202);
+    let (s1, v1) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "081234560021", "purpose": "login" }),
+    )
+    .await;
+    let (s2, v2) = api(
+        &app,
+        "POST",
+        "/otp/send",
+        None,
+        json!({ "phone": "081234560012", "purpose": "login" }),
+    )
+    .await;
+    assert_eq!((s1, shape(&v1)), (s2, shape(&v2)));
+    let _ = wait_for_nth_code(&app, "+6281234560012", 2).await;
+    assert!(
+        console_messages(&app, "otp_code")
+            .iter()
+            .all(|(to, _)| to != "+6281234560021"),
+        "a code went to an unverified number"
+    );
+
+    // A new password needs the current one.
+    let (s, _) = api(
+        &app,
+        "POST",
+        "/change-password",
+        Some(&stolen),
+        json!({ "new_password": "Pencuri-Menang-77" }),
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/change-password",
+        Some(&stolen),
+        json!({ "current_password": "Salah-Tebak-123", "new_password": "Pencuri-Menang-77" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("AUTH_INVALID_CREDENTIALS"))
+    );
+    app.stop().await;
+}
+
+/// Finding 2: the password alone does not beat MFA on an account protected by a passkey:
+/// a sign-in ticket enrols no new factor (API and sign-in page) and a pending TOTP secret is
+/// no second factor there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let app = start_up_full(
+        None,
+        |cfg: &mut Config| {
+            cfg.http.port = Some(port);
+            cfg.public_base_url = Some(origin.clone());
+            cfg.auth.jwks_url = None;
+            cfg.auth.issuer = None;
+            cfg.identity.insert("argon2_memory_kib".into(), 8192.into());
+            cfg.identity.insert("argon2_iterations".into(), 1.into());
+        },
+        None,
+    )
+    .await;
+    // The holder protects the account with a passkey.
+    register(&app, "ketut@example.org", PW).await;
+    let access = login(&app, "ketut@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&access),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            reqwest::Url::parse(&origin).unwrap(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+
+    // The thief has the password only: the ticket enrols nothing over the API...
+    let step = login(&app, "ketut@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa/enroll",
+        None,
+        json!({ "mfaToken": step["mfaToken"] }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("AUTH_MFA_ALREADY_ENABLED")),
+        "{v}"
+    );
+    // ...nor on the sign-in page, which shows no secret to scan.
+    let mut b = Browser::new(&app.url);
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, _, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "ketut@example.org"),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(!html.contains("<code>") && !html.contains("<svg"), "{html}");
+    // A secret set up (but not confirmed) in a signed-in session is no factor for a ticket.
+    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let step = login(&app, "ketut@example.org", PW).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": totp_now(&secret) }),
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
     app.stop().await;
 }

@@ -394,11 +394,24 @@ async fn one_time_code_reaches_the_sms_gateway_and_its_receipt_comes_back() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 201);
+    assert_eq!(res.status(), 202);
+    // Sign-in codes go to verified numbers only: the code that verifies the number.
+    let login: Value = app
+        .client
+        .post(format!("{}/api/auth/v1/login", app.url))
+        .json(&json!({"identifier": "081211112222", "password": "Sandi-Kuat-119!"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["data"]["accessToken"].as_str().unwrap();
     let res = app
         .client
         .post(format!("{}/api/auth/v1/otp/send", app.url))
-        .json(&json!({"phone": "081211112222", "purpose": "login"}))
+        .bearer_auth(token)
+        .json(&json!({"phone": "081211112222", "purpose": "verify_phone"}))
         .send()
         .await
         .unwrap();

@@ -587,7 +587,7 @@ async fn identity_on_postgresql_keeps_keys_clients_and_tokens_across_restarts() 
         serde_json::json!({ "email": "pg@example.org", "phone": "081355550000", "password": "Kopi-Tubruk-Senja-77", "full_name": "Sri Rahayu" }),
     )
     .await;
-    assert_eq!(s, 201, "{v}");
+    assert_eq!(s, 202, "{v}");
     let (s, v) = post(
         format!("{}/api/auth/v1/login", p.url),
         serde_json::json!({ "identifier": "081355550000", "password": "Kopi-Tubruk-Senja-77" }),

@@ -231,6 +231,10 @@ pub struct UserView {
     pub email_verified: bool,
     pub phone: Option<String>,
     pub phone_verified: bool,
+    /// A new e-mail waiting for its verification link (it replaces `email` once verified).
+    pub pending_email: Option<String>,
+    /// A new phone number waiting for its code (it replaces `phone` once verified).
+    pub pending_phone: Option<String>,
     pub language: String,
     pub mfa_enabled: bool,
     pub created_at: String,
@@ -247,6 +251,8 @@ impl From<&Account> for UserView {
             email_verified: a.email_verified,
             phone: a.phone.clone(),
             phone_verified: a.phone_verified,
+            pending_email: a.pending_email.clone(),
+            pending_phone: a.pending_phone.clone(),
             language: a.language.clone(),
             mfa_enabled: a.totp_enabled,
             created_at: rfc3339(a.created_at),
@@ -386,7 +392,15 @@ pub fn normalize_phone(p: &str) -> Result<PhoneE164, ApiError> {
     })
 }
 
-pub async fn register_account(idp: &Idp, b: RegisterBody, ip: IpAddr) -> Result<Account, ApiError> {
+/// Register an account. The answer is the same whether the e-mail or phone is free or
+/// already registered (no account enumeration): `None` when it was taken, and then its
+/// owner is told by e-mail or SMS instead. Throttled per IP and overall before the
+/// (deliberately slow) password hash.
+pub async fn register_account(
+    idp: &Idp,
+    b: RegisterBody,
+    ip: IpAddr,
+) -> Result<Option<Account>, ApiError> {
     let email = b
         .email
         .as_deref()
@@ -445,16 +459,13 @@ pub async fn register_account(idp: &Idp, b: RegisterBody, ip: IpAddr) -> Result<
     .flatten()
     .collect();
     password::check(&b.password, &personal).map_err(weak)?;
-    let hash = idp
-        .hash_password(&b.password)
-        .await
-        .map_err(ApiError::internal)?;
-    let a = idp
+    let hash = registration_hash(idp, &b.password, ip).await?;
+    let created = idp
         .store
         .create_account(
             NewAccount {
-                email,
-                phone: phone.map(|p| p.as_str().to_string()),
+                email: email.clone(),
+                phone: phone.as_ref().map(|p| p.as_str().to_string()),
                 full_name: name,
                 password_hash: Some(hash),
                 role,
@@ -465,13 +476,46 @@ pub async fn register_account(idp: &Idp, b: RegisterBody, ip: IpAddr) -> Result<
             },
             Some(ip),
         )
-        .await
-        .map_err(store_err)?;
+        .await;
+    let a = match created {
+        Ok(a) => a,
+        Err(StoreError::Taken) => {
+            // Tell the owners of the addresses, not the one who asked.
+            for (kind, addr) in [
+                ("email", email.clone()),
+                ("phone", phone.map(|p| p.as_str().to_string())),
+            ] {
+                if let Some(addr) = addr
+                    && let Some(owner) = idp.store.account_by(kind, &addr).await?
+                {
+                    notify_address(
+                        idp,
+                        &owner,
+                        &addr,
+                        Template::AccountExists,
+                        "account_exists",
+                    )
+                    .await?;
+                }
+            }
+            idp.audit_now(
+                "registration_existing_address",
+                None,
+                None,
+                Some(ip),
+                serde_json::json!({}),
+            )
+            .await?;
+            return Ok(None);
+        }
+        Err(e) => return Err(store_err(e)),
+    };
     idp.relay.poke();
-    if a.email.is_some() {
+    if let Some(email) = a.email.clone() {
         send_email_link(
             idp,
             &a,
+            &email,
             "email_verify",
             Template::EmailVerification,
             "/akun/verifikasi-email",
@@ -480,19 +524,94 @@ pub async fn register_account(idp: &Idp, b: RegisterBody, ip: IpAddr) -> Result<
         .await?;
     }
     tracing::info!(account = %a.id, who = %a.masked(), "account registered");
-    Ok(a)
+    Ok(Some(a))
+}
+
+/// The password hash of a registration, within its throttles: per client IP and per
+/// minute overall (429 `RATE_LIMITED` with Retry-After), then a bounded queue for at most
+/// half the hash slots, so that sign-ins keep the other half whatever the flood.
+async fn registration_hash(idp: &Idp, pw: &str, ip: IpAddr) -> Result<String, ApiError> {
+    let cfg = &idp.cfg;
+    for (key, limit, window) in [
+        (
+            format!("register-ip:{}", ip_block(ip)),
+            cfg.register_per_ip,
+            cfg.register_window_s,
+        ),
+        ("register-all".to_string(), cfg.register_per_minute, 60),
+    ] {
+        let d = idp
+            .limiter
+            .hit(&key, limit, std::time::Duration::from_secs(window))
+            .await
+            .map_err(ApiError::internal)?;
+        if !d.allowed {
+            tracing::warn!(limit = %key.split(':').next().unwrap_or_default(), "registrations throttled");
+            return Err(ApiError::rate_limited(d.reset_after_s.max(1)));
+        }
+    }
+    let Ok(_queued) = idp.register_queue.try_acquire() else {
+        return Err(ApiError::rate_limited(1));
+    };
+    let _slot = idp
+        .register_slots
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    idp.hash_password(pw).await.map_err(ApiError::internal)
+}
+
+/// The address block a client controls: the address for IPv4, its /64 for IPv6 (one
+/// subscriber's prefix; counting single IPv6 addresses would be no limit at all).
+fn ip_block(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// A notice (no secret) to one address of an account: e-mail or SMS by its form.
+async fn notify_address(
+    idp: &Idp,
+    a: &Account,
+    to: &str,
+    template: Template,
+    purpose: &str,
+) -> Result<(), ApiError> {
+    let channels: &[Channel] = if to.contains('@') {
+        &[Channel::Email]
+    } else {
+        &[Channel::Sms, Channel::Whatsapp]
+    };
+    let msg = MessageRequested::new(
+        format!("{purpose}:{}", uuid::Uuid::now_v7()),
+        Recipient::Address(to.to_string()),
+        template,
+        Priority::High,
+    )
+    .var("name", a.full_name.clone())
+    .channels(channels)
+    .language(lang_of(a));
+    publish_message(idp, &msg).await
 }
 
 /// A one-time link (verification, reset) by e-mail through the notify contract.
 async fn send_email_link(
     idp: &Idp,
     a: &Account,
+    email: &str,
     purpose: &str,
     template: Template,
     path: &str,
     ttl_s: i64,
 ) -> Result<(), ApiError> {
-    let Some(email) = &a.email else { return Ok(()) };
     let token = random_token();
     let id = idp
         .store
@@ -501,7 +620,7 @@ async fn send_email_link(
     let link = format!("{}{path}?token={token}", idp.issuer);
     let msg = MessageRequested::new(
         format!("{purpose}:{id}"),
-        Recipient::Address(email.clone()),
+        Recipient::Address(email.to_string()),
         template,
         Priority::High,
     )
@@ -544,6 +663,7 @@ pub async fn forgot(idp: &Idp, email: &str) -> Result<(), ApiError> {
             send_email_link(
                 idp,
                 &a,
+                &email,
                 "password_reset",
                 Template::PasswordReset,
                 "/akun/reset-sandi",
@@ -615,17 +735,19 @@ pub async fn reset(idp: &Idp, token: &str, new_password: &str, ip: IpAddr) -> Re
 
 #[utoipa::path(post, path = "/register", tag = "account", request_body = RegisterBody,
     responses(
-        (status = 201, description = "Account created; a verification e-mail is sent through notify", body = inline(Envelope<UserView>)),
-        (status = 409, description = "AUTH_ACCOUNT_EXISTS", body = ErrorEnvelope),
+        (status = 202, description = "Accepted, the same answer whether the e-mail or phone was free or already registered (no account enumeration): a new account is created and a verification e-mail sent; the owner of an address already registered is told by e-mail or SMS instead. Sign in next.", body = inline(Envelope<serde_json::Value>)),
         (status = 422, description = "AUTH_PASSWORD_*, VALIDATION_*", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED (per IP, overall, or the registration queue is full) with Retry-After", body = ErrorEnvelope),
     ))]
 async fn register(
     State(idp): St,
     ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<RegisterBody>,
-) -> ApiResult<Envelope<UserView>> {
-    let a = register_account(&idp, b, ip).await?;
-    Ok(Envelope::created((&a).into()))
+) -> ApiResult<Envelope<serde_json::Value>> {
+    register_account(&idp, b, ip).await?;
+    Ok(Envelope::accepted(
+        serde_json::json!({ "status": "accepted" }),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -736,12 +858,13 @@ async fn totp_provision(idp: &Idp, a: &mut Account) -> Result<TotpSetup, ApiErro
 
 #[utoipa::path(post, path = "/login/mfa/enroll", tag = "mfa", request_body = TicketBody,
     responses(
-        (status = 200, description = "A new TOTP secret for an account whose role requires MFA; confirm with `POST /login/mfa`", body = inline(Envelope<TotpSetup>)),
+        (status = 200, description = "A new TOTP secret for an account whose role requires MFA and that has no second factor yet (once per sign-in ticket, audited); confirm with `POST /login/mfa`", body = inline(Envelope<TotpSetup>)),
         (status = 401, description = "AUTH_MFA_INVALID", body = ErrorEnvelope),
-        (status = 409, description = "AUTH_MFA_ALREADY_ENABLED", body = ErrorEnvelope),
+        (status = 409, description = "AUTH_MFA_ALREADY_ENABLED (the account has TOTP or a passkey: add factors after signing in), AUTH_MFA_ENROL_USED (this ticket already started a set-up)", body = ErrorEnvelope),
     ))]
 async fn login_mfa_enroll(
     State(idp): St,
+    ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<TicketBody>,
 ) -> ApiResult<Envelope<TotpSetup>> {
     let t = idp
@@ -754,13 +877,52 @@ async fn login_mfa_enroll(
         .account(t.account_id.as_deref().unwrap_or_default())
         .await?
         .ok_or_else(mfa_invalid)?;
-    if a.totp_enabled {
+    // A password alone never adds a factor to an account that has one (a passkey or TOTP):
+    // that takes a session that passed MFA (`/mfa/...` with its bearer token).
+    if !idp.may_enrol_with_ticket(&a).await {
         return Err(ApiError::conflict(
             "AUTH_MFA_ALREADY_ENABLED",
-            Msg::new("MFA sudah aktif", "MFA is already enabled"),
+            Msg::new(
+                "Akun ini sudah memiliki faktor kedua; tambahkan yang baru setelah masuk",
+                "This account already has a second factor; add another after signing in",
+            ),
         ));
     }
+    enrol_once(&idp, &a, &b.mfa_token, ip).await?;
     Ok(Envelope::ok(totp_provision(&idp, &mut a).await?))
+}
+
+/// A sign-in ticket provisions one first factor at most (a second request cannot replace
+/// the secret being set up), and each is audited.
+pub async fn enrol_once(idp: &Idp, a: &Account, ticket: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let target = crate::idp::ticket_target(ticket);
+    if idp.store.latest_code("mfa_enrol", &target).await?.is_some() {
+        return Err(ApiError::conflict(
+            "AUTH_MFA_ENROL_USED",
+            Msg::new(
+                "Pendaftaran faktor kedua untuk sesi masuk ini sudah dimulai; masuk lagi untuk mengulang",
+                "Two-step set-up was already started for this sign-in; sign in again to restart it",
+            ),
+        ));
+    }
+    idp.store
+        .insert_code(
+            "mfa_enrol",
+            &target,
+            Some(&a.id),
+            &random_token(),
+            300_000_000,
+        )
+        .await?;
+    idp.audit_now(
+        "mfa_enrolment_started",
+        Some(&a.id),
+        None,
+        Some(ip),
+        serde_json::json!({ "method": "totp", "via": "sign_in_ticket" }),
+    )
+    .await?;
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/login/mfa/sms", tag = "mfa", request_body = TicketBody,
@@ -825,6 +987,20 @@ async fn send_phone_code(
     account: Option<&str>,
     ip: IpAddr,
 ) -> Result<(), ApiError> {
+    phone_code(idp, purpose, target, phone, account, ip, true).await
+}
+
+/// [`send_phone_code`], or with `deliver` false the same checks and bookkeeping without a
+/// message (a number with no verified account: it answers like one that has).
+async fn phone_code(
+    idp: &Idp,
+    purpose: &str,
+    target: &str,
+    phone: &str,
+    account: Option<&str>,
+    ip: IpAddr,
+    deliver: bool,
+) -> Result<(), ApiError> {
     let cc_ok = idp.cfg.otp_allowed_country_codes.iter().any(|cc| {
         phone
             .strip_prefix('+')
@@ -879,6 +1055,19 @@ async fn send_phone_code(
     }
     let n: u32 = rand::Rng::gen_range(&mut rand::rngs::OsRng, 0..1_000_000);
     let code = format!("{n:06}");
+    if !deliver {
+        // Recorded (hashed, for nobody) so that the cooldown and caps count alike.
+        idp.store
+            .insert_code(
+                purpose,
+                target,
+                None,
+                &random_token(),
+                (idp.cfg.otp_ttl_s * 1_000_000) as i64,
+            )
+            .await?;
+        return Ok(());
+    }
     let id = idp
         .store
         .insert_code(
@@ -941,37 +1130,34 @@ async fn check_phone_code(
     Ok(c.account_id)
 }
 
-/// Send a sign-in code to a phone. Same checks and answer with or without an account there;
-/// only a real account gets a code.
-pub async fn send_login_code(idp: &Idp, phone: &PhoneE164, ip: IpAddr) -> Result<(), ApiError> {
-    let account = idp.store.account_by("phone", phone.as_str()).await?;
-    let cc_ok = idp
-        .cfg
-        .otp_allowed_country_codes
-        .iter()
-        .any(|cc| phone.as_str()[1..].starts_with(cc.as_str()));
-    match account {
-        Some(a) => {
-            send_phone_code(
-                idp,
-                "otp_login",
-                phone.as_str(),
-                phone.as_str(),
-                Some(&a.id),
-                ip,
-            )
-            .await
-        }
-        None if !cc_ok => Err(field_invalid(
-            "AUTH_PHONE_COUNTRY_NOT_ALLOWED",
-            "Kode tidak dapat dikirim ke negara ini",
-            "Codes cannot be sent to this country",
-        )),
-        None => Ok(()),
-    }
+/// Sign-in codes are filed under a hash of the number (numbers without an account are
+/// counted too, and not kept in clear).
+fn login_target(phone: &PhoneE164) -> String {
+    format!("login:{}", &hash_token(phone.as_str())[..32])
 }
 
-/// The first factor by phone code (throttled like passwords); marks the phone verified.
+/// Send a sign-in code to a phone. The same checks (country, cooldown per number, caps)
+/// and the same answer whether or not a verified account has this number; only a
+/// verified number of an account gets a code (an unverified one is treated as unknown).
+pub async fn send_login_code(idp: &Idp, phone: &PhoneE164, ip: IpAddr) -> Result<(), ApiError> {
+    let account = idp
+        .store
+        .account_by("phone", phone.as_str())
+        .await?
+        .filter(|a| a.phone_verified);
+    phone_code(
+        idp,
+        "otp_login",
+        &login_target(phone),
+        phone.as_str(),
+        account.as_ref().map(|a| a.id.as_str()),
+        ip,
+        account.is_some(),
+    )
+    .await
+}
+
+/// The first factor by phone code (throttled like passwords); codes go to verified numbers only.
 pub async fn phone_code_first_factor(
     idp: &Idp,
     phone: &PhoneE164,
@@ -985,7 +1171,7 @@ pub async fn phone_code_first_factor(
     {
         return Err(login_err(LoginError::Throttled(wait)));
     }
-    let account_id = match check_phone_code(idp, "otp_login", phone.as_str(), code).await {
+    let account_id = match check_phone_code(idp, "otp_login", &login_target(phone), code).await {
         Ok(a) => a,
         Err(e) => {
             idp.login_failed(phone.as_str(), ip)
@@ -994,15 +1180,12 @@ pub async fn phone_code_first_factor(
             return Err(e);
         }
     };
-    let mut a = idp
+    let a = idp
         .store
         .account(account_id.as_deref().unwrap_or_default())
         .await?
+        .filter(|a| a.phone.as_deref() == Some(phone.as_str()) && a.phone_verified)
         .ok_or_else(invalid_credentials)?;
-    if !a.phone_verified {
-        a.phone_verified = true;
-        idp.save(&mut a).await.map_err(store_err)?;
-    }
     Ok(a)
 }
 
@@ -1011,15 +1194,15 @@ pub async fn phone_code_first_factor(
 pub struct OtpSendBody {
     /// E.164, or a national number (+62 assumed).
     pub phone: String,
-    /// `login` (an account with this number must exist; the answer does not say) or `verify_phone` (signed in).
+    /// `login` (a code goes only to the verified number of an account; the answer does not say whether there is one) or `verify_phone` (signed in: the profile's number, or its pending new number).
     pub purpose: String,
 }
 
 #[utoipa::path(post, path = "/otp/send", tag = "account", request_body = OtpSendBody,
     responses(
-        (status = 202, description = "Sent if the number may receive one (the answer does not reveal whether an account exists)", body = inline(Envelope<serde_json::Value>)),
+        (status = 202, description = "Sent if the number may receive one; the same answer for a verified number of an account, an unverified one and an unknown one (no account enumeration)", body = inline(Envelope<serde_json::Value>)),
         (status = 422, description = "VALIDATION_PHONE_INVALID, AUTH_PHONE_COUNTRY_NOT_ALLOWED", body = ErrorEnvelope),
-        (status = 429, description = "AUTH_OTP_COOLDOWN, AUTH_OTP_DAILY_LIMIT", body = ErrorEnvelope),
+        (status = 429, description = "AUTH_OTP_COOLDOWN (per number, whether or not it has an account), AUTH_OTP_DAILY_LIMIT, with Retry-After", body = ErrorEnvelope),
     ))]
 async fn otp_send(
     State(idp): St,
@@ -1033,7 +1216,9 @@ async fn otp_send(
         "verify_phone" => {
             let c = caller.ok_or_else(|| ApiError::unauthorized("AUTH_TOKEN_MISSING"))?;
             let a = c.account(&idp).await?;
-            if a.phone.as_deref() != Some(phone.as_str()) {
+            // The pending new number if there is one (it replaces the old once verified).
+            let to_verify = a.pending_phone.as_deref().or(a.phone.as_deref());
+            if to_verify != Some(phone.as_str()) {
                 return Err(field_invalid(
                     "AUTH_PHONE_NOT_YOURS",
                     "Nomor ini bukan nomor di profil Anda",
@@ -1114,8 +1299,9 @@ pub struct CodeBody {
 }
 
 #[utoipa::path(post, path = "/otp/verify", tag = "account", request_body = CodeBody,
-    responses((status = 200, description = "Phone verified", body = inline(Envelope<UserView>)),
-        (status = 401, description = "AUTH_OTP_INVALID", body = ErrorEnvelope)),
+    responses((status = 200, description = "Phone verified; a pending new number replaces the old one", body = inline(Envelope<UserView>)),
+        (status = 401, description = "AUTH_OTP_INVALID", body = ErrorEnvelope),
+        (status = 409, description = "AUTH_ACCOUNT_EXISTS: the new number was registered by another account meanwhile", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn otp_verify_phone(
     State(idp): St,
@@ -1123,14 +1309,29 @@ async fn otp_verify_phone(
     ApiJson(b): ApiJson<CodeBody>,
 ) -> ApiResult<Envelope<UserView>> {
     let mut a = caller.account(&idp).await?;
-    let phone = a.phone.clone().ok_or_else(|| {
-        field_invalid(
-            "AUTH_NO_PHONE",
-            "Profil tidak memiliki nomor telepon",
-            "The profile has no phone number",
-        )
-    })?;
-    check_phone_code(&idp, "otp_verify", &phone, &b.code).await?;
+    let phone = a
+        .pending_phone
+        .clone()
+        .or_else(|| a.phone.clone())
+        .ok_or_else(|| {
+            field_invalid(
+                "AUTH_NO_PHONE",
+                "Profil tidak memiliki nomor telepon",
+                "The profile has no phone number",
+            )
+        })?;
+    let owner = check_phone_code(&idp, "otp_verify", &phone, &b.code).await?;
+    if owner.as_deref() != Some(a.id.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTH_OTP_INVALID",
+            Msg::new("Kode salah atau kedaluwarsa", "Wrong or expired code"),
+        ));
+    }
+    if a.pending_phone.as_deref() == Some(phone.as_str()) {
+        a.phone = Some(phone);
+        a.pending_phone = None;
+    }
     a.phone_verified = true;
     idp.save(&mut a).await.map_err(store_err)?;
     Ok(Envelope::ok((&a).into()))
@@ -1249,23 +1450,118 @@ async fn me_get(State(idp): St, caller: Caller) -> ApiResult<Envelope<UserView>>
 #[serde(deny_unknown_fields)]
 pub struct MeUpdate {
     pub full_name: Option<String>,
+    /// A new e-mail: kept as `pending_email` until the link sent to it is followed.
     pub email: Option<String>,
+    /// A new phone: kept as `pending_phone` until the code sent to it comes back
+    /// (`POST /otp/verify`).
     pub phone: Option<String>,
     pub language: Option<String>,
+    /// Needed to change the e-mail or phone (a stolen access token alone must not).
+    pub current_password: Option<String>,
+    /// For an account without a password: a current TOTP code instead.
+    pub totp_code: Option<String>,
+}
+
+fn reauth_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "AUTH_REAUTH_REQUIRED",
+        Msg::new(
+            "Masukkan kata sandi Anda saat ini untuk mengganti e-mail atau nomor telepon",
+            "Enter your current password to change the e-mail or phone number",
+        ),
+    )
+}
+
+/// Prove the person is the account's holder again: the current password, or for an
+/// account without one a current TOTP code. Wrong answers count as failed sign-ins.
+async fn reauthenticate(
+    idp: &Idp,
+    a: &mut Account,
+    password: Option<&str>,
+    totp_code: Option<&str>,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    if let Some(wait) = idp
+        .login_wait(&a.id, ip)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(login_err(LoginError::Throttled(wait)));
+    }
+    let ok = match (&a.password_hash, password, totp_code) {
+        (Some(h), Some(pw), _) => {
+            pw.len() <= 1024 && idp.verify_password(pw, Some(h.clone())).await
+        }
+        (None, _, Some(code)) if a.totp_enabled => match &a.totp_secret {
+            Some(secret) => {
+                let now_s = now_micros() / 1_000_000;
+                match totp::verify(secret, code.trim(), now_s, a.totp_last_step) {
+                    Some(step) => {
+                        a.totp_last_step = step;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            None => false,
+        },
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    if password.is_some() || totp_code.is_some() {
+        idp.login_failed(&a.id, ip)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    Err(reauth_required())
+}
+
+/// A new e-mail or phone of `a`: its verification (link or code), or, when another account
+/// has it, a notice to that account's owner instead. The answer to the caller is the same.
+async fn send_to_new_address(
+    idp: &Idp,
+    a: &Account,
+    addr: &str,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    let kind = if addr.contains('@') { "email" } else { "phone" };
+    if let Some(owner) = idp.store.account_by(kind, addr).await?
+        && owner.id != a.id
+    {
+        return notify_address(idp, &owner, addr, Template::AccountExists, "account_exists").await;
+    }
+    if kind == "email" {
+        send_email_link(
+            idp,
+            a,
+            addr,
+            "email_verify",
+            Template::EmailVerification,
+            "/akun/verifikasi-email",
+            86_400,
+        )
+        .await
+    } else {
+        send_phone_code(idp, "otp_verify", addr, addr, Some(&a.id), ip).await
+    }
 }
 
 #[utoipa::path(put, path = "/me", tag = "account", request_body = MeUpdate,
-    responses((status = 200, description = "Updated (rectification); a changed e-mail or phone must be verified again", body = inline(Envelope<UserView>)),
-        (status = 409, description = "AUTH_ACCOUNT_EXISTS", body = ErrorEnvelope),
-        (status = 422, description = "VALIDATION_*", body = ErrorEnvelope)),
+    responses((status = 200, description = "Updated (rectification). A new e-mail or phone needs `current_password` (or `totp_code` without a password); it is kept as `pending_email`/`pending_phone` until verified (link or code sent to it) and the old address is told. The answer is the same whether or not another account has the new address (its owner is told instead).", body = inline(Envelope<UserView>)),
+        (status = 403, description = "AUTH_REAUTH_REQUIRED: the e-mail or phone changes only with the current password", body = ErrorEnvelope),
+        (status = 422, description = "VALIDATION_*", body = ErrorEnvelope),
+        (status = 429, description = "AUTH_TOO_MANY_ATTEMPTS (wrong passwords), AUTH_OTP_COOLDOWN, AUTH_OTP_DAILY_LIMIT", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn me_put(
     State(idp): St,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     ApiJson(b): ApiJson<MeUpdate>,
 ) -> ApiResult<Envelope<UserView>> {
     let mut a = caller.account(&idp).await?;
-    let mut new_email = false;
     if let Some(n) = b.full_name {
         let n = n.trim().to_string();
         if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
@@ -1277,21 +1573,6 @@ async fn me_put(
         }
         a.full_name = n;
     }
-    if let Some(e) = b.email {
-        let e = normalize_email(&e)?;
-        if a.email.as_deref() != Some(e.as_str()) {
-            a.email = Some(e);
-            a.email_verified = false;
-            new_email = true;
-        }
-    }
-    if let Some(p) = b.phone {
-        let p = normalize_phone(&p)?.as_str().to_string();
-        if a.phone.as_deref() != Some(p.as_str()) {
-            a.phone = Some(p);
-            a.phone_verified = false;
-        }
-    }
     if let Some(l) = b.language {
         if l != "id" && l != "en" {
             return Err(field_invalid(
@@ -1302,6 +1583,42 @@ async fn me_put(
         }
         a.language = l;
     }
+    let new_email = b
+        .email
+        .as_deref()
+        .map(normalize_email)
+        .transpose()?
+        .filter(|e| a.email.as_deref() != Some(e.as_str()));
+    let new_phone = b
+        .phone
+        .as_deref()
+        .map(normalize_phone)
+        .transpose()?
+        .map(|p| p.as_str().to_string())
+        .filter(|p| a.phone.as_deref() != Some(p.as_str()));
+    if new_email.is_some() || new_phone.is_some() {
+        reauthenticate(
+            &idp,
+            &mut a,
+            b.current_password.as_deref(),
+            b.totp_code.as_deref(),
+            ip,
+        )
+        .await?;
+    }
+    // Asking for the current address again cancels a pending change.
+    if b.email.is_some() && new_email.is_none() {
+        a.pending_email = None;
+    }
+    if b.phone.is_some() && new_phone.is_none() {
+        a.pending_phone = None;
+    }
+    if new_email.is_some() {
+        a.pending_email = new_email.clone();
+    }
+    if new_phone.is_some() {
+        a.pending_phone = new_phone.clone();
+    }
     let mut tx = idp.store.db.begin().await?;
     Store::save_account(&mut tx, &mut a)
         .await
@@ -1311,22 +1628,30 @@ async fn me_put(
         "profile_updated",
         Some(&a.id),
         Some(&a.id),
-        None,
-        serde_json::json!({}),
+        Some(ip),
+        serde_json::json!({
+            "email_change": new_email.is_some(),
+            "phone_change": new_phone.is_some(),
+        }),
     )
     .await?;
     tx.commit().await?;
     idp.relay.poke();
-    if new_email {
-        send_email_link(
-            &idp,
-            &a,
-            "email_verify",
-            Template::EmailVerification,
-            "/akun/verifikasi-email",
-            86_400,
-        )
-        .await?;
+    if new_email.is_some() || new_phone.is_some() {
+        // The old addresses hear of it: the holder can act if it was not them.
+        let old: Vec<String> = [a.email.clone(), a.phone.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
+        for addr in old {
+            notify_address(&idp, &a, &addr, Template::ContactChange, "contact_change").await?;
+        }
+    }
+    if let Some(e) = &new_email {
+        send_to_new_address(&idp, &a, e, ip).await?;
+    }
+    if let Some(p) = &new_phone {
+        send_to_new_address(&idp, &a, p, ip).await?;
     }
     Ok(Envelope::ok((&a).into()))
 }
@@ -1636,7 +1961,11 @@ pub async fn verify_email_token(idp: &Idp, token: &str) -> Result<Account, ApiEr
         .account(c.account_id.as_deref().unwrap_or_default())
         .await?
         .ok_or_else(invalid)?;
-    if a.email.as_deref() != Some(c.target.as_str()) {
+    if a.pending_email.as_deref() == Some(c.target.as_str()) {
+        // A new e-mail replaces the old one once its link is followed.
+        a.email = Some(c.target.clone());
+        a.pending_email = None;
+    } else if a.email.as_deref() != Some(c.target.as_str()) {
         return Err(invalid());
     }
     a.email_verified = true;
@@ -1656,16 +1985,21 @@ async fn verify_email(
 }
 
 #[utoipa::path(post, path = "/verify-email/resend", tag = "account",
-    responses((status = 202, description = "A new link was sent", body = inline(Envelope<serde_json::Value>)),
+    responses((status = 202, description = "A new link was sent (to the pending new e-mail if there is one)", body = inline(Envelope<serde_json::Value>)),
         (status = 409, description = "AUTH_EMAIL_ALREADY_VERIFIED", body = ErrorEnvelope),
         (status = 429, description = "AUTH_OTP_COOLDOWN", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn verify_email_resend(
     State(idp): St,
+    ClientIp(ip): ClientIp,
     caller: Caller,
 ) -> ApiResult<Envelope<serde_json::Value>> {
     let a = caller.account(&idp).await?;
-    let Some(email) = a.email.clone().filter(|_| !a.email_verified) else {
+    let pending = a.pending_email.clone();
+    let Some(email) = pending
+        .clone()
+        .or_else(|| a.email.clone().filter(|_| !a.email_verified))
+    else {
         return Err(ApiError::conflict(
             "AUTH_EMAIL_ALREADY_VERIFIED",
             Msg::new(
@@ -1687,15 +2021,20 @@ async fn verify_email_resend(
             60,
         ));
     }
-    send_email_link(
-        &idp,
-        &a,
-        "email_verify",
-        Template::EmailVerification,
-        "/akun/verifikasi-email",
-        86_400,
-    )
-    .await?;
+    if pending.is_some() {
+        send_to_new_address(&idp, &a, &email, ip).await?;
+    } else {
+        send_email_link(
+            &idp,
+            &a,
+            &email,
+            "email_verify",
+            Template::EmailVerification,
+            "/akun/verifikasi-email",
+            86_400,
+        )
+        .await?;
+    }
     Ok(Envelope::accepted(
         serde_json::json!({ "sent_to": mask_email(&email) }),
     ))

@@ -24,6 +24,12 @@ pub struct IdentityConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_lanes: u32,
+    /// Registrations (each costs an Argon2 hash) per client IP within `register_window_s`;
+    /// generous because carrier-grade NAT puts many phones behind one address.
+    pub register_per_ip: u32,
+    pub register_window_s: u64,
+    /// Registrations per minute on the whole service (a flood from many addresses).
+    pub register_per_minute: u32,
     /// Phone one-time codes.
     pub otp_ttl_s: u64,
     pub otp_max_attempts: u32,
@@ -51,6 +57,9 @@ impl Default for IdentityConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_lanes: 1,
+            register_per_ip: 10,
+            register_window_s: 600,
+            register_per_minute: 120,
             otp_ttl_s: 300,
             otp_max_attempts: 3,
             otp_resend_cooldown_s: 60,
@@ -99,6 +108,10 @@ impl IdentityConfig {
         }
         if self.key_rotation_days == 0 {
             return bad("key_rotation_days", "must be at least 1");
+        }
+        if self.register_per_ip == 0 || self.register_window_s == 0 || self.register_per_minute == 0
+        {
+            return bad("register_per_ip", "limits and window must be positive");
         }
         if self.login_failures_per_ip == 0 || self.login_window_s == 0 {
             return bad("login_failures_per_ip", "limit and window must be positive");

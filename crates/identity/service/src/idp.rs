@@ -95,6 +95,10 @@ pub struct Idp {
     pub limiter: Arc<dyn RateLimiter>,
     /// Argon2 runs at most this many at once (one per core): its memory cost is per hash.
     pub hash_slots: tokio::sync::Semaphore,
+    /// Registrations hash with at most half the slots, so sign-ins keep the other half.
+    pub register_slots: tokio::sync::Semaphore,
+    /// Registrations waiting for a slot; when full, more are refused at once (429).
+    pub register_queue: tokio::sync::Semaphore,
     /// Revoked access-token ids → expiry (µs); refreshed from the database (other replicas).
     pub revoked: RwLock<HashMap<String, i64>>,
     /// Accounts whose access tokens issued before the value (Unix seconds) are revoked.
@@ -537,7 +541,10 @@ impl Idp {
         let code = code.trim().replace([' ', '-'], "");
         let mut method = None;
         let mut recovery = Vec::new();
-        if let Some(secret) = &a.totp_secret
+        // A pending (not yet enabled) TOTP secret is enrolled here only on an account with no
+        // second factor at all: with a passkey it is no factor (finding 2).
+        let totp_counts = a.totp_enabled || self.passkey_count(&a.id).await == 0;
+        if let Some(secret) = a.totp_secret.as_ref().filter(|_| totp_counts)
             && let Some(step) = totp::verify(secret, &code, now_s, a.totp_last_step)
         {
             let mut tx = self.store.db.begin().await?;
@@ -628,6 +635,12 @@ impl Idp {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Whether a sign-in ticket may enrol a first factor: only on an account with none
+    /// (no TOTP enabled, no passkey). Anything else needs a session that passed MFA.
+    pub async fn may_enrol_with_ticket(&self, a: &Account) -> bool {
+        !a.totp_enabled && self.passkey_count(&a.id).await == 0
     }
 
     /// Whether a sign-in of this account needs a second factor: TOTP or a passkey set up, or

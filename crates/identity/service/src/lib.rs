@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_revoked_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0003_revoked_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "pending_contacts",
+        sqlite: include_str!("../migrations/sqlite/0004_pending_contacts.sql"),
+        postgres: include_str!("../migrations/postgres/0004_pending_contacts.sql"),
+    },
 ];
 
 pub fn descriptor() -> ServiceDescriptor {
@@ -101,6 +107,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 None
             }
         };
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let idp = Arc::new(idp::Idp {
             store: store::Store::new(ctx.db.clone()),
             passkeys,
@@ -113,9 +120,9 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             limiter: ctx.limiter.clone(),
             revoked: RwLock::new(HashMap::new()),
             revoked_accounts: RwLock::new(HashMap::new()),
-            hash_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
+            hash_slots: tokio::sync::Semaphore::new(slots),
+            register_slots: tokio::sync::Semaphore::new((slots / 2).max(1)),
+            register_queue: tokio::sync::Semaphore::new(slots.max(2) * 4),
         });
         idp.reload_revoked().await?;
         api::store_permissions(&idp).await?;

@@ -487,6 +487,14 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
         Err(r) => return r,
     };
     let grant = param(&form, "grant_type").unwrap_or("");
+    if grant.is_empty() {
+        // RFC 6749 section 5.2: a missing required parameter is a malformed request.
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        );
+    }
     if !crate::store::GRANTS.contains(&grant) {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -362,7 +362,11 @@ async fn login_submit(
                 let Ok(ticket) = idp.mfa_ticket(&a, "pwd").await else {
                     return message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again."));
                 };
-                let enroll = if a.totp_enabled {
+                // A first factor is set up here only on an account with none; one with a
+                // passkey uses it (in the apps) or the SMS backup (finding 2).
+                let enrol_allowed = idp.may_enrol_with_ticket(&a).await
+                    && api::enrol_once(&idp, &a, &ticket, ip).await.is_ok();
+                let enroll = if !enrol_allowed {
                     None
                 } else {
                     let uri_secret = crate::totp::new_secret();
@@ -387,6 +391,13 @@ async fn login_submit(
                     let uri = crate::totp::provisioning_uri(&uri_secret, &a.member_number);
                     Some((uri_secret, crate::totp::qr_svg(&uri).unwrap_or_default()))
                 };
+                let passkey_note = (!a.totp_enabled && enroll.is_none()).then(|| {
+                    t(
+                        lang,
+                        "Akun ini memakai passkey. Masuk dengan passkey di aplikasi KREKI, atau minta kode lewat SMS.",
+                        "This account uses a passkey. Sign in with it in the KREKI apps, or ask for a code by SMS.",
+                    )
+                });
                 let html = mfa_html(
                     lang,
                     &token,
@@ -394,7 +405,7 @@ async fn login_submit(
                     &ret,
                     None,
                     enroll.as_ref().map(|(s, q)| (s.as_str(), q.as_str())),
-                    None,
+                    passkey_note,
                 );
                 return finish(StatusCode::OK, html, cc.into_iter().collect());
             }
@@ -984,14 +995,43 @@ async fn register_submit(
         language: Some(if lang == Lang::En { "en" } else { "id" }.into()),
     };
     match api::register_account(&idp, b, ip).await {
-        Ok(a) => start_session(&idp, &a, "pwd", &ret, ip, "register").await,
+        // The same page whether the address was free or already registered (no account
+        // enumeration; the owner of a registered one is told by e-mail or SMS): sign in next.
+        Ok(_) => {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &ret)
+                .finish();
+            with_csp(
+                page(
+                    lang,
+                    t(lang, "Pendaftaran diterima", "Registration received"),
+                    &format!(
+                        "<p class=\"ok\" role=\"status\">{}</p><nav><a href=\"/akun/masuk?{}\">{}</a></nav>",
+                        t(
+                            lang,
+                            "Terima kasih. Kami mengirim pesan ke e-mail atau nomor Anda; periksa kotak masuk untuk memverifikasi alamat Anda. Jika alamat itu sudah terdaftar, pesan tersebut menjelaskan cara masuk. Lalu masuk dengan kata sandi Anda.",
+                            "Thank you. We sent a message to your e-mail or phone; check your inbox to verify your address. If the address was already registered, the message tells you how to sign in. Then sign in with your password."
+                        ),
+                        esc(&q),
+                        t(lang, "Masuk", "Sign in")
+                    ),
+                )
+                .into_response(),
+            )
+        }
         Err(e) => {
             let msg = e.msg.get(lang).to_string();
-            finish(
+            let mut r = finish(
                 e.status,
                 register_html(lang, &token, &ret, Some(&msg), &form),
                 cc.into_iter().collect(),
-            )
+            );
+            if let Some(s) = e.retry_after_s
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
         }
     }
 }

@@ -32,13 +32,17 @@ pub struct Account {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A new e-mail waiting for its verification link.
+    pub pending_email: Option<String>,
+    /// A new phone number waiting for its code.
+    pub pending_phone: Option<String>,
 }
 
 const ACCOUNT_COLS: &str = "id, member_number, email, phone, full_name, password_hash, role, \
     email_verified, phone_verified, language, totp_secret, totp_enabled, totp_last_step, version, \
-    created_at, updated_at";
+    created_at, updated_at, pending_email, pending_phone";
 
-/// An account's columns bound as $1..$16 in the order of `ACCOUNT_COLS`.
+/// An account's columns bound as $1..$18 in the order of `ACCOUNT_COLS`.
 fn bind_account<'q>(
     sql: &'q str,
     a: &'q Account,
@@ -60,6 +64,8 @@ fn bind_account<'q>(
         .bind(a.version)
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(&a.pending_email)
+        .bind(&a.pending_phone)
 }
 
 fn account_from(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
@@ -81,6 +87,8 @@ fn account_from(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        pending_email: r.try_get("pending_email")?,
+        pending_phone: r.try_get("pending_phone")?,
     })
 }
 
@@ -316,10 +324,12 @@ impl Store {
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                pending_email: None,
+                pending_phone: None,
             };
             let mut tx = self.db.begin().await?;
             let insert = format!(
-                "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             );
             let res = bind_account(&insert, &a).execute(&mut *tx).await;
             match res {
@@ -363,7 +373,8 @@ impl Store {
         let res = bind_account(
             "UPDATE accounts SET member_number = $2, email = $3, phone = $4, full_name = $5, password_hash = $6, \
              role = $7, email_verified = $8, phone_verified = $9, language = $10, totp_secret = $11, \
-             totp_enabled = $12, totp_last_step = $13, version = $14, created_at = $15, updated_at = $16 WHERE id = $1",
+             totp_enabled = $12, totp_last_step = $13, version = $14, created_at = $15, updated_at = $16, \
+             pending_email = $17, pending_phone = $18 WHERE id = $1",
             a,
         )
         .execute(&mut **tx)

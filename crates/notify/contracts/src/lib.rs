@@ -80,6 +80,11 @@ pub enum Template {
     RecertificationReminder,
     WellbeingCheckin,
     SmsHelpReply,
+    /// Someone tried to register (or move a profile to) an address that already has an
+    /// account: its owner is told instead of the one who asked (no account enumeration).
+    AccountExists,
+    /// The e-mail or phone of an account is being changed: the old address is told.
+    ContactChange,
 }
 
 impl Template {
@@ -96,6 +101,8 @@ impl Template {
         Template::RecertificationReminder,
         Template::WellbeingCheckin,
         Template::SmsHelpReply,
+        Template::AccountExists,
+        Template::ContactChange,
     ];
 
     /// Variables the template needs.
@@ -113,6 +120,7 @@ impl Template {
             Template::RecertificationReminder => &["name", "certificate_id", "expires_on"],
             Template::WellbeingCheckin => &["name"],
             Template::SmsHelpReply => &[],
+            Template::AccountExists | Template::ContactChange => &["name"],
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn default_channels(t: Template) -> &'static [Channel] {
         Template::DispatchOffer | Template::TestAlert => &[Push, Sms, Whatsapp],
         Template::OfferWithdrawn => &[Push, Sms],
         Template::CaseUpdate | Template::SmsHelpReply => &[Sms, Whatsapp],
+        Template::AccountExists | Template::ContactChange => &[Email, Sms, Whatsapp],
         Template::EscalationNotice => &[Push, Email],
         Template::OtpCode => &[Sms, Whatsapp],
         Template::EmailVerification | Template::PasswordReset | Template::CertificateIssued => {

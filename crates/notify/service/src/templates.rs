@@ -153,6 +153,26 @@ fn texts(tpl: Template, lang: Language) -> Texts {
             "Format: DARURAT <ID> <LAT,LONG> <TYPE> <DETAILS>. Example: DARURAT 0 -6.2,106.8 PINGSAN man 50y. Emergency: 119",
             "Format: DARURAT <ID> <LAT,LONG> <TYPE> <DETAILS>. Example: DARURAT 0 -6.2,106.8 PINGSAN man 50y. Emergency: 119",
         ),
+        (Template::AccountExists, Id) => t(
+            "Akun KREKI ID Anda sudah ada",
+            "Halo {name}, seseorang mencoba mendaftar atau memakai alamat ini untuk akun KREKI ID, padahal alamat ini sudah terdaftar atas nama Anda. Jika itu Anda, silakan masuk atau atur ulang kata sandi. Jika bukan, abaikan pesan ini.",
+            "Halo {name}, ada yang mencoba mendaftar KREKI ID dengan nomor ini, padahal sudah terdaftar. Jika itu Anda, silakan masuk. Jika bukan, abaikan.",
+        ),
+        (Template::AccountExists, En) => t(
+            "You already have a KREKI ID account",
+            "Hello {name}, someone tried to register or use this address for a KREKI ID account, but it is already registered to you. If it was you, sign in or reset your password. If not, ignore this message.",
+            "Hello {name}, someone tried to register KREKI ID with this number, which is already yours. If it was you, sign in. If not, ignore this.",
+        ),
+        (Template::ContactChange, Id) => t(
+            "E-mail atau nomor KREKI ID Anda diubah",
+            "Halo {name}, ada permintaan mengganti e-mail atau nomor telepon akun KREKI ID Anda. Alamat baru berlaku setelah diverifikasi. Jika bukan Anda, segera atur ulang kata sandi dan hubungi kami.",
+            "Halo {name}, ada permintaan ganti e-mail/nomor akun KREKI ID Anda. Jika bukan Anda, segera atur ulang kata sandi.",
+        ),
+        (Template::ContactChange, En) => t(
+            "Your KREKI ID e-mail or phone is being changed",
+            "Hello {name}, someone asked to change the e-mail or phone number of your KREKI ID account. The new address counts once it is verified. If it was not you, reset your password now and contact us.",
+            "Hello {name}, someone asked to change the e-mail/phone of your KREKI ID account. If not you, reset your password now.",
+        ),
     }
 }
 
