@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All checks: formatting, clippy (warnings are errors), the deployment kit (rendered and
 # validated: scripts/check-deploy.sh), every test. Then the browser end-to-end tests of the
-# web apps (web/tests/run.mjs) in Chromium against the debug binary. Tests that need
+# web apps (web/tests/run.mjs) in Chromium against the debug binary, and schemathesis over
+# every OpenAPI document (scripts/schemathesis.sh). Tests that need
 # PostgreSQL (KREKI_TEST_DATABASE_URL, default 127.0.0.1:5432) and NATS JetStream
 # (KREKI_TEST_NATS_URL, default 127.0.0.1:4222) run against those servers; with CI=true a
 # missing server fails the run instead of skipping. Each stage prints its time.
@@ -41,5 +42,7 @@ fi
 stage "browser tests (web/tests/run.mjs, Chromium)"
 cargo build --locked --bin kreki
 node web/tests/run.mjs "${CARGO_TARGET_DIR:-target}/debug/kreki"
+stage "API fuzzing (scripts/schemathesis.sh: schemathesis over the six OpenAPI documents)"
+scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/kreki"
 stage ""
 echo "== all checks passed in $(($(date +%s) - run_started)) s"

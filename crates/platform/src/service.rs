@@ -261,6 +261,7 @@ pub fn mount(
                     .build(),
             ),
         );
+    crate::http::access::document_platform_answers(&mut openapi, desc.routes);
     let probe = Arc::new(ctx.probe());
     let name = desc.name;
     let verifier: Arc<dyn crate::auth::BearerVerifier> = match built.verifier {

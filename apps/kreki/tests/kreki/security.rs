@@ -5,7 +5,7 @@
 use kreki_platform::testkit;
 use serde_json::{Value, json};
 
-use crate::identity::{Browser, enc, hidden, query_param, start, totp_now};
+use crate::identity::{Browser, enc, hidden, query_param, start, start_with, totp_now};
 
 /// RFC 7636 appendix B: a verifier and its S256 challenge.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -300,5 +300,93 @@ async fn revoked_tokens_stop_working_in_every_service() {
         )
         .await;
     }
+    app.stop().await;
+}
+
+/// Found by the schemathesis run: in `kreki up` every service fetches KREKI ID's key set
+/// through the public listener from the server's own (loopback) address. Once that address
+/// had used up the general per-IP limit (a flood from it, or every client behind a proxy that
+/// is not trusted), no service could fetch the keys and every signed-in request got 503. The
+/// key set and the discovery document are exempt from the general limit (static, cached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_the_servers_own_address_does_not_cut_off_token_checks() {
+    let app = start_with(true, |cfg| {
+        cfg.http.rate_limit_per_minute = 40;
+        cfg.http.trust_proxy = true;
+    })
+    .await;
+    let (_, email, _, _, seed) = kreki_identity::demo::ACCOUNTS
+        .iter()
+        .find(|a| a.0.as_str() == "ops_admin")
+        .unwrap();
+    let c = reqwest::Client::new();
+    // A dispatcher signs in from an address of their own.
+    let elsewhere = "198.51.100.20";
+    let post = |path: &str, body: Value| {
+        c.post(format!("{}{path}", app.url))
+            .header("x-forwarded-for", elsewhere)
+            .json(&body)
+            .send()
+    };
+    let v: Value = post(
+        "/api/auth/v1/login",
+        json!({ "identifier": email, "password": kreki_identity::demo::PASSWORD }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let ticket = v["data"]["mfaToken"]
+        .as_str()
+        .expect("an MFA step")
+        .to_string();
+    let v: Value = post(
+        "/api/auth/v1/login/mfa",
+        json!({ "mfaToken": ticket, "code": totp_now(seed.unwrap()) }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = v["data"]["accessToken"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    // The server's own address uses up its per-IP limit at KREKI ID.
+    let mut limited = false;
+    for _ in 0..200 {
+        let s = c
+            .get(format!("{}/api/auth/v1/permissions", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if s == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the loopback address reached its per-IP limit");
+    let s = c
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        s, 200,
+        "the key set answers whatever else that address sent"
+    );
+    // The dispatcher's request: the Emergency Core fetches the keys now, and verifies.
+    let res = c
+        .get(format!("{}/api/emergency/v1/active", app.url))
+        .header("x-forwarded-for", elsewhere)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
     app.stop().await;
 }

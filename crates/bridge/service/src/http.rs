@@ -141,7 +141,7 @@ async fn list_jobs(
         .list(
             q.state.as_deref(),
             i64::from(limit),
-            i64::from((page - 1) * limit),
+            i64::from(page - 1) * i64::from(limit),
         )
         .await?;
     Ok(Envelope::ok(items).paged(Meta {

@@ -94,8 +94,11 @@ pub const ROUTES: &[R] = &[
     R::permission("PUT", api!("/admin/accounts/{id}/role"), perm::ROLE_ASSIGN),
     R::permission("POST", api!("/admin/keys/rotate"), perm::KEY_ROTATE),
     // OpenID Connect.
-    R::public("GET", "/.well-known/openid-configuration", OIDC),
-    R::public("GET", "/.well-known/jwks.json", OIDC),
+    // Discovery and the key set are static and cached; every service's token check fetches
+    // them, in `kreki up` from the server's own address: other traffic from that address
+    // must never cut them off, so the general per-IP limit does not apply.
+    R::public("GET", "/.well-known/openid-configuration", OIDC).own_rate_limit(),
+    R::public("GET", "/.well-known/jwks.json", OIDC).own_rate_limit(),
     R::public("GET", "/oauth2/authorize", OIDC),
     R::public("POST", "/oauth2/token", OIDC),
     R::public("GET", "/oauth2/userinfo", OIDC),

@@ -928,6 +928,7 @@ pub async fn enrol_once(idp: &Idp, a: &Account, ticket: &str, ip: IpAddr) -> Res
 #[utoipa::path(post, path = "/login/mfa/sms", tag = "mfa", request_body = TicketBody,
     responses(
         (status = 202, description = "A code was sent to the account's verified phone (backup factor)", body = inline(Envelope<serde_json::Value>)),
+        (status = 401, description = "AUTH_MFA_INVALID: the sign-in ticket is unknown, used or expired", body = ErrorEnvelope),
         (status = 409, description = "AUTH_NO_VERIFIED_PHONE", body = ErrorEnvelope),
         (status = 429, description = "AUTH_OTP_COOLDOWN", body = ErrorEnvelope),
     ))]
@@ -2170,7 +2171,7 @@ fn passkey_err(e: crate::passkeys::PasskeyError) -> ApiError {
         )
         .details(serde_json::json!({ "reason": why })),
         E::Disabled => ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
+            StatusCode::NOT_FOUND,
             "AUTH_PASSKEYS_OFF",
             Msg::new(
                 "Passkey tidak tersedia di situs ini",
@@ -2218,7 +2219,9 @@ fn credential<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T,
 }
 
 #[utoipa::path(post, path = "/mfa/passkeys/register/start", tag = "mfa",
-    responses((status = 200, description = "Creation options for the authenticator", body = inline(Envelope<Ceremony>))),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 200, description = "Creation options for the authenticator", body = inline(Envelope<Ceremony>))),
     security(("bearer" = [])))]
 async fn passkey_register_start(State(idp): St, caller: Caller) -> ApiResult<Envelope<Ceremony>> {
     let a = caller.account(&idp).await?;
@@ -2243,7 +2246,9 @@ pub struct PasskeyFinishBody {
 }
 
 #[utoipa::path(post, path = "/mfa/passkeys/register/finish", tag = "mfa", request_body = PasskeyFinishBody,
-    responses((status = 201, description = "Registered; sign-ins now need it (or another factor) after the password", body = inline(Envelope<crate::passkeys::PasskeyInfo>)),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 201, description = "Registered; sign-ins now need it (or another factor) after the password", body = inline(Envelope<crate::passkeys::PasskeyInfo>)),
         (status = 400, description = "AUTH_PASSKEY_CEREMONY_INVALID", body = ErrorEnvelope),
         (status = 401, description = "AUTH_PASSKEY_REFUSED", body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -2294,7 +2299,7 @@ async fn passkeys_list(
 
 #[utoipa::path(delete, path = "/mfa/passkeys/{id}", tag = "mfa", params(("id" = String, Path)),
     responses((status = 200, description = "Removed", body = inline(Envelope<serde_json::Value>)),
-        (status = 404, description = "AUTH_PASSKEY_NOT_FOUND", body = ErrorEnvelope)),
+        (status = 404, description = "AUTH_PASSKEY_NOT_FOUND, or AUTH_PASSKEYS_OFF (passkeys are not available on this site)", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn passkey_delete(
     State(idp): St,
@@ -2325,7 +2330,9 @@ async fn passkey_delete(
 }
 
 #[utoipa::path(post, path = "/login/mfa/passkey/start", tag = "mfa", request_body = TicketBody,
-    responses((status = 200, description = "Request options for the second factor", body = inline(Envelope<Ceremony>)),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 200, description = "Request options for the second factor", body = inline(Envelope<Ceremony>)),
         (status = 401, description = "AUTH_MFA_INVALID, AUTH_PASSKEY_UNAVAILABLE", body = ErrorEnvelope)))]
 async fn login_mfa_passkey_start(
     State(idp): St,
@@ -2356,7 +2363,9 @@ pub struct PasskeyAssertBody {
 }
 
 #[utoipa::path(post, path = "/login/mfa/passkey/finish", tag = "mfa", request_body = PasskeyAssertBody,
-    responses((status = 200, description = "Tokens", body = inline(Envelope<LoginResult>)),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 200, description = "Tokens", body = inline(Envelope<LoginResult>)),
         (status = 401, description = "AUTH_MFA_INVALID, AUTH_PASSKEY_REFUSED", body = ErrorEnvelope)))]
 async fn login_mfa_passkey_finish(
     State(idp): St,
@@ -2395,7 +2404,9 @@ pub struct PasskeyLoginStart {
 }
 
 #[utoipa::path(post, path = "/login/passkey/start", tag = "account", request_body = PasskeyLoginStart,
-    responses((status = 200, description = "Request options (passwordless sign-in)", body = inline(Envelope<Ceremony>)),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 200, description = "Request options (passwordless sign-in)", body = inline(Envelope<Ceremony>)),
         (status = 401, description = "AUTH_PASSKEY_UNAVAILABLE (also for unknown accounts)", body = ErrorEnvelope)))]
 async fn login_passkey_start(
     State(idp): St,
@@ -2416,7 +2427,9 @@ async fn login_passkey_start(
 }
 
 #[utoipa::path(post, path = "/login/passkey/finish", tag = "account", request_body = PasskeyAssertBody,
-    responses((status = 200, description = "Tokens (a passkey with user verification is multi-factor by itself), or the MFA step", body = inline(Envelope<LoginResult>)),
+    responses(
+        (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
+        (status = 200, description = "Tokens (a passkey with user verification is multi-factor by itself), or the MFA step", body = inline(Envelope<LoginResult>)),
         (status = 401, description = "AUTH_PASSKEY_REFUSED", body = ErrorEnvelope)))]
 async fn login_passkey_finish(
     State(idp): St,
@@ -2492,7 +2505,7 @@ async fn admin_audit(
         .bind(q.kind.unwrap_or_default())
         .bind(q.account_id.unwrap_or_default())
         .bind(i64::from(limit))
-        .bind(i64::from((page - 1) * limit))
+        .bind(i64::from(page - 1) * i64::from(limit))
         .fetch_all(idp.store.db.pool())
         .await?;
     let items = rows

@@ -113,7 +113,8 @@ impl RouteAccess {
             ..self
         }
     }
-    /// The route applies its own limits; the general per-IP limit does not apply.
+    /// The route applies its own limits (or, for static and cached answers that other
+    /// services depend on, needs none); the general per-IP limit does not apply.
     pub const fn own_rate_limit(self) -> Self {
         Self {
             own_rate_limit: true,
@@ -368,4 +369,121 @@ pub fn unserved_declarations(router: &Router, routes: &[RouteAccess]) -> Vec<Str
         .filter(|r| !served.iter().any(|(m, p)| m == r.method && p == r.path))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
+}
+
+/// Document in a service's OpenAPI document the answers that the platform gives on every
+/// route, beside those its handler documents: `400` (a malformed path, query, header or
+/// body), `401`/`403` where the route needs a permission (or takes a case token), `413`/`415`
+/// where it takes a JSON body, and `429` (the per-IP or the route's own limit, with
+/// `Retry-After`). Routes that need a permission also get the bearer security requirement.
+/// An answer the handler already documents is kept as it is.
+pub fn document_platform_answers(openapi: &mut utoipa::openapi::OpenApi, routes: &[RouteAccess]) {
+    use utoipa::openapi::{
+        ContentBuilder, HeaderBuilder, Ref, ResponseBuilder,
+        schema::{ObjectBuilder, Type},
+        security::SecurityRequirement,
+    };
+    let components = openapi.components.get_or_insert_with(Default::default);
+    if !components.schemas.contains_key("ErrorEnvelope") {
+        let mut schemas = Vec::new();
+        <crate::error::ErrorEnvelope as utoipa::ToSchema>::schemas(&mut schemas);
+        schemas.push((
+            "ErrorEnvelope".to_string(),
+            <crate::error::ErrorEnvelope as utoipa::PartialSchema>::schema(),
+        ));
+        for (name, schema) in schemas {
+            components.schemas.entry(name).or_insert(schema);
+        }
+    }
+    let error = |description: String| {
+        ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let ops = [
+            ("GET", &mut item.get),
+            ("PUT", &mut item.put),
+            ("POST", &mut item.post),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let decl = routes
+                .iter()
+                .find(|r| (r.method == method || r.method == "*") && r.path == path);
+            let answers = &mut op.responses.responses;
+            let mut add = |code: &str, response: utoipa::openapi::Response| {
+                answers.entry(code.to_string()).or_insert(response.into());
+            };
+            add(
+                "400",
+                error("Malformed request: path, query, header or body (BAD_REQUEST)".into())
+                    .build(),
+            );
+            let needs = match decl.map(|d| d.access) {
+                Some(Access::Permission(p)) => Some(p),
+                _ => None,
+            };
+            if let Some(permission) = needs {
+                add(
+                    "401",
+                    error("No valid KREKI ID access token (AUTH_TOKEN_MISSING, AUTH_TOKEN_MALFORMED, AUTH_TOKEN_INVALID, AUTH_TOKEN_EXPIRED)".into())
+                        .build(),
+                );
+                add(
+                    "403",
+                    error(format!(
+                        "The token's roles do not grant `{permission}` (AUTH_FORBIDDEN), or the route's scope check refuses"
+                    ))
+                    .build(),
+                );
+                let security = op.security.get_or_insert_with(Vec::new);
+                if security.is_empty() {
+                    security.push(SecurityRequirement::new("bearer", Vec::<String>::new()));
+                }
+            } else if decl.is_some_and(|d| d.other_bearer) {
+                add(
+                    "401",
+                    error("The case token or access token is not valid for this case".into())
+                        .build(),
+                );
+                add(
+                    "403",
+                    error("The token does not open this case".into()).build(),
+                );
+            }
+            if op.request_body.is_some() {
+                add(
+                    "413",
+                    error("The body is over the size limit (PAYLOAD_TOO_LARGE)".into()).build(),
+                );
+                add(
+                    "415",
+                    error("The body is not `application/json` (UNSUPPORTED_MEDIA_TYPE)".into())
+                        .build(),
+                );
+                add(
+                    "422",
+                    error("The body does not match the schema (VALIDATION_FAILED)".into()).build(),
+                );
+            }
+            add(
+                "429",
+                error("Too many requests (RATE_LIMITED): wait for `Retry-After` seconds".into())
+                    .header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                            .description(Some("Seconds to wait"))
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+    }
 }
