@@ -126,6 +126,23 @@ async fn error_policy(db: Db) {
             .contains("kreki-sim-secret")),
         "the client secret is never logged"
     );
+    // Security review: the exchange log (read by operators) keeps no NIK in clear, not even
+    // in the URL of the Patient search.
+    let in_clear = |d: &kreki_bridge::satusehat::store::JobDetail, what: &str| {
+        d.exchanges.iter().any(|e| {
+            [
+                Some(e.url.as_str()),
+                e.request.as_deref(),
+                e.response.as_deref(),
+                e.error.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|t| t.contains(what))
+        })
+    };
+    assert!(!in_clear(&d, "3171011501000001"), "{:?}", d.exchanges);
+    assert!(in_clear(&d, "31**********01"));
     assert!(r.sim.resources("Encounter").is_empty());
 
     // The operator completes the NIK: sent.
@@ -133,6 +150,8 @@ async fn error_policy(db: Db) {
     assert!(r.store.set_nik("anon", &nik, r.clock.now()).await.unwrap());
     r.drain().await;
     assert_eq!(r.state("anon").await, state::SENT);
+    let sent = r.store.get("anon").await.unwrap().unwrap();
+    assert!(!in_clear(&sent, NIK), "{:?}", sent.exchanges);
     assert_eq!(r.sim.resources("Encounter").len(), 1);
 
     // 429: wait for Retry-After, without using up the attempts.

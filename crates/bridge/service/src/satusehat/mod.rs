@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod mapping;
+pub mod redact;
 pub mod sim;
 pub mod store;
 pub mod worker;

@@ -204,6 +204,8 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin().await?;
         for ex in exchanges {
+            // Never a person in clear in the log (`redact`).
+            let ex = &super::redact::exchange(ex);
             sqlx::query(
                 "INSERT INTO satusehat_exchanges (case_id, attempt, at, method, url, request, status, response, duration_ms, error) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
