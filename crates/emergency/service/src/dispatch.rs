@@ -14,7 +14,10 @@ use std::{
     time::Duration,
 };
 
-use kreki_emergency_contracts::{CASE_ESCALATED, CaseEscalated, Severity, socket::ServerMsg};
+use kreki_emergency_contracts::{
+    CASE_ESCALATED, CaseEscalated, Severity,
+    socket::{ServerMsg, TeamMember},
+};
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
     bus::{Event, outbox, outbox::RelayState},
@@ -156,6 +159,38 @@ pub async fn escalate(
     Ok(true)
 }
 
+/// The current update of a case and its team's ids.
+pub async fn case_update(
+    store: &Store,
+    case_id: &str,
+) -> Result<Option<(ServerMsg, Vec<String>)>, sqlx::Error> {
+    let Some(case) = store.get(case_id).await? else {
+        return Ok(None);
+    };
+    let alerted = u32::try_from(store.offers(case_id).await?.len()).unwrap_or(u32::MAX);
+    let team: Vec<TeamMember> = case
+        .responders
+        .iter()
+        .map(|r| TeamMember {
+            volunteer_id: r.volunteer_id.clone(),
+            status: r.status,
+            is_lead: r.is_lead,
+            eta_minutes: r.eta_minutes,
+        })
+        .collect();
+    let ids = team.iter().map(|t| t.volunteer_id.clone()).collect();
+    Ok(Some((
+        ServerMsg::CaseUpdate {
+            case_id: case.id,
+            status: case.status,
+            escalated: case.escalated,
+            alerted,
+            team,
+        },
+        ids,
+    )))
+}
+
 impl Dispatcher {
     pub fn new(
         store: Store,
@@ -236,7 +271,7 @@ impl Dispatcher {
 
     /// Tell the case's caller, team and Ops what it looks like now.
     pub async fn announce(&self, case_id: &str) {
-        match crate::ws::case_update(&self.store, case_id).await {
+        match case_update(&self.store, case_id).await {
             Ok(Some((msg, team))) => self.hub.to_case(case_id, &team, &msg),
             Ok(None) => {}
             Err(e) => tracing::warn!(case_id, error = %e, "cannot announce a case update"),

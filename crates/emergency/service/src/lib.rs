@@ -8,17 +8,22 @@
 //! volunteer without an open socket: outbox → bus → notify → channel).
 
 pub mod access;
+pub mod actor;
 pub mod aed;
+pub mod cases;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod domain;
+pub mod errors;
 pub mod geo;
 pub mod http;
 pub mod hub;
+pub mod ops;
 pub mod presence;
 pub mod responder_events;
 pub mod sms;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod web;
@@ -272,7 +277,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             ));
         }
         let aeds = Arc::new(aed::Registry::load(ctx.db.clone()).await?);
-        let state = http::AppState {
+        let state = state::AppState {
             aeds,
             store,
             live,

@@ -3,6 +3,9 @@
 //! batches (not per ping) and the index rebuilt from them at start. Off duty, nothing about
 //! a volunteer's location is kept (privacy rule).
 
+pub mod duty;
+pub mod http;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{Mutex, RwLock},

@@ -1,6 +1,8 @@
 //! AED registry: where the defibrillators are, when they can be reached, and the nearest
 //! ones for a caller or a responder (an in-memory grid of active AEDs, rebuilt at start).
 
+pub mod http;
+
 use std::sync::RwLock;
 
 use kreki_platform::{storage::Db, time_util::now_micros};
