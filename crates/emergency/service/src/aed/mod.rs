@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 
 use crate::geo::{
     LatLng,
-    index::{Grid, SlotMap, Snapshot},
+    index::{Grid, Snapshot},
+    slots::SlotMap,
 };
 
 /// Opening hours of one day (0 = Monday … 6 = Sunday), local time `HH:MM`.
