@@ -1,6 +1,9 @@
 //! Emergency Core store on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "emergency/structure.rs"]
+mod structure;
+
 use kreki_emergency::{
     MIGRATIONS,
     domain::{DomainError, OfferState},
