@@ -20,8 +20,7 @@ use kreki_emergency_contracts::{
 };
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    bus::{Event, outbox, outbox::RelayState},
-    storage::Tx,
+    bus::{Event, outbox::RelayState},
     time_util::{now_micros, rfc3339},
 };
 use tokio::sync::Notify;
@@ -33,6 +32,7 @@ use crate::{
     geo::LatLng,
     presence::Live,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
+    work::Work,
 };
 
 pub struct Dispatcher {
@@ -122,7 +122,7 @@ fn escalation_window_s(cfg: &EmergencyConfig, s: Severity) -> u32 {
 
 /// Flag the case as escalated and publish `emergency.case.escalated` (once per case).
 pub async fn escalate(
-    tx: &mut Tx,
+    tx: &mut Work,
     case: &CaseRecord,
     reason: &str,
     actor: Option<&str>,
@@ -147,7 +147,7 @@ pub async fn escalate(
     let event = Event::new("emergency", CASE_ESCALATED, &ev)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
         .correlated(case.id.clone());
-    outbox::enqueue(tx, &event).await?;
+    tx.enqueue(&event).await?;
     timeline_add(
         tx,
         &case.id,
@@ -373,7 +373,7 @@ impl Dispatcher {
             return Ok(None);
         };
         let now = now_micros();
-        let mut tx = self.store.db().begin().await?;
+        let mut tx = Work::begin(self.store.db(), &self.relay).await?;
         let Some(state) = self.store.lock(&mut tx, case_id).await? else {
             return Ok(None);
         };
@@ -385,7 +385,6 @@ impl Dispatcher {
                 self.notify_withdrawn(&mut tx, &case, v).await?;
             }
             tx.commit().await?;
-            self.relay.poke();
             return Ok(None);
         }
         Store::close_open_offers(&mut tx, case_id, OfferState::Expired, Some(now)).await?;
@@ -485,7 +484,6 @@ impl Dispatcher {
             }
         }
         tx.commit().await?;
-        self.relay.poke();
         if first_offer {
             self.observe(
                 Milestone::FirstOffer,
@@ -507,10 +505,9 @@ impl Dispatcher {
             };
             if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 && !notified {
                 // The socket went away in between: fall back to notify.
-                let mut tx = self.store.db().begin().await?;
+                let mut tx = Work::begin(self.store.db(), &self.relay).await?;
                 self.notify_offer(&mut tx, &case, &offer).await?;
                 tx.commit().await?;
-                self.relay.poke();
             }
         }
         if changed {
@@ -537,7 +534,7 @@ impl Dispatcher {
 
     pub(crate) async fn notify_offer(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         case: &CaseRecord,
         offer: &OfferRow,
     ) -> Result<(), sqlx::Error> {
@@ -559,7 +556,7 @@ impl Dispatcher {
 
     async fn notify_withdrawn(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         case: &CaseRecord,
         volunteer: &str,
     ) -> Result<(), sqlx::Error> {
@@ -580,7 +577,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     async fn request(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         volunteer: &str,
         template: Template,
         vars: serde_json::Map<String, serde_json::Value>,
@@ -605,6 +602,6 @@ impl Dispatcher {
         let event = Event::new("emergency", MESSAGE_REQUESTED, &msg)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
             .correlated(case_id.to_string());
-        outbox::enqueue(tx, &event).await
+        tx.enqueue(&event).await
     }
 }

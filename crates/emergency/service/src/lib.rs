@@ -28,6 +28,7 @@ pub mod store;
 pub mod sync;
 pub mod web;
 pub mod wellbeing;
+pub mod work;
 pub mod ws;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Temp
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::Principal,
-    bus::{Event, outbox},
+    bus::Event,
     storage::{idempotency, ratelimit::RateLimiter},
     time_util::{now_micros, rfc3339},
     types::PhoneE164,
@@ -26,6 +26,7 @@ use crate::{
     sms::store::{self as sms_store, Seen},
     state::AppState,
     store::{Created, NewCase, Store, timeline_add},
+    work::Work,
 };
 
 /// `POST /panic` body.
@@ -353,7 +354,7 @@ pub async fn sms(st: &AppState, msg: SmsInbound) -> ApiResult<SmsResult> {
         .to_uppercase();
     let text_hash = token_hash(&normalized);
     let now = now_micros();
-    let mut tx = st.store.db().begin().await?;
+    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
     let window = now - i64::from(st.config.sms_duplicate_window_s) * 1_000_000;
     let seen = sms_store::receive(
         &mut tx,
@@ -410,9 +411,8 @@ pub async fn sms(st: &AppState, msg: SmsInbound) -> ApiResult<SmsResult> {
             };
             let event =
                 Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;
-            outbox::enqueue(&mut tx, &event).await?;
+            tx.enqueue(&event).await?;
             tx.commit().await?;
-            st.relay.poke();
             tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
             Ok(SmsResult {
                 status: "unparsed".into(),

@@ -10,6 +10,7 @@ use crate::{
     errors::not_found,
     state::AppState,
     store::{Milestone, Store, timeline_add},
+    work::Work,
 };
 
 /// A responder's new status (HTTP and the demo simulator).
@@ -21,7 +22,7 @@ pub async fn report_status(
     reason: Option<String>,
 ) -> ApiResult<CaseView> {
     let case = st.store.get(id).await?.ok_or_else(not_found)?;
-    let mut tx = st.store.db().begin().await?;
+    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     state.set_status(volunteer, status)?;
     Store::set_responder_status(&mut tx, id, volunteer, status).await?;
@@ -48,7 +49,6 @@ pub async fn report_status(
         crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(volunteer)).await?;
     }
     tx.commit().await?;
-    st.relay.poke();
     st.dispatcher.changed(id);
     current(st, id).await
 }
@@ -78,7 +78,7 @@ pub async fn cancel(
         CaseActor::User(p) => Some(p.subject.clone()),
         CaseActor::Caller { .. } => None,
     };
-    let mut tx = st.store.db().begin().await?;
+    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     state.cancel()?;
     Store::set_status(&mut tx, id, state.status, Some(reason)).await?;
