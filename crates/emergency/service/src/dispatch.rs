@@ -428,7 +428,11 @@ impl Dispatcher {
             .count();
         let wanted_now = (cfg.offers_per_wave as usize).saturating_sub(open);
         if wanted_now > 0 {
-            let offered: HashSet<String> = offers.iter().map(|o| o.volunteer_id.clone()).collect();
+            // Not again to anyone offered this case, and not to anyone responding to an open
+            // case now (their app would drop the offer and the place would be wasted).
+            let mut offered: HashSet<String> =
+                offers.iter().map(|o| o.volunteer_id.clone()).collect();
+            offered.extend(Store::busy_volunteers(&mut tx).await?);
             let center = LatLng::new(case.latitude, case.longitude)?;
             let find = |radius: f64| {
                 self.live.candidates(

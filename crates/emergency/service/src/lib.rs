@@ -22,6 +22,7 @@ pub mod hub;
 pub mod ops;
 pub mod presence;
 pub mod responder_events;
+pub mod retention;
 pub mod sms;
 pub mod state;
 pub mod store;
@@ -262,7 +263,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                             )
                             .await
                         {
-                            Ok(p) if p != store::Pruned::default() => tracing::info!(
+                            Ok(p) if p != retention::Pruned::default() => tracing::info!(
                                 cases = p.cases,
                                 sms = p.sms,
                                 tickets = p.tickets,
