@@ -22,7 +22,8 @@ use std::{
 use kreki_emergency::{
     geo::{
         LatLng,
-        index::{Grid, SharedGrid, Snapshot},
+        index::{Grid, Snapshot},
+        shared::SharedGrid,
     },
     presence::PUBLISH_INTERVAL,
 };

@@ -867,3 +867,77 @@ async fn demo_volunteer_accounts_are_dispatchable_on_duty_only_in_the_demo() {
     .await;
     app.stop().await;
 }
+
+/// A volunteer who is responding to an open case is not offered another one (issue 19: the
+/// app would drop the offer and the wave's place would be wasted for the offer's lifetime);
+/// the next case goes to a free volunteer at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responding_volunteer_is_not_offered_another_case() {
+    let app = start_up_with(None, |_| {}).await;
+    let tok = |sub: &str| app.signer.token(ISSUER, sub, &["volunteer"]);
+    let (busy, free) = (tok("vol-busy"), tok("vol-free"));
+    eligible(&app, "vol-busy", true, 1).await;
+    eligible(&app, "vol-free", true, 1).await;
+    testkit::eventually("eligibility copied", Duration::from_secs(10), || async {
+        on_duty(&app, &busy, north(100.0)).await["data"]["dispatchable"] == true
+            && on_duty(&app, &free, north(2_000.0)).await["data"]["dispatchable"] == true
+    })
+    .await;
+    let panic = |phone: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(format!("{}/api/emergency/v1/panic", app.url))
+                .json(
+                    &json!({"latitude": CENTER.0, "longitude": CENTER.1, "severity": "critical",
+                    "type": "cardiac_arrest", "caller_phone": phone}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            let v: Value = res.json().await.unwrap();
+            v["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    // The first case: the volunteer 100 m away is offered it (first wave, 1 km) and accepts.
+    let first = panic("081234567001").await;
+    testkit::eventually("first offer", Duration::from_secs(10), || async {
+        has_offer(&app, &busy, &first).await
+    })
+    .await;
+    let (s, body) = put(
+        &app,
+        &busy,
+        &format!("/api/emergency/v1/{first}/respond"),
+        json!({"action": "accept", "eta_minutes": 2}),
+    )
+    .await;
+    assert_eq!((s, body["data"]["role"].as_str()), (200, Some("lead")));
+
+    // A second case at the same spot: not offered to the responding volunteer, so the first
+    // wave has nobody in reach and widens at once to the free volunteer 2 km away.
+    let second = panic("081234567002").await;
+    testkit::eventually(
+        "the free volunteer is offered the second case",
+        Duration::from_secs(10),
+        || async { has_offer(&app, &free, &second).await },
+    )
+    .await;
+    assert!(
+        !has_offer(&app, &busy, &second).await,
+        "a responding volunteer was offered another case"
+    );
+    let ops = app.signer.token(ISSUER, "ops-1", &["ops_admin"]);
+    let timeline = get_json(&app, &format!("/api/emergency/v1/{second}/timeline"), &ops).await;
+    assert_eq!(timeline.0, 200);
+    assert!(
+        !timeline.1["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "offer_sent" && e["actor"] == "vol-busy"),
+        "{timeline:?}"
+    );
+}

@@ -216,7 +216,17 @@ async fn offers_updates_positions_over_sockets() {
                 && l["message"]["priority"] == "critical")
     );
 
-    // The volunteer's socket goes away mid-shift: the next offer goes through notify.
+    // The volunteer is done here (a volunteer still responding is offered no other case)…
+    let res = app
+        .client
+        .put(format!("{}/api/emergency/v1/{id}/status", app.url))
+        .bearer_auth(&vol)
+        .json(&json!({"status": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // … and their socket goes away mid-shift: the next offer goes through notify.
     drop(vws);
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.client

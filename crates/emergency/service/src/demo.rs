@@ -12,9 +12,14 @@ use sqlx::Row;
 
 use crate::{
     aed::AedInput,
+    cases::{
+        complete::{CompleteRequest, complete_case},
+        respond::{RespondAction, answer},
+        status::report_status,
+    },
     geo::LatLng,
-    http::{AppState, CompleteRequest, RespondAction, answer, complete_case, report_status},
     presence::Eligibility,
+    state::AppState,
 };
 
 pub const VOLUNTEERS: usize = 3_000;

@@ -14,11 +14,13 @@ use std::{
     time::Duration,
 };
 
-use kreki_emergency_contracts::{CASE_ESCALATED, CaseEscalated, Severity, socket::ServerMsg};
+use kreki_emergency_contracts::{
+    CASE_ESCALATED, CaseEscalated, Severity,
+    socket::{ServerMsg, TeamMember},
+};
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    bus::{Event, outbox, outbox::RelayState},
-    storage::Tx,
+    bus::{Event, outbox::RelayState},
     time_util::{now_micros, rfc3339},
 };
 use tokio::sync::Notify;
@@ -30,6 +32,7 @@ use crate::{
     geo::LatLng,
     presence::Live,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
+    work::Work,
 };
 
 pub struct Dispatcher {
@@ -119,7 +122,7 @@ fn escalation_window_s(cfg: &EmergencyConfig, s: Severity) -> u32 {
 
 /// Flag the case as escalated and publish `emergency.case.escalated` (once per case).
 pub async fn escalate(
-    tx: &mut Tx,
+    tx: &mut Work,
     case: &CaseRecord,
     reason: &str,
     actor: Option<&str>,
@@ -144,7 +147,7 @@ pub async fn escalate(
     let event = Event::new("emergency", CASE_ESCALATED, &ev)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
         .correlated(case.id.clone());
-    outbox::enqueue(tx, &event).await?;
+    tx.enqueue(&event).await?;
     timeline_add(
         tx,
         &case.id,
@@ -154,6 +157,38 @@ pub async fn escalate(
     )
     .await?;
     Ok(true)
+}
+
+/// The current update of a case and its team's ids.
+pub async fn case_update(
+    store: &Store,
+    case_id: &str,
+) -> Result<Option<(ServerMsg, Vec<String>)>, sqlx::Error> {
+    let Some(case) = store.get(case_id).await? else {
+        return Ok(None);
+    };
+    let alerted = u32::try_from(store.offers(case_id).await?.len()).unwrap_or(u32::MAX);
+    let team: Vec<TeamMember> = case
+        .responders
+        .iter()
+        .map(|r| TeamMember {
+            volunteer_id: r.volunteer_id.clone(),
+            status: r.status,
+            is_lead: r.is_lead,
+            eta_minutes: r.eta_minutes,
+        })
+        .collect();
+    let ids = team.iter().map(|t| t.volunteer_id.clone()).collect();
+    Ok(Some((
+        ServerMsg::CaseUpdate {
+            case_id: case.id,
+            status: case.status,
+            escalated: case.escalated,
+            alerted,
+            team,
+        },
+        ids,
+    )))
 }
 
 impl Dispatcher {
@@ -236,7 +271,7 @@ impl Dispatcher {
 
     /// Tell the case's caller, team and Ops what it looks like now.
     pub async fn announce(&self, case_id: &str) {
-        match crate::ws::case_update(&self.store, case_id).await {
+        match case_update(&self.store, case_id).await {
             Ok(Some((msg, team))) => self.hub.to_case(case_id, &team, &msg),
             Ok(None) => {}
             Err(e) => tracing::warn!(case_id, error = %e, "cannot announce a case update"),
@@ -338,7 +373,7 @@ impl Dispatcher {
             return Ok(None);
         };
         let now = now_micros();
-        let mut tx = self.store.db().begin().await?;
+        let mut tx = Work::begin(self.store.db(), &self.relay).await?;
         let Some(state) = self.store.lock(&mut tx, case_id).await? else {
             return Ok(None);
         };
@@ -350,7 +385,6 @@ impl Dispatcher {
                 self.notify_withdrawn(&mut tx, &case, v).await?;
             }
             tx.commit().await?;
-            self.relay.poke();
             return Ok(None);
         }
         Store::close_open_offers(&mut tx, case_id, OfferState::Expired, Some(now)).await?;
@@ -394,7 +428,11 @@ impl Dispatcher {
             .count();
         let wanted_now = (cfg.offers_per_wave as usize).saturating_sub(open);
         if wanted_now > 0 {
-            let offered: HashSet<String> = offers.iter().map(|o| o.volunteer_id.clone()).collect();
+            // Not again to anyone offered this case, and not to anyone responding to an open
+            // case now (their app would drop the offer and the place would be wasted).
+            let mut offered: HashSet<String> =
+                offers.iter().map(|o| o.volunteer_id.clone()).collect();
+            offered.extend(Store::busy_volunteers(&mut tx).await?);
             let center = LatLng::new(case.latitude, case.longitude)?;
             let find = |radius: f64| {
                 self.live.candidates(
@@ -450,7 +488,6 @@ impl Dispatcher {
             }
         }
         tx.commit().await?;
-        self.relay.poke();
         if first_offer {
             self.observe(
                 Milestone::FirstOffer,
@@ -472,10 +509,9 @@ impl Dispatcher {
             };
             if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 && !notified {
                 // The socket went away in between: fall back to notify.
-                let mut tx = self.store.db().begin().await?;
+                let mut tx = Work::begin(self.store.db(), &self.relay).await?;
                 self.notify_offer(&mut tx, &case, &offer).await?;
                 tx.commit().await?;
-                self.relay.poke();
             }
         }
         if changed {
@@ -502,7 +538,7 @@ impl Dispatcher {
 
     pub(crate) async fn notify_offer(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         case: &CaseRecord,
         offer: &OfferRow,
     ) -> Result<(), sqlx::Error> {
@@ -524,7 +560,7 @@ impl Dispatcher {
 
     async fn notify_withdrawn(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         case: &CaseRecord,
         volunteer: &str,
     ) -> Result<(), sqlx::Error> {
@@ -545,7 +581,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     async fn request(
         &self,
-        tx: &mut Tx,
+        tx: &mut Work,
         volunteer: &str,
         template: Template,
         vars: serde_json::Map<String, serde_json::Value>,
@@ -570,6 +606,6 @@ impl Dispatcher {
         let event = Event::new("emergency", MESSAGE_REQUESTED, &msg)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
             .correlated(case_id.to_string());
-        outbox::enqueue(tx, &event).await
+        tx.enqueue(&event).await
     }
 }

@@ -8,36 +8,40 @@
 //! volunteer without an open socket: outbox → bus → notify → channel).
 
 pub mod access;
+pub mod actor;
 pub mod aed;
+pub mod cases;
 pub mod config;
+pub mod consumers;
 pub mod demo;
 pub mod dispatch;
 pub mod domain;
+pub mod errors;
 pub mod geo;
 pub mod http;
 pub mod hub;
+pub mod ops;
 pub mod presence;
 pub mod responder_events;
+pub mod retention;
 pub mod sms;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod web;
 pub mod wellbeing;
+pub mod work;
 pub mod ws;
 
 use std::sync::Arc;
 
-use kreki_bridge_contracts::{PSC119_STATUS, Psc119Status};
+use kreki_bridge_contracts::PSC119_STATUS;
 use kreki_platform::{
-    bus::{
-        Event,
-        consumer::{AfterCommit, HandleError, Handler},
-    },
     config::{Config, ConfigError},
     service::{BuildFuture, Built, ServiceContext, ServiceDescriptor},
-    storage::{Migration, Tx},
+    storage::Migration,
 };
-use kreki_volunteers_contracts::{ELIGIBILITY_CHANGED, EligibilityChanged};
+use kreki_volunteers_contracts::ELIGIBILITY_CHANGED;
 
 use crate::config::EmergencyConfig;
 
@@ -103,63 +107,6 @@ fn check_config(cfg: &Config) -> Result<(), ConfigError> {
         .validate()
 }
 
-struct EligibilityHandler {
-    live: Arc<presence::Live>,
-}
-
-#[async_trait::async_trait]
-impl Handler for EligibilityHandler {
-    async fn handle(
-        &self,
-        event: &Event,
-        tx: &mut Tx,
-        after: &mut AfterCommit,
-    ) -> Result<(), HandleError> {
-        let ev: EligibilityChanged = event.decode()?;
-        let e = presence::eligibility_from(&ev);
-        presence::store_eligibility(tx, &ev, &e).await?;
-        let live = self.live.clone();
-        after.then(move || {
-            live.set_eligibility(&ev.volunteer_id, e);
-        });
-        Ok(())
-    }
-}
-
-/// PSC 119 status callbacks (from the bridge) go into the case timeline.
-struct Psc119Handler;
-
-#[async_trait::async_trait]
-impl Handler for Psc119Handler {
-    async fn handle(
-        &self,
-        event: &Event,
-        tx: &mut Tx,
-        _after: &mut AfterCommit,
-    ) -> Result<(), HandleError> {
-        let ev: Psc119Status = event.decode()?;
-        let known = sqlx::query("SELECT 1 FROM cases WHERE id = $1")
-            .bind(&ev.case_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if known.is_none() {
-            return Err(HandleError::Reject(anyhow::anyhow!(
-                "PSC 119 status for an unknown case"
-            )));
-        }
-        let kind = format!("psc119_{}", ev.status);
-        store::timeline_add(
-            tx,
-            &ev.case_id,
-            &kind,
-            Some("psc119"),
-            &serde_json::json!({ "at": ev.at, "details": ev.details }),
-        )
-        .await?;
-        Ok(())
-    }
-}
-
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let config = Arc::new(ctx.config.service_section::<EmergencyConfig>("emergency")?);
@@ -195,12 +142,12 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         ctx.spawn_consumer(
             "emergency-eligibility",
             &[ELIGIBILITY_CHANGED],
-            Arc::new(EligibilityHandler { live: live.clone() }),
+            Arc::new(consumers::EligibilityHandler { live: live.clone() }),
         );
         ctx.spawn_consumer(
             "emergency-psc119",
             &[PSC119_STATUS],
-            Arc::new(Psc119Handler),
+            Arc::new(consumers::Psc119Handler),
         );
         let mut dispatcher = dispatch::Dispatcher::new(
             store.clone(),
@@ -256,7 +203,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                             )
                             .await
                         {
-                            Ok(p) if p != store::Pruned::default() => tracing::info!(
+                            Ok(p) if p != retention::Pruned::default() => tracing::info!(
                                 cases = p.cases,
                                 sms = p.sms,
                                 tickets = p.tickets,
@@ -272,7 +219,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             ));
         }
         let aeds = Arc::new(aed::Registry::load(ctx.db.clone()).await?);
-        let state = http::AppState {
+        let state = state::AppState {
             aeds,
             store,
             live,

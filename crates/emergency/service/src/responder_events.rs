@@ -3,14 +3,15 @@
 
 use kreki_emergency_contracts::{RESPONDER_STATUS, ResponderStatus, ResponderStatusChanged};
 use kreki_platform::{
-    bus::{Event, outbox},
+    bus::Event,
     time_util::{now_micros, rfc3339},
 };
-use sqlx::AnyConnection;
+
+use crate::work::Work;
 
 /// Write the event into the outbox inside the caller's transaction.
 pub async fn publish(
-    conn: &mut AnyConnection,
+    tx: &mut Work,
     case_id: &str,
     volunteer_id: &str,
     status: ResponderStatus,
@@ -24,5 +25,5 @@ pub async fn publish(
     let event = Event::new("emergency", RESPONDER_STATUS, &ev)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
         .correlated(case_id.to_string());
-    outbox::enqueue(conn, &event).await
+    tx.enqueue(&event).await
 }

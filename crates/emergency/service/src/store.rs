@@ -697,51 +697,18 @@ impl Store {
         )
     }
 
-    /// Retention: delete cases closed before `closed_before` with everything recorded about
-    /// them, raw SMS received before `sms_before`, and expired socket tickets. Open cases are
-    /// never touched, whatever their age.
-    pub async fn prune(
-        &self,
-        closed_before: i64,
-        sms_before: i64,
-        now: i64,
-    ) -> Result<Pruned, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
-        let old = "SELECT id FROM cases WHERE closed_at IS NOT NULL AND closed_at < $1 \
-                   AND status NOT IN ('pending', 'assigned', 'responding')";
-        for table in [
-            "responders",
-            "offers",
-            "timeline",
-            "dispatch_leases",
-            "wellbeing_checkins",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE case_id IN ({old})"))
-                .bind(closed_before)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let cases = sqlx::query(&format!("DELETE FROM cases WHERE id IN ({old})"))
-            .bind(closed_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let sms = sqlx::query("DELETE FROM sms_inbound WHERE received_at < $1")
-            .bind(sms_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let tickets = sqlx::query("DELETE FROM ws_tickets WHERE expires_at < $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(Pruned {
-            cases,
-            sms,
-            tickets,
-        })
+    /// Volunteers responding to an open case now (accepted, not resolved): dispatch offers
+    /// them no other case.
+    pub async fn busy_volunteers(tx: &mut Tx) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query(
+            "SELECT DISTINCT r.volunteer_id FROM responders r JOIN cases c ON c.id = r.case_id \
+             WHERE c.status IN ('pending', 'assigned', 'responding') AND r.status <> 'resolved'",
+        )
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
     }
 
     /// Ids of open cases (dispatch resumes them at start).
@@ -753,14 +720,6 @@ impl Store {
             .map(|r| r.try_get(0))
             .collect()
     }
-}
-
-/// Rows removed by a retention sweep.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Pruned {
-    pub cases: u64,
-    pub sms: u64,
-    pub tickets: u64,
 }
 
 fn case_from(row: &AnyRow) -> Result<CaseRecord, sqlx::Error> {

@@ -14,17 +14,18 @@ use axum::{
     response::Response,
 };
 use base64::Engine;
-use kreki_emergency_contracts::socket::{ClientMsg, ServerMsg, TeamMember};
+use kreki_emergency_contracts::socket::{ClientMsg, ServerMsg};
 use kreki_platform::{ApiError, ApiResult, Envelope, error::ErrorEnvelope, time_util::now_micros};
 use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
 use crate::{
+    actor::{CaseActor, token_hash},
+    dispatch::case_update,
     geo::LatLng,
-    http::{AppState, CaseActor, token_hash},
     hub::Peer,
-    store::Store,
+    state::AppState,
 };
 
 const TICKET_TTL_US: i64 = 30_000_000;
@@ -250,36 +251,4 @@ fn handle_frame(st: &AppState, peer: &Peer, text: &str) -> Option<ServerMsg> {
             fatal: false,
         }),
     }
-}
-
-/// The current update of a case and its team's ids.
-pub async fn case_update(
-    store: &Store,
-    case_id: &str,
-) -> Result<Option<(ServerMsg, Vec<String>)>, sqlx::Error> {
-    let Some(case) = store.get(case_id).await? else {
-        return Ok(None);
-    };
-    let alerted = u32::try_from(store.offers(case_id).await?.len()).unwrap_or(u32::MAX);
-    let team: Vec<TeamMember> = case
-        .responders
-        .iter()
-        .map(|r| TeamMember {
-            volunteer_id: r.volunteer_id.clone(),
-            status: r.status,
-            is_lead: r.is_lead,
-            eta_minutes: r.eta_minutes,
-        })
-        .collect();
-    let ids = team.iter().map(|t| t.volunteer_id.clone()).collect();
-    Ok(Some((
-        ServerMsg::CaseUpdate {
-            case_id: case.id,
-            status: case.status,
-            escalated: case.escalated,
-            alerted,
-            team,
-        },
-        ids,
-    )))
 }

@@ -1,6 +1,9 @@
 //! Emergency Core store on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "emergency/structure.rs"]
+mod structure;
+
 use kreki_emergency::{
     MIGRATIONS,
     domain::{DomainError, OfferState},
@@ -566,4 +569,57 @@ storage_conformance!(
     "emergency",
     super::MIGRATIONS,
     super::offers_reopen_after_a_decline
+);
+
+async fn busy_volunteers_are_those_responding_to_open_cases(db: Db) {
+    use kreki_emergency::domain::Responder;
+    use kreki_emergency_contracts::ResponderStatus;
+    let store = Store::new(db.clone());
+    for id in ["open", "done"] {
+        store
+            .create(
+                &new_case(id, Severity::Critical, Some("+6281"), None),
+                None,
+                || (201, String::new()),
+            )
+            .await
+            .unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    for (case, vol, status) in [
+        ("open", "on-scene", ResponderStatus::Arrived),
+        ("open", "finished", ResponderStatus::Resolved),
+        ("done", "was-there", ResponderStatus::Accepted),
+    ] {
+        Store::add_responder(
+            &mut tx,
+            case,
+            &Responder {
+                volunteer_id: vol.into(),
+                status,
+                is_lead: false,
+                eta_minutes: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Store::set_status(&mut tx, "open", CaseStatus::Responding, None)
+        .await
+        .unwrap();
+    Store::set_status(&mut tx, "done", CaseStatus::Completed, Some("transported"))
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::busy_volunteers(&mut tx).await.unwrap(),
+        vec!["on-scene".to_string()]
+    );
+    tx.commit().await.unwrap();
+}
+
+storage_conformance!(
+    busy,
+    "emergency",
+    super::MIGRATIONS,
+    super::busy_volunteers_are_those_responding_to_open_cases
 );

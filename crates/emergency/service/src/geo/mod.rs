@@ -2,6 +2,8 @@
 //! of on-duty volunteers.
 
 pub mod index;
+pub mod shared;
+pub mod slots;
 
 use serde::{Deserialize, Serialize};
 

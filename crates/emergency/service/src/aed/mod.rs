@@ -1,6 +1,8 @@
 //! AED registry: where the defibrillators are, when they can be reached, and the nearest
 //! ones for a caller or a responder (an in-memory grid of active AEDs, rebuilt at start).
 
+pub mod http;
+
 use std::sync::RwLock;
 
 use kreki_platform::{storage::Db, time_util::now_micros};
@@ -10,7 +12,8 @@ use utoipa::ToSchema;
 
 use crate::geo::{
     LatLng,
-    index::{Grid, SlotMap, Snapshot},
+    index::{Grid, Snapshot},
+    slots::SlotMap,
 };
 
 /// Opening hours of one day (0 = Monday … 6 = Sunday), local time `HH:MM`.

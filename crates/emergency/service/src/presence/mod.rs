@@ -3,6 +3,9 @@
 //! batches (not per ping) and the index rebuilt from them at start. Off duty, nothing about
 //! a volunteer's location is kept (privacy rule).
 
+pub mod duty;
+pub mod http;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{Mutex, RwLock},
@@ -13,10 +16,7 @@ use kreki_platform::{storage::Db, time_util::now_micros};
 use kreki_volunteers_contracts::{CertLevel, EligibilityChanged};
 use sqlx::Row;
 
-use crate::geo::{
-    LatLng,
-    index::{Grid, SharedGrid, SlotMap},
-};
+use crate::geo::{LatLng, index::Grid, shared::SharedGrid, slots::SlotMap};
 
 /// How stale a moved position may be in the queries' snapshot (see [`SharedGrid`]).
 pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);

@@ -2,6 +2,9 @@
 //! number. Parsing is tolerant of case, extra spaces, comma/space/semicolon between the
 //! coordinates and Indonesian decimal commas where that is unambiguous.
 
+pub mod http;
+pub mod store;
+
 use kreki_emergency_contracts::EmergencyType;
 
 /// A parsed `DARURAT` message.

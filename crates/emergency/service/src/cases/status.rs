@@ -1,0 +1,95 @@
+//! A responder's status (arrived, intervention, escalating, resolved), and a cancellation
+//! by the caller or Ops.
+
+use kreki_emergency_contracts::ResponderStatus;
+use kreki_platform::{ApiError, ApiResult, Msg, time_util::now_micros};
+
+use crate::{
+    actor::{CaseActor, Relation},
+    cases::view::{CaseView, current, load_for},
+    errors::not_found,
+    state::AppState,
+    store::{Milestone, Store, timeline_add},
+    work::Work,
+};
+
+/// A responder's new status (HTTP and the demo simulator).
+pub async fn report_status(
+    st: &AppState,
+    id: &str,
+    volunteer: &str,
+    status: ResponderStatus,
+    reason: Option<String>,
+) -> ApiResult<CaseView> {
+    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    state.set_status(volunteer, status)?;
+    Store::set_responder_status(&mut tx, id, volunteer, status).await?;
+    Store::set_status(&mut tx, id, state.status, None).await?;
+    let first_arrival = status >= ResponderStatus::Arrived
+        && Store::milestone(&mut tx, id, Milestone::FirstArrival).await?;
+    timeline_add(
+        &mut tx,
+        id,
+        &format!("status_{}", status.as_str()),
+        Some(volunteer),
+        &serde_json::json!({ "reason": reason }),
+    )
+    .await?;
+    crate::responder_events::publish(&mut tx, id, volunteer, status).await?;
+    if first_arrival {
+        st.dispatcher.observe(
+            Milestone::FirstArrival,
+            case.severity,
+            (now_micros() - case.created_at_us) as f64 / 1e6,
+        );
+    }
+    if status == ResponderStatus::Escalating {
+        crate::dispatch::escalate(&mut tx, &case, "responder_escalating", Some(volunteer)).await?;
+    }
+    tx.commit().await?;
+    st.dispatcher.changed(id);
+    current(st, id).await
+}
+
+/// Cancel a case: its caller or Ops, never a responder.
+pub async fn cancel(
+    st: &AppState,
+    id: &str,
+    actor: &CaseActor,
+    reason: &str,
+) -> ApiResult<CaseView> {
+    let (_, rel) = load_for(st, id, actor).await?;
+    if rel == Relation::Responder {
+        return Err(ApiError::forbidden());
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "VALIDATION_FAILED",
+            Msg::new(
+                "Alasan wajib diisi (maks. 500 karakter)",
+                "A reason is required (at most 500 characters)",
+            ),
+        ));
+    }
+    let who = match actor {
+        CaseActor::User(p) => Some(p.subject.clone()),
+        CaseActor::Caller { .. } => None,
+    };
+    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    state.cancel()?;
+    Store::set_status(&mut tx, id, state.status, Some(reason)).await?;
+    timeline_add(
+        &mut tx,
+        id,
+        "cancelled",
+        who.as_deref(),
+        &serde_json::json!({ "reason": reason, "by": if rel == Relation::Ops { "ops" } else { "caller" } }),
+    )
+    .await?;
+    tx.commit().await?;
+    current(st, id).await
+}
