@@ -1,6 +1,8 @@
 //! The durable priority queue: adding a request with its plan, claims by lane with a lease,
 //! recorded outcomes, expired leases, due fallbacks, kept secrets blanked.
 
+use kreki_platform::storage::lease::Claim;
+
 use super::*;
 
 impl Store {
@@ -138,23 +140,23 @@ impl Store {
         most: Priority,
     ) -> Result<Vec<Queued>, sqlx::Error> {
         let now = now_micros();
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         let mut tx = self.db.begin_relaxed().await?;
-        let rows = sqlx::query(&format!(
-            "UPDATE messages SET {LEASE_SET} \
-             WHERE id IN (SELECT id FROM messages WHERE channel = $3 AND status = 'queued' \
-             AND priority <= $4 AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT {limit}{lock}) \
-             RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(now + self.lease_us)
-        .bind(now)
-        .bind(enum_text(&channel))
-        .bind(most.rank())
-        .fetch_all(&mut *tx)
-        .await?;
+        let claim = Claim {
+            table: "messages",
+            key: "id",
+            set: LEASE_SET,
+            due: "channel = $3 AND status = 'queued' AND priority <= $4 AND next_attempt_at <= $2",
+            order_by: "priority, next_attempt_at",
+            limit,
+            returning: MESSAGE_COLUMNS,
+        };
+        let rows = sqlx::query(&claim.sql(self.db.backend()))
+            .bind(now + self.lease_us)
+            .bind(now)
+            .bind(enum_text(&channel))
+            .bind(most.rank())
+            .fetch_all(&mut *tx)
+            .await?;
         let out = start_attempts(&mut tx, &rows, now).await?;
         tx.commit().await?;
         Ok(out)
@@ -238,20 +240,21 @@ impl Store {
     /// next channel. Returns the channels that got work.
     pub async fn fallbacks_due(&self, limit: i64) -> Result<Vec<Channel>, sqlx::Error> {
         let now = now_micros();
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         let mut tx = self.db.begin().await?;
         // Write first: take the due rows by clearing their fallback time.
-        let rows = sqlx::query(&format!(
-            "UPDATE messages SET fallback_at = NULL, updated_at = $1 WHERE id IN \
-             (SELECT id FROM messages WHERE status = 'sent' AND fallback_at <= $1 LIMIT {limit}{lock}) \
-             RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let claim = Claim {
+            table: "messages",
+            key: "id",
+            set: "fallback_at = NULL, updated_at = $1",
+            due: "status = 'sent' AND fallback_at <= $1",
+            order_by: "",
+            limit,
+            returning: MESSAGE_COLUMNS,
+        };
+        let rows = sqlx::query(&claim.sql(self.db.backend()))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut lanes = Vec::new();
         for row in &rows {
             let m = queued(row)?;
@@ -278,20 +281,21 @@ impl Store {
     /// up: their secret variables are blanked. Returns how many.
     pub async fn blank_kept_secrets(&self, limit: i64) -> Result<usize, sqlx::Error> {
         let now = now_micros();
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         let mut tx = self.db.begin_relaxed().await?;
         // Write first: take the due rows by clearing their time.
-        let rows = sqlx::query(&format!(
-            "UPDATE messages SET secrets_until = NULL WHERE id IN \
-             (SELECT id FROM messages WHERE secrets_until <= $1 AND status NOT IN ('queued', 'sending') \
-             AND fallback_at IS NULL LIMIT {limit}{lock}) RETURNING id, template, vars"
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let claim = Claim {
+            table: "messages",
+            key: "id",
+            set: "secrets_until = NULL",
+            due: "secrets_until <= $1 AND status NOT IN ('queued', 'sending') AND fallback_at IS NULL",
+            order_by: "",
+            limit,
+            returning: "id, template, vars",
+        };
+        let rows = sqlx::query(&claim.sql(self.db.backend()))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         for r in &rows {
             let id: String = r.try_get(0)?;
             let template: String = r.try_get(1)?;
