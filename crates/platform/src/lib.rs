@@ -21,6 +21,8 @@ pub mod time_util;
 pub mod types;
 
 #[cfg(feature = "testkit")]
+pub mod structure;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use error::{ApiError, ApiResult, Envelope, Msg};

@@ -12,7 +12,24 @@
 use kreki_notify_contracts::{Channel, Language, MessageRequested, Priority, Template};
 use kreki_platform::types::PhoneE164;
 
-use crate::store::Addresses;
+/// An account's addresses on every channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addresses {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub push: Vec<PushTarget>,
+}
+
+/// A push target of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    pub id: String,
+    /// `webpush` or `fcm`.
+    pub kind: String,
+    pub endpoint: String,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+}
 
 /// A recipient as the directory knows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -196,8 +213,8 @@ mod tests {
         MessageRequested::new("k", Recipient::Account("a".into()), t, p)
     }
 
-    fn subscription() -> crate::store::PushTarget {
-        crate::store::PushTarget {
+    fn subscription() -> PushTarget {
+        PushTarget {
             id: "s1".into(),
             kind: "webpush".into(),
             endpoint: "https://push.example/s1".into(),

@@ -38,6 +38,8 @@ use tokio_util::sync::CancellationToken;
 mod app;
 #[path = "notify/attacks.rs"]
 mod attacks;
+#[path = "notify/structure.rs"]
+mod structure;
 
 // ---- helpers ---------------------------------------------------------------------------
 

@@ -17,10 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, Event};
-use crate::{
-    storage::{Backend, Db},
-    time_util::now_micros,
-};
+use crate::{storage::Db, time_util::now_micros};
 
 /// Write `event` into the outbox inside the caller's transaction.
 pub async fn enqueue(conn: &mut AnyConnection, event: &Event) -> Result<(), sqlx::Error> {
@@ -107,11 +104,8 @@ impl Relay {
     /// Publish up to one batch; returns how many were relayed.
     pub async fn relay_batch(&self) -> anyhow::Result<usize> {
         let mut tx = self.db.begin().await?;
-        let lock = match self.db.backend() {
-            // Replicas share the table: each takes rows no other relay holds.
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        // Replicas share the table: each takes rows no other relay holds.
+        let lock = crate::storage::lease::skip_locked(self.db.backend());
         let rows = sqlx::query(&format!(
             "SELECT seq, id, body FROM outbox ORDER BY seq LIMIT {BATCH}{lock}"
         ))

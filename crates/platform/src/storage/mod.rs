@@ -9,6 +9,7 @@
 pub mod housekeeping;
 pub mod idempotency;
 pub mod inbox;
+pub mod lease;
 pub mod migrate;
 pub mod ratelimit;
 

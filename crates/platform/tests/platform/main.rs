@@ -7,3 +7,4 @@ mod bus;
 mod faults;
 mod http;
 mod storage;
+mod structure;

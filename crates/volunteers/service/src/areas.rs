@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
 
-use crate::{http::AppState, model::valid_city};
+use crate::{model::valid_city, state::AppState};
 
 /// What was accessed, in `access_log.action`.
 pub const DOCUMENT_READ: &str = "document_read";

@@ -1,8 +1,6 @@
 //! `/api/volunteers/v1`: own profile, documents and verification, weekly schedule, stats;
 //! the leaderboard per city; search and verification decisions for leads and Ops.
 
-use std::sync::Arc;
-
 use axum::{
     Router,
     extract::{Path, Query, State},
@@ -13,7 +11,6 @@ use kreki_identity_contracts::perm;
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::{Auth, Principal},
-    bus::outbox::RelayState,
     error::{ErrorEnvelope, Meta},
     http::ApiJson,
     storage::Db,
@@ -35,11 +32,7 @@ use crate::{
     store::{self, NewDocument, ProfileRow, Search, cert_parse},
 };
 
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub relay: Arc<RelayState>,
-}
+pub use crate::state::AppState;
 
 /// Who keeps a volunteer profile: those who go on duty (`presence:manage_own`).
 const VOLUNTEER: &str = perm::PRESENCE_OWN;

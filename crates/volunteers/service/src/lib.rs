@@ -9,6 +9,7 @@ pub mod areas;
 pub mod demo;
 pub mod http;
 pub mod model;
+pub mod state;
 pub mod store;
 
 use std::sync::Arc;

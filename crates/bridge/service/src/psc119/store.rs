@@ -4,7 +4,7 @@ use kreki_bridge_contracts::{PSC119_STATUS, Psc119Status};
 use kreki_emergency_contracts::CaseEscalated;
 use kreki_platform::{
     bus::{Event, outbox},
-    storage::{Backend, Db},
+    storage::{Db, lease::Claim},
     time_util::rfc3339,
 };
 use serde::Serialize;
@@ -140,19 +140,20 @@ impl Store {
 
     /// Due hand-offs, leased for a minute (one statement: write first).
     pub async fn claim_due(&self, now: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let claim = Claim {
+            table: "psc119_handoffs",
+            key: "case_id",
+            set: "next_check_at = $1",
+            due: "state = 'pending' AND next_check_at <= $2",
+            order_by: "next_check_at",
+            limit,
+            returning: "case_id, record, centre_index, sends",
         };
-        let rows = sqlx::query(&format!(
-            "UPDATE psc119_handoffs SET next_check_at = $1 WHERE case_id IN (SELECT case_id FROM psc119_handoffs \
-             WHERE state = 'pending' AND next_check_at <= $2 ORDER BY next_check_at LIMIT {limit}{lock}) \
-             RETURNING case_id, record, centre_index, sends"
-        ))
-        .bind(now + LEASE_MICROS)
-        .bind(now)
-        .fetch_all(self.db.writer())
-        .await?;
+        let rows = sqlx::query(&claim.sql(self.db.backend()))
+            .bind(now + LEASE_MICROS)
+            .bind(now)
+            .fetch_all(self.db.writer())
+            .await?;
         let mut out = Vec::new();
         for r in rows {
             let record: String = r.try_get(1)?;

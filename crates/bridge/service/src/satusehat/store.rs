@@ -4,7 +4,7 @@
 
 use kreki_emergency_contracts::CaseCompleted;
 use kreki_platform::{
-    storage::{Backend, Db},
+    storage::{Db, lease::Claim},
     time_util::rfc3339,
 };
 use serde::Serialize;
@@ -166,20 +166,20 @@ impl Store {
     /// Take up to `limit` due jobs and count the attempt before anything is sent. One
     /// statement (write first: no read-then-write upgrade that SQLite could refuse).
     pub async fn claim_due(&self, now: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let claim = Claim {
+            table: "satusehat_jobs",
+            key: "case_id",
+            set: "state = 'sending', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2",
+            due: "state IN ('queued', 'sending') AND next_attempt_at <= $2",
+            order_by: "next_attempt_at, case_id",
+            limit,
+            returning: "case_id, record, nik, attempts",
         };
-        let rows = sqlx::query(&format!(
-            "UPDATE satusehat_jobs SET state = 'sending', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 \
-             WHERE case_id IN (SELECT case_id FROM satusehat_jobs WHERE state IN ('queued', 'sending') AND next_attempt_at <= $2 \
-             ORDER BY next_attempt_at, case_id LIMIT {limit}{lock}) \
-             RETURNING case_id, record, nik, attempts"
-        ))
-        .bind(now + LEASE_MICROS)
-        .bind(now)
-        .fetch_all(self.db.writer())
-        .await?;
+        let rows = sqlx::query(&claim.sql(self.db.backend()))
+            .bind(now + LEASE_MICROS)
+            .bind(now)
+            .fetch_all(self.db.writer())
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let record: String = row.try_get(1)?;

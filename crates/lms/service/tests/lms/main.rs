@@ -5,6 +5,7 @@ mod app;
 mod attacks;
 mod belajar;
 mod jose;
+mod structure;
 
 use std::path::PathBuf;
 

@@ -1,13 +1,10 @@
 //! The bridge's own API over HTTP (the real router on port 0), on SQLite and PostgreSQL:
 //! the SATUSEHAT operator endpoints, and PSC 119 hand-offs with acknowledgement timeout,
 //! re-send, fallback centres, alarm and signed callbacks.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::{collections::HashMap, sync::Arc};
 
-use common::{NIK, case, serve};
+use crate::common::{NIK, case, serve};
 use kreki_bridge::{
     MIGRATIONS,
     clock::{ManualClock, SystemClock},

@@ -1,12 +1,9 @@
 //! SATUSEHAT sending against the simulator, on SQLite and PostgreSQL: an outage of an hour
 //! (manual clock) with 100 cases, the error policy, replay, and the transaction log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::HashSet;
 
-use common::{NIK, case, rig};
+use crate::common::{NIK, case, rig};
 use kreki_bridge::{
     MIGRATIONS,
     satusehat::{sim::Faults, store::state},

@@ -1,12 +1,9 @@
 //! The SATUSEHAT client's token handling and the simulator's own checks, with examples
 //! shaped like SATUSEHAT's public documentation (Encounter, Observation, Condition).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::sync::Arc;
 
-use common::serve;
+use crate::common::serve;
 use kreki_bridge::{
     clock::ManualClock,
     satusehat::{

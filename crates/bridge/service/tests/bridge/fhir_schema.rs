@@ -3,13 +3,10 @@
 //! packages are installed here with `npm ci` from the committed lock file (idempotent:
 //! skipped once `node_modules` is there; works offline after the first install). Without
 //! node/npm the test says SKIPPED, or fails with `CI=true`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::{path::PathBuf, process::Command};
 
-use common::{NIK, case};
+use crate::common::{NIK, case};
 use kreki_bridge::{
     fhir::{Bundle, OperationOutcome},
     satusehat::{
