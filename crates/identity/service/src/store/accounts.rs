@@ -10,7 +10,10 @@ use kreki_platform::{
 };
 use sqlx::Row;
 
-use super::{Store, StoreError, audit};
+use super::{
+    audit::audit,
+    common::{Store, StoreError},
+};
 
 #[derive(Debug, Clone)]
 pub struct Account {

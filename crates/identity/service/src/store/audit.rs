@@ -3,7 +3,7 @@
 use kreki_platform::{storage::Tx, time_util::now_micros};
 use sqlx::Row;
 
-use super::Store;
+use super::common::Store;
 
 /// Write one audit record inside a transaction. `ip` is stored masked (last octet/segment).
 pub async fn audit(

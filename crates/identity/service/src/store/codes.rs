@@ -4,7 +4,7 @@
 use kreki_platform::{storage::Tx, time_util::now_micros};
 use sqlx::Row;
 
-use super::{Store, hash_token};
+use super::common::{Store, hash_token};
 
 /// A one-time code row.
 #[derive(Debug, Clone)]

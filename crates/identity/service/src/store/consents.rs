@@ -2,7 +2,7 @@
 
 use kreki_platform::{storage::Tx, time_util::now_micros};
 
-use super::Store;
+use super::common::Store;
 
 /// One recorded consent decision.
 #[derive(Debug, Clone)]

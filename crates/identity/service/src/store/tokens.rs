@@ -7,7 +7,10 @@ use kreki_platform::{
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{Store, audit, hash_token, random_token};
+use super::{
+    audit::audit,
+    common::{Store, hash_token, random_token},
+};
 
 /// What a refresh token or authorization code carries over to the tokens issued from it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
