@@ -1,9 +1,11 @@
 //! The login pages at `/akun/`: server-rendered, small (no script), Bahasa Indonesia by
 //! default with an English switch (`?lang=en`, kept in a cookie), labelled for screen readers.
 //! Sign-in by password and MFA (`signin`), by phone code (`phone`), registration and
-//! password recovery (`register`), the browser session (`session`); the consent page belongs
+//! password recovery (`register`), the browser session (`session`), the first System
+//! Admin's set-up (`admin_setup`); the consent page belongs
 //! to the OIDC provider.
 
+mod admin_setup;
 mod phone;
 mod register;
 mod session;
@@ -41,6 +43,10 @@ pub fn router(idp: Arc<Idp>) -> Router {
             get(register::reset_form).post(register::reset_submit),
         )
         .route("/akun/verifikasi-email", get(register::verify_email))
+        .route(
+            crate::admin::bootstrap::SETUP_PATH,
+            get(admin_setup::setup_form).post(admin_setup::setup_submit),
+        )
         .route("/akun/keluar", axum::routing::post(session::logout))
         .with_state(idp)
 }

@@ -300,3 +300,14 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// How many accounts have a role.
+    pub async fn count_role(&self, role: Role) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE role = $1")
+            .bind(role.as_str())
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(n)
+    }
+}

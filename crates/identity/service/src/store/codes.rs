@@ -45,6 +45,32 @@ impl Store {
         Ok(id)
     }
 
+    /// [`Store::insert_code`] inside a transaction.
+    pub async fn insert_code_in(
+        tx: &mut Tx,
+        purpose: &str,
+        target: &str,
+        account_id: Option<&str>,
+        secret: &str,
+        ttl_us: i64,
+    ) -> Result<String, sqlx::Error> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO one_time_codes (id, purpose, target, account_id, code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(purpose)
+        .bind(target)
+        .bind(account_id)
+        .bind(hash_token(secret))
+        .bind(now)
+        .bind(now + ttl_us)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
     /// Consume a high-entropy one-time token (links, MFA tickets) by its value.
     pub async fn take_token(
         &self,

@@ -9,6 +9,7 @@
 
 mod app;
 mod attacks;
+mod bootstrap;
 mod client;
 mod oidc;
 mod pages;
