@@ -90,6 +90,27 @@ enum Command {
         #[arg(long, requires = "service")]
         database_url: Option<String>,
     },
+    /// Create the first System Admin and print a one-time link (valid 24 hours, single use)
+    /// where they set a password and enrol TOTP. Refused once a System Admin exists, unless
+    /// `--force` (recorded in the audit log). Embedded databases by default (`kreki up`'s data
+    /// directory); `--database-url` for KREKI ID's PostgreSQL database (`kreki serve identity`).
+    BootstrapAdmin {
+        /// The admin's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The admin's phone number (E.164, or national with +62 assumed).
+        #[arg(long)]
+        phone: Option<String>,
+        /// Create another System Admin although one exists (audited).
+        #[arg(long)]
+        force: bool,
+        /// Embedded databases in this folder [default: ./kreki-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// KREKI ID's PostgreSQL URL instead (or KREKI_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Verify a BHD certificate credential (VC-JWT) offline: signature (did:key), validity
     /// period, and revocation when a status list credential is given. Exit code 1 if invalid.
     VerifyCredential {
@@ -302,6 +323,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::BootstrapAdmin {
+            email,
+            phone,
+            force,
+            data_dir,
+            database_url,
+        } => {
+            let mut o = Vec::new();
+            set(&mut o, "data_dir", data_dir);
+            set(&mut o, "database_url", database_url);
+            let cfg = load(cli.config.as_ref(), o)?;
+            telemetry::init(&cfg.log);
+            let desc = kreki::service("identity")?;
+            let (db, port) = if cfg.database_url.is_some() {
+                (kreki::open_postgres(&cfg, &desc).await?, desc.default_port)
+            } else {
+                let (_, db) = kreki::open_embedded(&cfg, Some("identity"))
+                    .await?
+                    .pop()
+                    .ok_or_else(|| anyhow::anyhow!("no identity database"))?;
+                (db, 8119)
+            };
+            let base_url = cfg.base_url(cfg.http.port.unwrap_or(port));
+            let res = kreki_identity::admin::bootstrap::bootstrap_admin(
+                db.clone(),
+                &base_url,
+                &email,
+                phone.as_deref(),
+                force,
+            )
+            .await;
+            db.close().await;
+            match res {
+                Ok(b) => {
+                    println!(
+                        "KREKI ID: System Admin dibuat / created (nomor anggota / member number {}){}",
+                        b.member_number,
+                        if b.forced {
+                            " [--force, dicatat di log audit / recorded in the audit log]"
+                        } else {
+                            ""
+                        }
+                    );
+                    println!(
+                        "Tautan sekali pakai, berlaku 24 jam / One-time link, valid 24 hours:"
+                    );
+                    println!("  {}", b.link);
+                    Ok(())
+                }
+                Err(e) => {
+                    let m = e.msg();
+                    anyhow::bail!("{}: {} / {}", e.code(), m.id, m.en)
+                }
+            }
         }
         Command::VerifyCredential {
             file,

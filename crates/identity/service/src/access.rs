@@ -124,4 +124,6 @@ pub const ROUTES: &[R] = &[
     R::public("POST", "/akun/reset-sandi", PAGE),
     R::public("GET", "/akun/verifikasi-email", PAGE),
     R::public("POST", "/akun/keluar", PAGE),
+    R::public("GET", "/akun/atur-admin", PAGE),
+    R::public("POST", "/akun/atur-admin", PAGE),
 ];

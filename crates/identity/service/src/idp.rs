@@ -86,7 +86,7 @@ impl<E: Into<anyhow::Error>> From<E> for LoginError {
 
 pub struct Idp {
     pub store: Store,
-    pub passkeys: Option<crate::passkeys::Passkeys>,
+    pub passkeys: Option<crate::webauthn::Passkeys>,
     pub keys: Arc<KeyRing>,
     pub clients: Registry,
     pub cfg: Arc<IdentityConfig>,
@@ -344,39 +344,6 @@ impl Idp {
         }
     }
 
-    async fn throttle_get(&self, key: &str) -> anyhow::Result<Option<(i64, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT failures, next_allowed_at FROM login_throttle WHERE key = $1")
-                .bind(key)
-                .fetch_optional(self.store.db.pool())
-                .await?,
-        )
-    }
-
-    async fn throttle_put(&self, key: &str, failures: i64, next: i64) -> anyhow::Result<()> {
-        let now = now_micros();
-        let mut tx = self.store.db.begin().await?;
-        let n = sqlx::query("UPDATE login_throttle SET failures = $2, next_allowed_at = $3, updated_at = $4 WHERE key = $1")
-            .bind(key)
-            .bind(failures)
-            .bind(next)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            sqlx::query("INSERT INTO login_throttle (key, failures, next_allowed_at, updated_at) VALUES ($1, $2, $3, $4)")
-                .bind(key)
-                .bind(failures)
-                .bind(next)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     fn pair_key(identifier: &str, ip: IpAddr) -> String {
         format!(
             "pair:{}:{ip}",
@@ -390,13 +357,16 @@ impl Idp {
     pub async fn login_wait(&self, identifier: &str, ip: IpAddr) -> anyhow::Result<Option<u64>> {
         let now = now_micros();
         let secs = |until: i64| ((until - now) / 1_000_000).max(1) as u64;
-        if let Some((failures, window_end)) = self.throttle_get(&format!("ip:{ip}")).await?
+        if let Some((failures, window_end)) = self.store.throttle_get(&format!("ip:{ip}")).await?
             && window_end > now
             && failures >= i64::from(self.cfg.login_failures_per_ip)
         {
             return Ok(Some(secs(window_end)));
         }
-        if let Some((_, next)) = self.throttle_get(&Self::pair_key(identifier, ip)).await?
+        if let Some((_, next)) = self
+            .store
+            .throttle_get(&Self::pair_key(identifier, ip))
+            .await?
             && next > now
         {
             return Ok(Some(secs(next)));
@@ -408,28 +378,35 @@ impl Idp {
         let now = now_micros();
         let window = (self.cfg.login_window_s * 1_000_000) as i64;
         let ip_key = format!("ip:{ip}");
-        match self.throttle_get(&ip_key).await? {
-            Some((f, end)) if end > now => self.throttle_put(&ip_key, f + 1, end).await?,
-            _ => self.throttle_put(&ip_key, 1, now + window).await?,
+        match self.store.throttle_get(&ip_key).await? {
+            Some((f, end)) if end > now => self.store.throttle_put(&ip_key, f + 1, end).await?,
+            _ => self.store.throttle_put(&ip_key, 1, now + window).await?,
         }
         let pair = Self::pair_key(identifier, ip);
-        let failures = self.throttle_get(&pair).await?.map(|(f, _)| f).unwrap_or(0) + 1;
+        let failures = self
+            .store
+            .throttle_get(&pair)
+            .await?
+            .map(|(f, _)| f)
+            .unwrap_or(0)
+            + 1;
         // Free attempts first, then 1 s, 2 s, 4 s ... up to 15 minutes.
         let delay_s = if failures < 3 {
             0
         } else {
             (1i64 << (failures - 3).min(10)).min(900)
         };
-        self.throttle_put(&pair, failures, now + delay_s * 1_000_000)
-            .await
+        Ok(self
+            .store
+            .throttle_put(&pair, failures, now + delay_s * 1_000_000)
+            .await?)
     }
 
     async fn login_succeeded(&self, identifier: &str, ip: IpAddr) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-            .bind(Self::pair_key(identifier, ip))
-            .execute(self.store.db.writer())
-            .await?;
-        Ok(())
+        Ok(self
+            .store
+            .throttle_clear(&Self::pair_key(identifier, ip))
+            .await?)
     }
 
     /// Check an identifier and password. The same error and (by a dummy hash) about the same
@@ -606,35 +583,23 @@ impl Idp {
         tx: &mut kreki_platform::storage::Tx,
         account_id: &str,
     ) -> anyhow::Result<Vec<String>> {
-        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&mut **tx)
-            .await?;
         let mut codes = Vec::new();
+        let mut hashes = Vec::new();
         for _ in 0..10 {
             let bytes: [u8; 5] = rand::random();
             let c = data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase();
-            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash) VALUES ($1, $2)")
-                .bind(account_id)
-                .bind(hash_token(&c))
-                .execute(&mut **tx)
-                .await?;
+            hashes.push(hash_token(&c));
             codes.push(format!("{}-{}", &c[..4], &c[4..]));
         }
+        Store::replace_recovery_codes(tx, account_id, &hashes).await?;
         Ok(codes)
     }
 
     async fn use_recovery_code(&self, account_id: &str, code: &str) -> anyhow::Result<bool> {
-        let n = sqlx::query(
-            "UPDATE recovery_codes SET used_at = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(account_id)
-        .bind(hash_token(&code.to_lowercase()))
-        .bind(now_micros())
-        .execute(self.store.db.writer())
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        Ok(self
+            .store
+            .use_recovery_code(account_id, &hash_token(&code.to_lowercase()))
+            .await?)
     }
 
     /// Whether a sign-in ticket may enrol a first factor: only on an account with none
@@ -658,10 +623,10 @@ impl Idp {
         }
     }
 
-    pub fn passkeys(&self) -> Result<&crate::passkeys::Passkeys, crate::passkeys::PasskeyError> {
+    pub fn passkeys(&self) -> Result<&crate::webauthn::Passkeys, crate::webauthn::PasskeyError> {
         self.passkeys
             .as_ref()
-            .ok_or(crate::passkeys::PasskeyError::Disabled)
+            .ok_or(crate::webauthn::PasskeyError::Disabled)
     }
 
     pub fn secure(&self) -> bool {

@@ -5,20 +5,38 @@
 //! revocation, introspection, RP-initiated logout), login pages at `/akun/`, roles and the
 //! permission matrix, the security audit log, consents, export and erasure.
 
+//!
+//! Folders by feature, over lower shared modules:
+//! - `account/` registration, profile, passwords, e-mail verification, privacy rights;
+//! - `login/` password, phone codes, MFA, passkeys (and what a first factor leads to);
+//! - `oidc/` the OpenID Connect provider (with its consent page);
+//! - `admin/` audit log, roles, permission matrix, keys, clients;
+//! - `pages/` the login pages at `/akun/`;
+//! - below them: `http` (caller, views, error mapping), `notices` (messages through notify),
+//!   `ui` (page building blocks), `idp` (token issuance, sign-in throttles, MFA tickets),
+//!   `store/` (SQL by aggregate), `webauthn`, `keys`, `clients`, `password`, `totp`, `web`;
+//! - `routes` wires the REST API and its OpenAPI document.
+
 pub mod access;
-pub mod api;
+pub mod account;
+pub mod admin;
 pub mod clients;
 pub mod config;
 pub mod demo;
+pub mod http;
 pub mod idp;
 pub mod keys;
+pub mod login;
+pub mod notices;
 pub mod oidc;
 pub mod pages;
-pub mod passkeys;
 pub mod password;
+pub mod routes;
 pub mod store;
 pub mod totp;
+pub mod ui;
 pub mod web;
+pub mod webauthn;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -100,7 +118,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 .to_string(),
         };
         // WebAuthn needs a domain (not an IP address) as relying-party id.
-        let passkeys = match passkeys::Passkeys::new(ctx.db.clone(), &rp_id, &issuer) {
+        let passkeys = match webauthn::Passkeys::new(ctx.db.clone(), &rp_id, &issuer) {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!(rp_id = %rp_id, error = %e, "passkeys are off: the public base URL needs a host name (e.g. http://localhost:8119) or set identity.webauthn_rp_id");
@@ -125,13 +143,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             register_queue: tokio::sync::Semaphore::new(slots.max(2) * 4),
         });
         idp.reload_revoked().await?;
-        api::store_permissions(&idp).await?;
+        admin::roles::store_permissions(&idp).await?;
         if ctx.demo.is_some() {
             demo::seed(&idp).await?;
         }
         ctx.spawn(idp.clone().upkeep());
         ctx.spawn(idp.clone().publish_revocations(ctx.bus.clone()));
-        let (api, openapi) = api::router(idp.clone());
+        let (api, openapi) = routes::router(idp.clone());
         let pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
         Ok(Built {
             api,

@@ -1,0 +1,184 @@
+//! The building blocks of KREKI ID's server-rendered pages (login pages and the OIDC
+//! provider's consent and error pages): layout, language, CSRF, cookies, the browser session.
+
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use kreki_platform::error::Lang;
+
+use crate::{
+    idp::Idp,
+    store::{Account, random_token},
+    web::{self, esc, get as field, own_format},
+};
+
+pub const SESSION_COOKIE: &str = "kreki_session";
+pub const CSRF_COOKIE: &str = "kreki_csrf";
+pub const LANG_COOKIE: &str = "kreki_lang";
+
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    match web::cookie(headers, LANG_COOKIE) {
+        Some("en") => Lang::En,
+        Some("id") => Lang::Id,
+        _ => Lang::current(),
+    }
+}
+
+/// `?lang=` switches the language and remembers it.
+pub fn lang_from(headers: &HeaderMap, query: &[(String, String)]) -> (Lang, Option<HeaderValue>) {
+    match field(query, "lang") {
+        Some("en") => (
+            Lang::En,
+            Some(web::set_cookie(LANG_COOKIE, "en", 31_536_000, false, "Lax")),
+        ),
+        Some("id") => (
+            Lang::Id,
+            Some(web::set_cookie(LANG_COOKIE, "id", 31_536_000, false, "Lax")),
+        ),
+        _ => (lang_of(headers), None),
+    }
+}
+
+/// Only our own pages and the authorization endpoint are valid places to go back to.
+pub fn safe_return(r: Option<&str>) -> String {
+    match r {
+        Some(r)
+            if (r.starts_with("/oauth2/authorize?") || r.starts_with("/akun/"))
+                && !r.contains("//")
+                && !r.contains('\\')
+                && !r.chars().any(char::is_control) =>
+        {
+            r.to_string()
+        }
+        _ => "/akun/".into(),
+    }
+}
+
+pub fn to_login(return_to: &str) -> Response {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    web::see_other(&format!("/akun/masuk?{q}"))
+}
+
+pub const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:26rem;margin:0 auto;padding:1rem;color:#1a1a1a;line-height:1.45}\
+h1{font-size:1.4rem;color:#b3261e}label{display:block;margin-top:.8rem;font-weight:600}\
+input,select{width:100%;box-sizing:border-box;padding:.65rem;font-size:1rem;border:1px solid #666;border-radius:.4rem}\
+button{margin-top:1rem;width:100%;padding:.75rem;font-size:1rem;background:#b3261e;color:#fff;border:0;border-radius:.4rem}\
+button.secondary{background:#444}.err{background:#fde7e7;border-left:4px solid #b3261e;padding:.6rem}\
+.ok{background:#e6f4ea;border-left:4px solid #1e7e34;padding:.6rem}nav{font-size:.9rem;margin-top:1.2rem}\
+a{color:#0b57d0}:focus{outline:3px solid #0b57d0;outline-offset:2px}code{font-size:1rem}";
+
+pub fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
+    let (other, other_label) = match lang {
+        Lang::Id => ("en", "English"),
+        Lang::En => ("id", "Bahasa Indonesia"),
+    };
+    let html_lang = if lang == Lang::En { "en" } else { "id" };
+    Html(format!(
+        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title} · KREKI ID</title>\
+<style>{CSS}</style></head><body><header><p><strong>KREKI ID</strong> · <a href=\"?lang={other}\" hreflang=\"{other}\">{other_label}</a></p></header>\
+<main><h1>{title}</h1>{body}</main></body></html>",
+        title = esc(title)
+    ))
+}
+
+pub fn with_csp(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    own_format(res)
+}
+
+pub fn message_page(lang: Lang, title: &str, text: &str) -> Response {
+    with_csp(
+        page(
+            lang,
+            title,
+            &format!(
+                "<p>{}</p><nav><a href=\"/akun/\">KREKI ID</a></nav>",
+                esc(text)
+            ),
+        )
+        .into_response(),
+    )
+}
+
+pub fn error_box(msg: Option<&str>) -> String {
+    msg.map(|m| format!("<p class=\"err\" role=\"alert\">{}</p>", esc(m)))
+        .unwrap_or_default()
+}
+
+/// A CSRF token: a cookie and the same value in the form (double submit, SameSite=Strict).
+pub fn csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match web::cookie(headers, CSRF_COOKIE) {
+        Some(v) if v.len() >= 32 => (v.to_string(), None),
+        _ => {
+            let v = random_token();
+            let c = web::set_cookie(CSRF_COOKIE, &v, 86_400, false, "Strict");
+            (v, Some(c))
+        }
+    }
+}
+
+pub fn csrf_ok(headers: &HeaderMap, form: &[(String, String)]) -> bool {
+    match (web::cookie(headers, CSRF_COOKIE), field(form, "csrf")) {
+        (Some(a), Some(b)) => subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+pub fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> Response {
+    let mut res = (status, html).into_response();
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    with_csp(res)
+}
+
+/// What every form submission starts with: its language, fields, CSRF token (and the cookie
+/// to set when it is new), where to go back to, and whether its CSRF token matched.
+pub struct Posted {
+    pub lang: Lang,
+    pub form: Vec<(String, String)>,
+    pub token: String,
+    pub cc: Option<HeaderValue>,
+    pub ret: String,
+    pub csrf_valid: bool,
+}
+
+pub fn posted(headers: &HeaderMap, body: &Bytes) -> Posted {
+    let form = web::parse_form(body).unwrap_or_default();
+    let (token, cc) = csrf(headers);
+    Posted {
+        lang: lang_of(headers),
+        ret: safe_return(field(&form, "return_to")),
+        csrf_valid: csrf_ok(headers, &form),
+        form,
+        token,
+        cc,
+    }
+}
+
+pub fn hidden(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+        esc(value)
+    )
+}
+
+pub fn parse_query(q: Option<String>) -> Vec<(String, String)> {
+    web::parse_form(q.unwrap_or_default().as_bytes()).unwrap_or_default()
+}
+
+pub async fn session_account(idp: &Idp, headers: &HeaderMap) -> Option<(String, Account)> {
+    let c = web::cookie(headers, SESSION_COOKIE)?;
+    let (sid, account, _, _) = idp.store.session(c).await.ok()??;
+    Some((sid, idp.store.account(&account).await.ok()??))
+}
