@@ -190,8 +190,10 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
         bail!("`kreki serve {name}` needs a NATS URL: --bus-url or KREKI_BUS__URL");
     };
     let db = open_postgres(&cfg, &desc).await?;
+    // Started even while NATS is unreachable: the client joins it in the background, events
+    // wait in the outbox, readiness says why (the panic path must not depend on the bus).
     let bus: Arc<dyn Bus> = Arc::new(
-        NatsBus::connect_with(
+        NatsBus::start(
             bus_url.expose(),
             &format!("kreki-{name}"),
             &cfg.bus.stream,
@@ -288,6 +290,9 @@ async fn start(
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             demo,
+            health: Arc::new(kreki_platform::health::Health::new(Duration::from_secs(
+                cfg.bus.consumer_stuck_s,
+            ))),
         };
         probes.push(ctx.probe());
         let built = (unit.desc.build)(ctx.clone())
