@@ -439,7 +439,7 @@ fn add_operational_paths(openapi: &mut OpenApi, base: &str) {
     };
     let ready = OperationBuilder::new()
         .summary(Some(
-            "Readiness: own storage answers; a bus outage or a stuck consumer shows as degraded with reasons (a bus away longer than bus.unready_after_s, or a missing part such as the web apps, is unavailable)",
+            "Readiness: own storage answers (bus outage shows as degraded, still ready)",
         ))
         .tag("operations")
         .response(
@@ -451,7 +451,7 @@ fn add_operational_paths(openapi: &mut OpenApi, base: &str) {
         .response(
             "503",
             ResponseBuilder::new()
-                .description("Not ready (NOT_READY): storage unavailable, a bus away too long, or a missing part")
+                .description("Storage unavailable (NOT_READY)")
                 .build(),
         )
         .build();

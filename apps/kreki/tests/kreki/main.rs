@@ -13,6 +13,7 @@ mod identity;
 mod live;
 mod lms;
 mod notify;
+mod outage;
 mod processes;
 mod security;
 mod up;

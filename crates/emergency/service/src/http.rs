@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(panic))
                 .routes(routes!(active))
                 .routes(routes!(stats))
+                .routes(routes!(crate::outbox_alarm::outbox_alarm))
                 .routes(routes!(ops_escalate))
                 .routes(routes!(ops_offer))
                 .routes(routes!(crate::wellbeing::history_mine))

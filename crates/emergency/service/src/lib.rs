@@ -16,6 +16,7 @@ pub mod domain;
 pub mod geo;
 pub mod http;
 pub mod hub;
+pub mod outbox_alarm;
 pub mod presence;
 pub mod responder_events;
 pub mod sms;
