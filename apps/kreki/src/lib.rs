@@ -5,6 +5,7 @@
 //!   directory, the embedded durable bus, one HTTP port.
 //! - [`serve_one`]: one service in its own process on PostgreSQL and NATS JetStream.
 
+pub mod backup;
 pub mod routes;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -180,7 +181,24 @@ pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Runni
         })
         .collect();
     let metrics_listener = bind_metrics(&cfg, 9119).await?;
-    start(cfg, listener, metrics_listener, units, bus, demo).await
+    // While it runs, `kreki restore` refuses to replace its files.
+    let pid_file = cfg.data_dir.join(backup::PID_FILE);
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+    let mut running = match start(cfg, listener, metrics_listener, units, bus, demo).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pid_file);
+            return Err(e);
+        }
+    };
+    let join = running.join;
+    running.join = tokio::spawn(async move {
+        let outcome = join.await;
+        let _ = std::fs::remove_file(&pid_file);
+        outcome?
+    });
+    Ok(running)
 }
 
 /// `kreki serve <name>`: one service on PostgreSQL and NATS.

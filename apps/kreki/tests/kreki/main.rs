@@ -2,6 +2,7 @@
 //! `kreki serve` as separate processes on PostgreSQL and NATS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 mod bridge;
 mod contracts;
 mod crash;
