@@ -151,6 +151,13 @@ impl NatsBus {
             true,
         )
         .await?;
+        // A reachable server answers within the connection timeout: start connected then.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while bus.client.connection_state() != async_nats::connection::State::Connected
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if let Err(e) = bus.ensure_stream().await {
             tracing::warn!(error = %e, "NATS is not reachable yet; starting without the bus (events wait in the outbox)");
         }
