@@ -5,6 +5,7 @@
 //!   directory, the embedded durable bus, one HTTP port.
 //! - [`serve_one`]: one service in its own process on PostgreSQL and NATS JetStream.
 
+pub mod backup;
 pub mod routes;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -180,7 +181,24 @@ pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Runni
         })
         .collect();
     let metrics_listener = bind_metrics(&cfg, 9119).await?;
-    start(cfg, listener, metrics_listener, units, bus, demo).await
+    // While it runs, `kreki restore` refuses to replace its files.
+    let pid_file = cfg.data_dir.join(backup::PID_FILE);
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+    let mut running = match start(cfg, listener, metrics_listener, units, bus, demo).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pid_file);
+            return Err(e);
+        }
+    };
+    let join = running.join;
+    running.join = tokio::spawn(async move {
+        let outcome = join.await;
+        let _ = std::fs::remove_file(&pid_file);
+        outcome?
+    });
+    Ok(running)
 }
 
 /// `kreki serve <name>`: one service on PostgreSQL and NATS.
@@ -190,8 +208,10 @@ pub async fn serve_one(cfg: Config, name: &str) -> anyhow::Result<Running> {
         bail!("`kreki serve {name}` needs a NATS URL: --bus-url or KREKI_BUS__URL");
     };
     let db = open_postgres(&cfg, &desc).await?;
+    // Started even while NATS is unreachable: the client joins it in the background, events
+    // wait in the outbox, readiness says why (the panic path must not depend on the bus).
     let bus: Arc<dyn Bus> = Arc::new(
-        NatsBus::connect_with(
+        NatsBus::start(
             bus_url.expose(),
             &format!("kreki-{name}"),
             &cfg.bus.stream,
@@ -288,6 +308,9 @@ async fn start(
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
             demo,
+            health: Arc::new(kreki_platform::health::Health::new(Duration::from_secs(
+                cfg.bus.consumer_stuck_s,
+            ))),
         };
         probes.push(ctx.probe());
         let built = (unit.desc.build)(ctx.clone())

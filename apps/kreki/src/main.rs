@@ -111,6 +111,26 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Back up a `kreki up` install while it runs: every service's database and the embedded
+    /// bus, consistent with each other, into a new or empty folder.
+    Backup {
+        /// The new or empty folder to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// Folder of the databases [default: ./kreki-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Restore a backup into a `kreki up` data directory (stop `kreki up` first; the files it
+    /// replaces are moved into `before-restore-<time>/` there).
+    Restore {
+        /// The backup folder (written by `kreki backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// Folder of the databases [default: ./kreki-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Verify a BHD certificate credential (VC-JWT) offline: signature (did:key), validity
     /// period, and revocation when a status list credential is given. Exit code 1 if invalid.
     VerifyCredential {
@@ -378,6 +398,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("{}: {} / {}", e.code(), m.id, m.en)
                 }
             }
+        }
+        Command::Backup { to, data_dir } => {
+            let mut o = Vec::new();
+            set(&mut o, "data_dir", data_dir);
+            let cfg = load(cli.config.as_ref(), o)?;
+            let r = kreki::backup::backup(&cfg.data_dir, &to).await?;
+            for f in &r.files {
+                println!("  {:<16} {:>12} bytes", f.name, f.bytes);
+            }
+            println!(
+                "backup of {} written to {} in {} ms",
+                cfg.data_dir.display(),
+                to.display(),
+                r.took.as_millis()
+            );
+            Ok(())
+        }
+        Command::Restore { from, data_dir } => {
+            let mut o = Vec::new();
+            set(&mut o, "data_dir", data_dir);
+            let cfg = load(cli.config.as_ref(), o)?;
+            let r = kreki::backup::restore(&from, &cfg.data_dir).await?;
+            if let Some(aside) = &r.moved_aside {
+                println!("the replaced files are in {}", aside.display());
+            }
+            println!(
+                "restored {} files from {} into {} in {} ms; start it with `kreki up --data-dir {}`",
+                r.files.len(),
+                from.display(),
+                cfg.data_dir.display(),
+                r.took.as_millis(),
+                cfg.data_dir.display()
+            );
+            Ok(())
         }
         Command::VerifyCredential {
             file,

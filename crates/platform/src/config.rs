@@ -178,6 +178,13 @@ pub struct BusConfig {
     pub max_age_s: u64,
     /// Size limit of the stream in bytes (oldest events dropped first); none by default.
     pub max_bytes: Option<u64>,
+    /// A consumer group with events waiting and none handled for this long is reported as
+    /// stuck by `/readyz` (seconds).
+    pub consumer_stuck_s: u64,
+    /// A bus away this long makes `/readyz` answer 503 (seconds; 0, the default: never, a
+    /// bus outage only degrades readiness, since the outbox keeps the events and the panic
+    /// path must stay reachable while NATS is down).
+    pub unready_after_s: u64,
 }
 
 impl Default for BusConfig {
@@ -190,6 +197,8 @@ impl Default for BusConfig {
             replicas: 1,
             max_age_s: 7 * 24 * 3600,
             max_bytes: None,
+            consumer_stuck_s: 120,
+            unready_after_s: 0,
         }
     }
 }

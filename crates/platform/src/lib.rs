@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod service;

@@ -26,6 +26,7 @@ use crate::{
     },
     config::Config,
     error::{ApiError, Msg},
+    health::{Condition, Health, Level},
     http::middleware::service_layers,
     metrics::Metrics,
     storage::{Db, Migration, ratelimit::RateLimiter},
@@ -48,6 +49,9 @@ pub struct ServiceContext {
     pub tasks: TaskTracker,
     /// Set by `kreki up --demo`: seed demo data and run simulators.
     pub demo: Option<DemoSettings>,
+    /// What readiness reports beyond storage and bus: stuck consumers, the service's own
+    /// conditions ([`Health::register`]).
+    pub health: Arc<Health>,
 }
 
 /// What the demo simulators do (`--demo-sim`).
@@ -79,6 +83,7 @@ impl ServiceContext {
             bus: self.bus.clone(),
             relay: Some(self.relay.clone()),
             metrics: self.metrics.clone(),
+            health: Some(self.health.clone()),
         };
         self.tasks
             .spawn(consumer.run(handler, self.shutdown.clone()));
@@ -104,6 +109,11 @@ impl ServiceContext {
             db: self.db.clone(),
             bus: self.bus.clone(),
             relay: self.relay.clone(),
+            health: self.health.clone(),
+            bus_unready_after: match self.config.bus.unready_after_s {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
         }
     }
 }
@@ -168,40 +178,80 @@ pub struct Probe {
     pub db: Db,
     pub bus: Arc<dyn Bus>,
     pub relay: Arc<RelayState>,
+    pub health: Arc<Health>,
+    /// A bus away this long makes the service unavailable (`bus.unready_after_s`; `None`:
+    /// a bus outage only degrades, since the outbox holds the events).
+    pub bus_unready_after: Option<Duration>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub service: String,
-    /// `ready`, `degraded` (bus away; events wait in the outbox) or `unavailable`.
+    /// `ready`, `degraded` (serving, with reasons: bus away and events waiting in the
+    /// outbox, a stuck consumer) or `unavailable` (503).
     pub status: String,
     pub storage: String,
     pub bus: String,
     pub outbox_pending: i64,
+    /// Why the status is not `ready`, one entry per cause.
+    pub reasons: Vec<Condition>,
 }
 
 impl Probe {
     pub async fn check(&self) -> Readiness {
         let storage_ok = self.db.ping().await.is_ok();
-        let bus_ok = self.bus.is_connected()
-            && !self
-                .relay
-                .degraded
-                .load(std::sync::atomic::Ordering::Relaxed);
-        let status = match (storage_ok, bus_ok) {
-            (false, _) => "unavailable",
-            (true, false) => "degraded",
-            (true, true) => "ready",
+        let connected = self.bus.is_connected();
+        let relay_failing = self
+            .relay
+            .degraded
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let bus_ok = connected && !relay_failing;
+        let outbox_pending = self
+            .relay
+            .pending
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut reasons = Vec::new();
+        if !storage_ok {
+            reasons.push(Condition {
+                component: "storage".into(),
+                level: Level::Unavailable,
+                reason: "the service's database does not answer".into(),
+            });
+        }
+        if let Some(away) = self.health.bus_seen(bus_ok) {
+            let what = if connected {
+                "the bus does not take events"
+            } else {
+                "the bus is disconnected"
+            };
+            let unavailable = self.bus_unready_after.is_some_and(|limit| away >= limit);
+            reasons.push(Condition {
+                component: "bus".into(),
+                level: if unavailable {
+                    Level::Unavailable
+                } else {
+                    Level::Degraded
+                },
+                reason: format!(
+                    "{what} ({} bus) for {} s; {outbox_pending} events wait in the outbox",
+                    self.bus.kind(),
+                    away.as_secs()
+                ),
+            });
+        }
+        reasons.extend(self.health.conditions());
+        let status = match reasons.iter().map(|r| r.level).max() {
+            None => "ready",
+            Some(Level::Degraded) => "degraded",
+            Some(Level::Unavailable) => "unavailable",
         };
         Readiness {
             service: self.name.to_string(),
             status: status.into(),
             storage: if storage_ok { "ok" } else { "unavailable" }.into(),
             bus: if bus_ok { "ok" } else { "degraded" }.into(),
-            outbox_pending: self
-                .relay
-                .pending
-                .load(std::sync::atomic::Ordering::Relaxed),
+            outbox_pending,
+            reasons,
         }
     }
 }

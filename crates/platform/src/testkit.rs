@@ -484,6 +484,9 @@ impl Harness {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let health = Arc::new(crate::health::Health::new(Duration::from_secs(
+            config.bus.consumer_stuck_s,
+        )));
         let ctx = crate::service::ServiceContext {
             name,
             config: Arc::new(config),
@@ -497,6 +500,7 @@ impl Harness {
             shutdown: tokio_util::sync::CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
             demo: None,
+            health,
         };
         Harness {
             url,

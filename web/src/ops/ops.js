@@ -29,6 +29,8 @@ addStrings({
     'tl.wave_widened': 'Radius diperluas', 'tl.ops_note': 'Catatan Ops', 'tl.ops_offer': 'Ditawarkan oleh Ops',
     'legend.case': 'Kasus (merah: kritis, oranye: mendesak, biru: biasa)', 'legend.vol': 'Relawan bertugas', 'legend.resp': 'Relawan menangani', 'legend.aed': 'AED',
     'marker.case': 'Kasus {type}', 'marker.vol': 'Relawan bertugas', 'marker.responder': 'Relawan menangani kasus', 'marker.aed': 'AED: {name}',
+    'outbox.alarm': 'Bus pesan terputus: notifikasi dan eskalasi PSC 119 untuk {n} kasus masih menunggu. Teruskan lewat telepon: {cases}',
+    'outbox.case': '{id} ({m} pesan{esc})', 'outbox.esc': ', eskalasi PSC 119',
   },
   en: {
     'app.name': 'Ops console', 'app.title': 'Dispatcher console', 'out.title': 'HELP 119 dispatcher console',
@@ -48,6 +50,8 @@ addStrings({
     'tl.wave_widened': 'Radius widened', 'tl.ops_note': 'Ops note', 'tl.ops_offer': 'Offered by Ops',
     'legend.case': 'Case (red: critical, orange: urgent, blue: normal)', 'legend.vol': 'Volunteer on duty', 'legend.resp': 'Volunteer responding', 'legend.aed': 'AED',
     'marker.case': 'Case {type}', 'marker.vol': 'Volunteer on duty', 'marker.responder': 'Volunteer responding', 'marker.aed': 'AED: {name}',
+    'outbox.alarm': 'Message bus down: notifications and PSC 119 escalations for {n} cases are waiting. Phone them through: {cases}',
+    'outbox.case': '{id} ({m} messages{esc})', 'outbox.esc': ', PSC 119 escalation',
   },
 });
 
@@ -131,7 +135,20 @@ async function refresh() {
     list(); caseMarkers(); responders();
     if (st.selected) detail(st.selected, false);
     banner(null);
+    outboxAlarm();
   } catch (e) { banner(e.status === 403 ? t('forbidden') : (e.message || t('err.network')), e.status === 403 ? 'bad' : 'warn'); }
+}
+// While the bus is away, the cases whose push messages and PSC 119 escalations wait in the
+// outbox (GET /ops/outbox): Ops phones them through.
+async function outboxAlarm() {
+  const el = $('outbox-alarm');
+  try {
+    const a = await api('GET', `${E}/ops/outbox`);
+    if (!a.alarm) { el.classList.add('hidden'); el.textContent = ''; return; }
+    const cases = a.cases.map((c) => t('outbox.case', { id: c.case_id.slice(0, 8), m: c.messages_waiting, esc: c.escalation_waiting ? t('outbox.esc') : '' })).join('; ');
+    el.textContent = t('outbox.alarm', { n: a.cases.length, cases });
+    el.classList.remove('hidden');
+  } catch { /* the other banner says what failed */ }
 }
 function soon() { clearTimeout(st.pending); st.pending = setTimeout(refresh, 300); }
 

@@ -936,6 +936,22 @@ async fn web_apps_are_served_with_headers_or_a_build_hint() {
         );
         assert!(t.contains("scripts/setup.sh"));
     }
+    // A replica that cannot serve the caller app is not ready, and says why.
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    let services = body["error"]["details"]["services"].as_array().unwrap();
+    let emergency = services
+        .iter()
+        .find(|s| s["service"] == "emergency")
+        .unwrap();
+    assert_eq!(emergency["status"], "unavailable", "{body}");
+    assert_eq!(emergency["reasons"][0]["component"], "web", "{body}");
     app.stop().await;
 }
 

@@ -2,6 +2,7 @@
 //! `kreki serve` as separate processes on PostgreSQL and NATS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 mod bootstrap;
 mod bridge;
 mod contracts;
@@ -14,6 +15,7 @@ mod identity;
 mod live;
 mod lms;
 mod notify;
+mod outage;
 mod processes;
 mod security;
 mod up;

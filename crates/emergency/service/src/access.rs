@@ -63,6 +63,7 @@ pub const ROUTES: &[R] = &[
     // Ops.
     R::permission("GET", api!("/active"), perm::CASE_READ_ALL),
     R::permission("GET", api!("/stats"), perm::CASE_READ_ALL),
+    R::permission("GET", api!("/ops/outbox"), perm::CASE_READ_ALL),
     R::permission("PUT", api!("/{id}/escalate"), perm::CASE_MANAGE),
     R::permission("PUT", api!("/{id}/offer"), perm::CASE_MANAGE),
     R::permission("GET", api!("/nearby"), perm::VOLUNTEER_NEARBY),

@@ -37,8 +37,10 @@ pub struct EmergencyConfig {
     pub case_retention_days: u32,
     /// Raw inbound SMS are deleted after this many days (response logs: 2 years).
     pub sms_retention_days: u32,
-    /// The built browser apps (caller `/`, volunteers `/relawan/`, Ops `/ops/`), made by
-    /// `scripts/setup.sh` (`npm run build` in `web/`). Relative to the working directory.
+    /// The browser apps (caller `/`, volunteers `/relawan/`, Ops `/ops/`): empty (the
+    /// default) serves the copy embedded in the binary at build time; a directory built by
+    /// `scripts/setup.sh` (`npm run build` in `web/`) overrides it. Relative to the working
+    /// directory.
     pub web_dir: String,
     /// Map tiles of the Ops console (`{z}/{x}/{y}` template; `https:` — see the pages' CSP).
     pub map_tile_url: String,
@@ -72,7 +74,7 @@ impl Default for EmergencyConfig {
             sms_duplicate_window_s: 600,
             case_retention_days: 3_650,
             sms_retention_days: 730,
-            web_dir: "web/dist".into(),
+            web_dir: String::new(),
             map_tile_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
             sms_number: None,
             wellbeing_checkin_after_s: 7_200,

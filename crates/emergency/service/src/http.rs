@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(crate::cases::http::panic))
                 .routes(routes!(crate::cases::http::active))
                 .routes(routes!(crate::ops::http::stats))
+                .routes(routes!(crate::outbox_alarm::outbox_alarm))
                 .routes(routes!(crate::ops::http::ops_escalate))
                 .routes(routes!(crate::ops::http::ops_offer))
                 .routes(routes!(crate::wellbeing::http::history_mine))

@@ -21,6 +21,7 @@ pub mod geo;
 pub mod http;
 pub mod hub;
 pub mod ops;
+pub mod outbox_alarm;
 pub mod presence;
 pub mod responder_events;
 pub mod retention;
@@ -235,13 +236,19 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             let st = state.clone();
             ctx.spawn(demo::simulate(st, demo.sim));
         }
+        let web_source = web::WebSource::from_config(&config.web_dir);
+        web::log_source(&web_source);
+        {
+            let source = web_source.clone();
+            ctx.health.register(move || web::readiness(&source));
+        }
         let (api, openapi) = http::router(state);
         Ok(Built {
             api,
             openapi,
             verifier: None,
             pages: web::router(
-                &config.web_dir,
+                web_source,
                 web::AppConfig {
                     map_tile_url: config.map_tile_url.clone(),
                     sms_number: config.sms_number.clone(),

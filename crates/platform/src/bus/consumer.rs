@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Bus, Delivery, Event, outbox::RelayState};
 use crate::{
+    health::Health,
     metrics::Metrics,
     storage::{Db, Tx, inbox},
 };
@@ -90,11 +91,24 @@ pub struct Consumer {
     /// Poked after a handler committed (it may have written outbox events).
     pub relay: Option<Arc<RelayState>>,
     pub metrics: Arc<Metrics>,
+    /// Where its progress is recorded for readiness (stuck consumers).
+    pub health: Option<Arc<Health>>,
 }
 
 impl Consumer {
     /// Run until cancelled, resubscribing after bus failures.
     pub async fn run(self, handler: Arc<dyn Handler>, cancel: CancellationToken) {
+        if let Some(h) = &self.health {
+            h.consumer_started(&self.group);
+            let sampler = lag_sampler(
+                self.bus.clone(),
+                h.clone(),
+                self.group.clone(),
+                self.subjects.clone(),
+                cancel.clone(),
+            );
+            tokio::spawn(sampler);
+        }
         let mut backoff = Duration::from_millis(200);
         loop {
             let subjects: Vec<&str> = self.subjects.iter().map(String::as_str).collect();
@@ -145,6 +159,9 @@ impl Consumer {
         };
         self.metrics
             .event_consumed(self.service, &self.group, &d.event.subject, label);
+        if let (Some(h), Ok(_) | Err(HandleError::Reject(_))) = (&self.health, &outcome) {
+            h.consumer_progressed(&self.group);
+        }
         match outcome {
             Ok(_) => {
                 if let Some(r) = &self.relay {
@@ -218,5 +235,26 @@ impl Consumer {
             self.db.flush().await?;
         }
         Ok(true)
+    }
+}
+
+/// Sample the group's lag on the bus for readiness, a few times per stuck period.
+async fn lag_sampler(
+    bus: Arc<dyn Bus>,
+    health: Arc<Health>,
+    group: String,
+    subjects: Vec<String>,
+    cancel: CancellationToken,
+) {
+    let every =
+        (health.stuck_after() / 4).clamp(Duration::from_millis(100), Duration::from_secs(15));
+    let filters: Vec<&str> = subjects.iter().map(String::as_str).collect();
+    loop {
+        let lag = bus.lag(&group, &filters).await;
+        health.consumer_lag(&group, lag);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
     }
 }

@@ -136,6 +136,35 @@ impl Bus for LocalBus {
         }))
     }
 
+    async fn lag(&self, group: &str, subjects: &[&str]) -> Option<u64> {
+        let pending: i64 = sqlx::query("SELECT COUNT(*) FROM bus_pending WHERE group_name = $1")
+            .bind(group)
+            .fetch_one(self.inner.db.pool())
+            .await
+            .ok()?
+            .try_get(0)
+            .ok()?;
+        let cursor: i64 = sqlx::query("SELECT cursor FROM bus_consumers WHERE group_name = $1")
+            .bind(group)
+            .fetch_optional(self.inner.db.pool())
+            .await
+            .ok()?
+            .and_then(|r| r.try_get(0).ok())
+            .unwrap_or(0);
+        // Messages past the cursor that the group's filters take (a bounded look).
+        let ahead =
+            sqlx::query("SELECT subject FROM bus_messages WHERE seq > $1 ORDER BY seq LIMIT 10000")
+                .bind(cursor)
+                .fetch_all(self.inner.db.pool())
+                .await
+                .ok()?
+                .iter()
+                .filter_map(|r| r.try_get::<String, _>(0).ok())
+                .filter(|s| subjects.iter().any(|f| subject_matches(f, s)))
+                .count();
+        Some(u64::try_from(pending).unwrap_or(0) + ahead as u64)
+    }
+
     fn is_connected(&self) -> bool {
         !self.inner.closed.load(std::sync::atomic::Ordering::Relaxed)
     }

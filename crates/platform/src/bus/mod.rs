@@ -132,6 +132,12 @@ pub trait Bus: Send + Sync + 'static {
         group: &str,
         subjects: &[&str],
     ) -> Result<Box<dyn Subscription>, BusError>;
+    /// Events waiting for the consumer group `group` of `subjects`: not yet delivered, or
+    /// delivered and not yet acknowledged. `None` when the bus cannot tell right now.
+    async fn lag(&self, group: &str, subjects: &[&str]) -> Option<u64> {
+        let _ = (group, subjects);
+        None
+    }
     /// Is the connection up right now?
     fn is_connected(&self) -> bool;
     fn kind(&self) -> &'static str;

@@ -24,6 +24,10 @@ pub struct NatsBus {
     stream: String,
     prefix: String,
     ack_wait: Duration,
+    limits: StreamLimits,
+    /// The stream exists with the configured limits (made at the first use when the
+    /// process started without NATS).
+    stream_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 fn other(e: impl std::fmt::Display) -> BusError {
@@ -109,21 +113,109 @@ impl NatsBus {
         ack_wait: Duration,
         limits: StreamLimits,
     ) -> Result<NatsBus, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        let bus = Self::build(
+            url,
+            client_name,
+            stream_name,
+            prefix,
+            ack_wait,
+            limits,
+            false,
+        )
+        .await?;
+        bus.ensure_stream().await?;
+        Ok(bus)
+    }
+
+    /// Like [`NatsBus::connect_with`], but starts while the server is unreachable: the
+    /// client connects in the background (and reconnects forever), the stream is created or
+    /// updated at the first use once it is there. Until then publishing fails (events wait
+    /// in the outbox), consumers retry their subscription, and [`Bus::is_connected`] is
+    /// false (readiness says why). `kreki serve` starts this way, so that a pod rescheduled
+    /// during a NATS outage still takes panics.
+    pub async fn start(
+        url: &str,
+        client_name: &str,
+        stream_name: &str,
+        prefix: &str,
+        ack_wait: Duration,
+        limits: StreamLimits,
+    ) -> Result<NatsBus, BusError> {
+        let bus = Self::build(
+            url,
+            client_name,
+            stream_name,
+            prefix,
+            ack_wait,
+            limits,
+            true,
+        )
+        .await?;
+        // A reachable server answers within the connection timeout: start connected then.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while bus.client.connection_state() != async_nats::connection::State::Connected
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Err(e) = bus.ensure_stream().await {
+            tracing::warn!(error = %e, "NATS is not reachable yet; starting without the bus (events wait in the outbox)");
+        }
+        Ok(bus)
+    }
+
+    async fn build(
+        url: &str,
+        client_name: &str,
+        stream_name: &str,
+        prefix: &str,
+        ack_wait: Duration,
+        limits: StreamLimits,
+        in_background: bool,
+    ) -> Result<NatsBus, BusError> {
+        let mut options = async_nats::ConnectOptions::new()
             .name(client_name)
             .connection_timeout(Duration::from_secs(3))
             .request_timeout(Some(Duration::from_secs(5)))
-            .max_reconnects(None)
-            .connect(url)
-            .await
-            .map_err(|e| {
-                BusError::Unavailable(format!(
-                    "cannot connect to NATS at {}: {e}",
-                    without_credentials(url)
-                ))
-            })?;
+            .max_reconnects(None);
+        if in_background {
+            options = options.retry_on_initial_connect();
+        }
+        let client = options.connect(url).await.map_err(|e| {
+            BusError::Unavailable(format!(
+                "cannot connect to NATS at {}: {e}",
+                without_credentials(url)
+            ))
+        })?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(Duration::from_secs(5));
+        Ok(NatsBus {
+            client,
+            js,
+            stream: stream_name.to_string(),
+            prefix: prefix.to_string(),
+            ack_wait,
+            limits,
+            stream_ready: Arc::new(tokio::sync::OnceCell::new()),
+        })
+    }
+
+    /// Create the stream, or apply the configured limits to it (once per process).
+    async fn ensure_stream(&self) -> Result<(), BusError> {
+        self.stream_ready
+            .get_or_try_init(|| self.create_stream())
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_stream(&self) -> Result<(), BusError> {
+        let (js, stream_name, prefix, limits) =
+            (&self.js, self.stream.as_str(), &self.prefix, self.limits);
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(BusError::Unavailable(format!(
+                "not connected to NATS; cannot create JetStream stream {stream_name}"
+            )));
+        }
         let stream = js
             .get_or_create_stream(stream::Config {
                 name: stream_name.to_string(),
@@ -162,13 +254,7 @@ impl NatsBus {
                 "JetStream stream limits updated"
             );
         }
-        Ok(NatsBus {
-            client,
-            js,
-            stream: stream_name.to_string(),
-            prefix: prefix.to_string(),
-            ack_wait,
-        })
+        Ok(())
     }
 
     fn full_subject(&self, subject: &str) -> String {
@@ -182,9 +268,28 @@ impl NatsBus {
     }
 }
 
+/// The durable consumer of one subject filter of a group: servers before 2.10 take one
+/// filter per consumer; a group with one filter keeps the group's own name.
+fn consumer_name(group: &str, subject: &str, filters: usize) -> String {
+    if filters == 1 {
+        return group.to_string();
+    }
+    let tag: String = subject
+        .chars()
+        .map(|c| match c {
+            '.' => '_',
+            '*' => 'S',
+            '>' => 'R',
+            c => c,
+        })
+        .collect();
+    format!("{group}--{tag}")
+}
+
 #[async_trait]
 impl Bus for NatsBus {
     async fn publish(&self, event: &Event) -> Result<(), BusError> {
+        self.ensure_stream().await?;
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id.as_str());
         let ack = self
@@ -206,6 +311,7 @@ impl Bus for NatsBus {
         group: &str,
         subjects: &[&str],
     ) -> Result<Box<dyn Subscription>, BusError> {
+        self.ensure_stream().await?;
         let stream = self
             .js
             .get_stream(&self.stream)
@@ -215,20 +321,7 @@ impl Bus for NatsBus {
         // consumer); a group with one filter keeps the group's own name.
         let mut streams = Vec::with_capacity(subjects.len());
         for subject in subjects {
-            let name = if subjects.len() == 1 {
-                group.to_string()
-            } else {
-                let tag: String = subject
-                    .chars()
-                    .map(|c| match c {
-                        '.' => '_',
-                        '*' => 'S',
-                        '>' => 'R',
-                        c => c,
-                    })
-                    .collect();
-                format!("{group}--{tag}")
-            };
+            let name = consumer_name(group, subject, subjects.len());
             let consumer = stream
                 .get_or_create_consumer(
                     &name,
@@ -253,6 +346,19 @@ impl Bus for NatsBus {
         Ok(Box::new(NatsSubscription {
             messages: futures::stream::select_all(streams),
         }))
+    }
+
+    async fn lag(&self, group: &str, subjects: &[&str]) -> Option<u64> {
+        let stream = self.js.get_stream(&self.stream).await.ok()?;
+        let mut total = 0u64;
+        for subject in subjects {
+            let name = consumer_name(group, subject, subjects.len());
+            let mut consumer: jetstream::consumer::Consumer<pull::Config> =
+                stream.get_consumer(&name).await.ok()?;
+            let info = consumer.info().await.ok()?;
+            total += info.num_pending + info.num_ack_pending as u64;
+        }
+        Some(total)
     }
 
     fn is_connected(&self) -> bool {

@@ -247,6 +247,7 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
         bus: bus.clone(),
         relay: None,
         metrics: Arc::new(Metrics::new()),
+        health: None,
     };
     tokio::spawn(consumer.run(Arc::new(CountingHandler), cancel.clone()));
     let mut events = Vec::new();

@@ -142,6 +142,17 @@ pub async fn start_behind(
     per_minute: u32,
     trusted_hops: u32,
 ) -> TestApp {
+    start_configured(db, bus, per_minute, trusted_hops, Config::default()).await
+}
+
+/// The same, with a configuration of the test's own.
+pub async fn start_configured(
+    db: Option<Db>,
+    bus: Option<Arc<dyn Bus>>,
+    per_minute: u32,
+    trusted_hops: u32,
+    config: Config,
+) -> TestApp {
     let (db, dir) = match db {
         Some(db) => (db, None),
         None => {
@@ -177,9 +188,12 @@ pub async fn start_behind(
     let relay_state = relay.state.clone();
     tasks.spawn(relay.run(cancel.clone()));
     metrics.watch("t", relay_state.clone(), bus.clone());
+    let health = Arc::new(kreki_platform::health::Health::new(Duration::from_secs(
+        config.bus.consumer_stuck_s,
+    )));
     let ctx = ServiceContext {
         name: "t",
-        config: Arc::new(Config::default()),
+        config: Arc::new(config),
         base_url: "http://127.0.0.1".into(),
         db: db.clone(),
         bus,
@@ -194,6 +208,7 @@ pub async fn start_behind(
         shutdown: cancel.clone(),
         tasks,
         demo: None,
+        health,
     };
     let desc = descriptor();
     let built = (desc.build)(ctx.clone()).await.unwrap();

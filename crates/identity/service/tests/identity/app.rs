@@ -131,6 +131,9 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
         0
     };
     let per_minute = cfg.http.rate_limit_per_minute;
+    let health = Arc::new(kreki_platform::health::Health::new(Duration::from_secs(
+        cfg.bus.consumer_stuck_s,
+    )));
     let ctx = ServiceContext {
         name: "identity",
         config: Arc::new(cfg),
@@ -144,6 +147,7 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
         shutdown: Default::default(),
         tasks: Default::default(),
         demo: opts.demo.then_some(DemoSettings { sim: DemoSim::Off }),
+        health,
     };
     let desc = kreki_identity::descriptor();
     let built = (desc.build)(ctx.clone()).await.unwrap();
