@@ -6,7 +6,7 @@
 // target/web-screenshots).
 import { spawn, execFileSync } from 'node:child_process';
 import { createECDH, createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -478,7 +478,12 @@ await test('caller app first load is under 200 KB transferred', async () => {
 // The answer key of the seeded question bank, read from the seed in the repository (what a
 // learner who studied the lessons knows): Indonesian question text → correct option id.
 function answerKey() {
-  const src = readFileSync(join(repo, 'crates/lms/service/src/domain.rs'), 'utf8');
+  // One file per seeded course (crates/lms/service/src/domain/).
+  const dir = join(repo, 'crates/lms/service/src/domain');
+  const src = readdirSync(dir)
+    .filter((f) => f.endsWith('.rs'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
   const key = new Map();
   const re = /\bq\(\s*\(\s*"((?:[^"\\]|\\.)*)",\s*"(?:[^"\\]|\\.)*",?\s*\),\s*&\[[\s\S]*?\],\s*"([a-z0-9_]+)",?\s*\)/g;
   for (const m of src.matchAll(re)) key.set(m[1], m[2]);

@@ -3,6 +3,8 @@
 //! signing keys and tokens, and JSON snapshots.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod browser;
+
 use std::{
     net::SocketAddr,
     path::Path,
@@ -551,5 +553,67 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         self.ctx.shutdown.cancel();
+    }
+}
+
+/// A JSON API client for a service's tests: `call` answers the status and the body as JSON
+/// (`Null` when it is not JSON). A test's app type can `Deref` to it.
+#[derive(Clone)]
+pub struct Api {
+    pub client: reqwest::Client,
+    /// The API's base, e.g. `http://127.0.0.1:PORT/api/volunteers/v1`.
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(client: reqwest::Client, base: impl Into<String>) -> Self {
+        Self {
+            client,
+            base: base.into(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
     }
 }

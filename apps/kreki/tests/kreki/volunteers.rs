@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use crate::up::ISSUER;
 
 pub struct Vol {
+    /// The API client (`call`, `get`, `put`, `post`), also reached through `Deref`.
+    pub api: testkit::Api,
     pub url: String,
     pub client: reqwest::Client,
     pub signer: TestSigner,
@@ -43,40 +45,6 @@ impl Vol {
 
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
         self.signer.token(ISSUER, sub, roles)
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut r = self
-            .client
-            .request(method, format!("{}/api/volunteers/v1{path}", self.url));
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, Some(token), None)
-            .await
-    }
-    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, Some(token), Some(body))
-            .await
-    }
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(token), Some(body))
-            .await
     }
 
     pub async fn publish(&self, subject: &str, source: &str, data: Value) -> Event {
@@ -192,9 +160,12 @@ pub async fn start(postgres: bool) -> Option<Vol> {
         (kreki::up(cfg, None).await.unwrap(), None, None)
     };
     let published = watch(running.bus.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let client = reqwest::Client::new();
     Some(Vol {
-        url: format!("http://{}", running.addr),
-        client: reqwest::Client::new(),
+        api: testkit::Api::new(client.clone(), format!("{url}/api/volunteers/v1")),
+        url,
+        client,
         signer,
         bus: running.bus.clone(),
         running: Some(running),
@@ -582,4 +553,11 @@ async fn demo_accounts_have_verified_profiles() {
     })
     .await;
     app.stop().await;
+}
+
+impl std::ops::Deref for Vol {
+    type Target = testkit::Api;
+    fn deref(&self) -> &testkit::Api {
+        &self.api
+    }
 }

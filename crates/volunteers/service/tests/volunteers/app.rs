@@ -20,6 +20,8 @@ pub use serde_json::{Value, json};
 use sqlx::Row;
 
 pub struct Vol {
+    /// The API client (`call`, `get`, `put`, `post`), also reached through `Deref`.
+    pub api: testkit::Api,
     pub url: String,
     pub client: reqwest::Client,
     pub bus: Arc<dyn Bus>,
@@ -34,6 +36,7 @@ pub async fn start(db: Db) -> Vol {
     let built = (desc.build)(h.ctx.clone()).await.unwrap();
     h.serve(&desc, built);
     Vol {
+        api: testkit::Api::new(h.client.clone(), format!("{}/api/volunteers/v1", h.url)),
         url: h.url.clone(),
         client: h.client.clone(),
         bus: h.bus.clone(),
@@ -51,40 +54,6 @@ impl Vol {
 
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
         self.harness.token(sub, roles)
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut r = self
-            .client
-            .request(method, format!("{}/api/volunteers/v1{path}", self.url));
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, Some(token), None)
-            .await
-    }
-    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, Some(token), Some(body))
-            .await
-    }
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(token), Some(body))
-            .await
     }
 
     /// Publish an event of another service on the bus (as its relay would).
@@ -233,4 +202,11 @@ pub async fn set_lead_area(v: &Vol, admin: &str, lead: &str, city: &str) {
         (200, Some(city)),
         "{b}"
     );
+}
+
+impl std::ops::Deref for Vol {
+    type Target = testkit::Api;
+    fn deref(&self) -> &testkit::Api {
+        &self.api
+    }
 }
