@@ -31,6 +31,9 @@ use sqlx::{
 
 /// Written by `kreki up` into its data directory while it runs (its process id).
 pub const PID_FILE: &str = "kreki-up.pid";
+/// Held (an exclusive advisory lock) by the `kreki up` serving a data directory, for as long
+/// as it runs: a second `kreki up` or a `kreki restore` on the same folder is refused.
+pub const LOCK_FILE: &str = "kreki-up.lock";
 /// What a backup folder holds besides the databases.
 pub const MANIFEST: &str = "kreki-backup.json";
 
@@ -87,18 +90,49 @@ async fn vacuum_into(source: &Path, target: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Is a `kreki up` running on `data_dir` (its pid file names a live process)?
+/// Is a `kreki up` running on `data_dir`? Its lock is held (the process id, from its pid file,
+/// when known, else 0).
 pub fn running_install(data_dir: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(data_dir.join(PID_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    // Linux: a live process has /proc/<pid>; elsewhere the file alone counts.
-    if cfg!(target_os = "linux") && !Path::new(&format!("/proc/{pid}")).exists() {
-        return None;
+    let lock = std::fs::File::open(data_dir.join(LOCK_FILE)).ok()?;
+    match lock.try_lock() {
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => Some(
+            std::fs::read_to_string(data_dir.join(PID_FILE))
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(0),
+        ),
+        Err(std::fs::TryLockError::Error(_)) => None,
     }
-    Some(pid)
+}
+
+/// Takes the data directory for this `kreki up` (created if missing): refused while another
+/// `kreki up` holds it. The lock lasts as long as the returned file is open (the process's
+/// life; the system drops it when the process ends, even after a crash or kill -9).
+pub fn lock_install(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(data_dir.join(PID_FILE)).unwrap_or_default();
+            anyhow::bail!(
+                "kreki up sudah berjalan pada {dir} (proses {pid}) / kreki up is already running on {dir} (process {pid}): one data directory, one kreki up",
+                dir = data_dir.display(),
+                pid = pid.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Take a backup of the `kreki up` install in `data_dir` into `to` (new or empty).

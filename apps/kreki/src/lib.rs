@@ -164,6 +164,8 @@ pub async fn open_postgres(cfg: &Config, desc: &ServiceDescriptor) -> anyhow::Re
 
 /// `kreki up`: every service in this process.
 pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Running> {
+    // One `kreki up` per data directory: two would write the same files.
+    let lock = backup::lock_install(&cfg.data_dir)?;
     let listener = bind(&cfg, 8119).await?;
     let bus_db = Db::open_sqlite(&cfg.data_dir.join("bus.db"), "bus")
         .await
@@ -196,6 +198,7 @@ pub async fn up(cfg: Config, demo: Option<DemoSettings>) -> anyhow::Result<Runni
     running.join = tokio::spawn(async move {
         let outcome = join.await;
         let _ = std::fs::remove_file(&pid_file);
+        drop(lock);
         outcome?
     });
     Ok(running)

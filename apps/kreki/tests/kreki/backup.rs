@@ -121,3 +121,27 @@ fn backup_and_restore_commands_explain_failures() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a kreki backup"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_kreki_up_on_the_same_folder_is_refused() {
+    let app = start_up(None).await;
+    let data = app.dir.path().join("data");
+    let mut cfg = kreki_platform::config::Config {
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    cfg.http.port = Some(0);
+    cfg.http.metrics_port = Some(0);
+    let Err(err) = kreki::up(cfg.clone(), None).await else {
+        panic!("a second kreki up started on the same data directory");
+    };
+    assert!(err.to_string().contains("already running"), "{err}");
+    // The first one is untouched and still takes panics.
+    panic(&app, "081211110003").await;
+    app.stop().await;
+    // Once it has stopped, the folder can be served again.
+    let again = kreki::up(cfg, None)
+        .await
+        .expect("starts after the first stopped");
+    again.stop().await.unwrap();
+}

@@ -5,5 +5,6 @@
 mod config;
 mod kubernetes;
 mod observability;
+mod pg_drill;
 mod proxy;
 mod routes;
