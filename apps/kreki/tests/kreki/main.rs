@@ -5,6 +5,7 @@
 mod backup;
 mod bootstrap;
 mod bridge;
+mod cluster;
 mod contracts;
 mod crash;
 mod deploy;

@@ -69,6 +69,25 @@ impl StreamLimits {
     }
 }
 
+/// `nats://a:4222,nats://b:4222` → the servers, in order.
+fn server_list(url: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|v| {
+            if v.is_empty() {
+                Err("no server".into())
+            } else {
+                Ok(v)
+            }
+        })
+}
+
 /// The URL(s) with any `user:password@` or `token@` replaced, for messages and logs.
 fn without_credentials(url: &str) -> String {
     url.split(',')
@@ -181,7 +200,15 @@ impl NatsBus {
         if in_background {
             options = options.retry_on_initial_connect();
         }
-        let client = options.connect(url).await.map_err(|e| {
+        // A comma-separated list names several servers of a cluster (the client also learns
+        // the others from the one it reaches).
+        let servers = server_list(url).map_err(|e| {
+            BusError::Unavailable(format!(
+                "invalid NATS address {}: {e}",
+                without_credentials(url)
+            ))
+        })?;
+        let client = options.connect(servers).await.map_err(|e| {
             BusError::Unavailable(format!(
                 "cannot connect to NATS at {}: {e}",
                 without_credentials(url)
@@ -456,5 +483,15 @@ mod tests {
             StreamLimits::default().max_age,
             Duration::from_secs(7 * 24 * 3600)
         );
+    }
+
+    #[test]
+    fn a_comma_separated_address_names_every_server_of_a_cluster() {
+        let servers = server_list("nats://a:4222, nats://b:4223,nats://c:4224").unwrap();
+        assert_eq!(servers.len(), 3);
+        assert_eq!(servers[1].host(), "b");
+        assert_eq!(servers[2].port(), 4224);
+        assert!(server_list("").is_err());
+        assert!(server_list("nats://a:notaport").is_err());
     }
 }
