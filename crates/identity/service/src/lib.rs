@@ -14,7 +14,8 @@
 //! - `pages/` the login pages at `/akun/`;
 //! - below them: `http` (caller, views, error mapping), `notices` (messages through notify),
 //!   `ui` (page building blocks), `idp` (token issuance, sign-in throttles, MFA tickets),
-//!   `store/` (SQL by aggregate), `webauthn`, `keys`, `clients`, `password`, `totp`, `web`;
+//!   `store/` (SQL by aggregate), `webauthn`, `keys`, `clients`, `password`, `totp`, `web`,
+//!   `reauth` (proving it is the holder again before a sensitive change);
 //! - `routes` wires the REST API and its OpenAPI document.
 
 pub mod access;
@@ -31,6 +32,7 @@ pub mod notices;
 pub mod oidc;
 pub mod pages;
 pub mod password;
+pub mod reauth;
 pub mod routes;
 pub mod store;
 pub mod totp;
@@ -150,7 +152,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         ctx.spawn(idp.clone().upkeep());
         ctx.spawn(idp.clone().publish_revocations(ctx.bus.clone()));
         let (api, openapi) = routes::router(idp.clone());
-        let pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
+        let mut pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
+        if idp.secure() {
+            // Every cookie of the pages is `Secure` when the site is served over https.
+            pages = pages.layer(axum::middleware::map_response(
+                |res: axum::response::Response| async move { ui::secure_cookies(res) },
+            ));
+        }
         Ok(Built {
             api,
             openapi,

@@ -42,6 +42,9 @@ pub struct Options {
     pub localhost: bool,
     /// Register the partner clients of the OIDC tests (`partner-psc`, `third-party`).
     pub partner_clients: bool,
+    /// Announce the public base URL as `https://localhost:<port>` (a TLS proxy in front);
+    /// the tests still talk plain HTTP to the listener (`App::url`).
+    pub https: bool,
 }
 
 /// KREKI ID with cheap Argon2 and the partner clients (as the old `kreki up` tests had).
@@ -54,8 +57,8 @@ pub async fn start_with(demo: bool, more: impl FnOnce(&mut Config)) -> App {
     start_opts(
         Options {
             demo,
-            localhost: false,
             partner_clients: true,
+            ..Options::default()
         },
         more,
     )
@@ -110,6 +113,11 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
     } else {
         format!("http://127.0.0.1:{port}")
     };
+    let base_url = if opts.https {
+        format!("https://localhost:{port}")
+    } else {
+        url.clone()
+    };
     // Tokens of other issuers are never accepted here; KREKI ID checks its own.
     let signer = TestSigner::new("unused");
     let auth = Arc::new(Authenticator::new(
@@ -137,7 +145,7 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
     let ctx = ServiceContext {
         name: "identity",
         config: Arc::new(cfg),
-        base_url: url.clone(),
+        base_url,
         db: db.clone(),
         bus: bus.clone(),
         relay: Arc::new(RelayState::default()),

@@ -349,7 +349,7 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
         "POST",
         "/mfa/passkeys/register/start",
         Some(&access),
-        Value::Null,
+        json!({ "current_password": PW }),
     )
     .await;
     assert_eq!(s, 200, "{v}");
@@ -403,7 +403,14 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
     assert_eq!(s, 200);
     assert!(!html.contains("<code>") && !html.contains("<svg"), "{html}");
     // A secret set up (but not confirmed) in a signed-in session is no factor for a ticket.
-    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/setup",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let secret = v["data"]["secret"].as_str().unwrap().to_string();
     let step = login(&app, "ketut@example.org", PW).await;
@@ -417,4 +424,300 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
     .await;
     assert_eq!(s, 401, "{v}");
     app.stop().await;
+}
+
+/// Finding 3 (rest): a stolen access token alone adds no authenticator (TOTP secret, passkey)
+/// and removes none. The current password, a code of the current TOTP authenticator, or a
+/// sign-in that passed a second factor less than 5 minutes ago is needed; a replayed TOTP
+/// code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_stolen_token_cannot_enrol_or_remove_an_authenticator() {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let app = start_localhost().await;
+    let origin = reqwest::Url::parse(&app.url).unwrap();
+    register(&app, "made@example.org", PW).await;
+    let stolen = login(&app, "made@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The thief's token alone, or with a wrong password, gets no TOTP secret and no
+    // passkey ceremony.
+    for path in ["/mfa/totp/setup", "/mfa/passkeys/register/start"] {
+        for body in [
+            Value::Null,
+            json!({}),
+            json!({ "current_password": "Salah-Tebak-123" }),
+        ] {
+            let (s, v) = api(&app, "POST", path, Some(&stolen), body).await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (403, Some("AUTH_REAUTH_REQUIRED")),
+                "{path}: {v}"
+            );
+            assert!(v["data"].is_null(), "{v}");
+        }
+        // Without any body either.
+        let r = app
+            .client
+            .post(format!("{}/api/auth/v1{path}", app.url))
+            .bearer_auth(&stolen)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+
+    // The holder, with the password, adds a passkey.
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&stolen),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let passkey = v["data"]["id"].as_str().unwrap().to_string();
+
+    // The token alone does not remove it.
+    let (s, v) = api(
+        &app,
+        "DELETE",
+        &format!("/mfa/passkeys/{passkey}"),
+        Some(&stolen),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AUTH_REAUTH_REQUIRED")),
+        "{v}"
+    );
+
+    // A sign-in that passed the passkey as its second factor may add an authenticator
+    // without asking again (within 5 minutes).
+    let step = login(&app, "made@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa/passkey/start",
+        None,
+        json!({ "mfaToken": step["mfaToken"] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let assertion = authenticator
+        .do_authentication(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, t) = api(&app, "POST", "/login/mfa/passkey/finish", None, json!({ "mfaToken": step["mfaToken"], "ceremony": v["data"]["ceremony"], "credential": assertion })).await;
+    assert_eq!(s, 200, "{t}");
+    let fresh = t["data"]["accessToken"].as_str().unwrap().to_string();
+    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&fresh), Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let code = totp_now(&secret);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/enable",
+        Some(&fresh),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // A used TOTP code does not re-authenticate the stolen token; a new one does.
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "totp_code": code }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AUTH_REAUTH_REQUIRED")),
+        "{v}"
+    );
+    let next = {
+        let raw = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, raw)
+            .unwrap()
+            .generate(now + 30)
+    };
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "totp_code": next }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The fresh sign-in removes the passkey without asking again.
+    let (s, v) = api(
+        &app,
+        "DELETE",
+        &format!("/mfa/passkeys/{passkey}"),
+        Some(&fresh),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    app.stop().await;
+}
+
+/// Sign in on the login page in a browser of its own; the page's CSRF token afterwards.
+async fn page_session(app: &crate::app::App, email: &str) -> (Browser, String) {
+    let mut b = Browser::new(&app.url);
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, loc, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", email),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!((s, loc.as_str()), (303, "/akun/"), "{html}");
+    let (s, _, html) = b.get("/akun/").await;
+    assert_eq!(s, 200, "{html}");
+    let token = hidden(&html, "csrf");
+    (b, token)
+}
+
+/// Finding 12 (CSRF): the token of the `/akun/` pages is bound to the browser's session. A
+/// token (and cookie) of the attacker's own session, planted in the victim's browser (a
+/// sibling host can set cookies for the parent domain), does not submit the victim's forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_csrf_token_of_another_session_is_refused() {
+    let app = start(false).await;
+    register(&app, "korban@example.org", PW).await;
+    register(&app, "penyerang@example.org", PW).await;
+    let (mut victim, victim_token) = page_session(&app, "korban@example.org").await;
+    let (attacker, attacker_token) = page_session(&app, "penyerang@example.org").await;
+    assert_ne!(victim_token, attacker_token);
+    let session = victim.jar["kreki_session"].clone();
+
+    // The attacker's pair (cookie and form field) in the victim's browser: sign-out refused.
+    victim
+        .jar
+        .insert("kreki_csrf".into(), attacker.jar["kreki_csrf"].clone());
+    let _ = victim
+        .post("/akun/keluar", &[("csrf", &attacker_token)])
+        .await;
+    victim.jar.insert("kreki_session".into(), session.clone());
+    let (s, loc, html) = victim.get("/akun/").await;
+    assert_eq!((s, loc.as_str()), (200, ""), "the victim was signed out");
+    assert!(html.contains("Rahmat Hidayat"), "{html}");
+
+    // A token made before the sign-in (bound to no session) is refused once signed in.
+    let mut fresh = Browser::new(&app.url);
+    let (_, _, html) = fresh.get("/akun/masuk").await;
+    let anonymous = hidden(&html, "csrf");
+    victim
+        .jar
+        .insert("kreki_csrf".into(), fresh.jar["kreki_csrf"].clone());
+    let _ = victim.post("/akun/keluar", &[("csrf", &anonymous)]).await;
+    victim.jar.insert("kreki_session".into(), session.clone());
+    let (s, _, _) = victim.get("/akun/").await;
+    assert_eq!(s, 200, "the victim was signed out");
+
+    // The victim's own token (the page issues one for this session again) signs out.
+    let (_, _, html) = victim.get("/akun/").await;
+    let own = hidden(&html, "csrf");
+    let _ = victim.post("/akun/keluar", &[("csrf", &own)]).await;
+    victim.jar.insert("kreki_session".into(), session);
+    let (s, loc, _) = victim.get("/akun/").await;
+    assert_eq!(s, 303, "{loc}");
+    app.stop().await;
+}
+
+/// Finding 12 (CSRF cookie): on a site served over https every cookie of the pages is
+/// `Secure` (CSRF, language, session); over plain http (the demo) they cannot be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_page_cookies_are_secure_on_https() {
+    let set_cookies = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    for https in [true, false] {
+        let app = crate::app::start_opts(
+            crate::app::Options {
+                https,
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .await;
+        register(&app, "aman@example.org", PW).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{}/akun/masuk?lang=en", app.url))
+            .send()
+            .await
+            .unwrap();
+        let mut cookies = set_cookies(&r);
+        let html = r.text().await.unwrap();
+        let csrf = hidden(&html, "csrf");
+        let r = client
+            .post(format!("{}/akun/masuk", app.url))
+            .header("cookie", format!("kreki_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("identifier", "aman@example.org"),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        cookies.extend(set_cookies(&r));
+        for name in ["kreki_csrf=", "kreki_lang=", "kreki_session="] {
+            let c = cookies
+                .iter()
+                .find(|c| c.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} in {cookies:?}"));
+            assert_eq!(c.contains("; Secure"), https, "{c}");
+        }
+        app.stop().await;
+    }
 }
