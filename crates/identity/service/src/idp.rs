@@ -240,7 +240,12 @@ impl Idp {
                 roles: vec![a.role.as_str().into()],
                 profile: profile_claims(a, scope),
             };
-            Some(self.keys.sign(TokenKind::Other, &claims).await?)
+            // ES256 unless the client registered RS256 (`id_token_signed_response_alg`).
+            let alg = match self.clients.get(client_id).await {
+                Some(c) => c.id_token_alg(),
+                None => crate::keys::Alg::Es256,
+            };
+            Some(self.keys.sign_id_token(alg, &claims).await?)
         } else {
             None
         };
@@ -466,7 +471,7 @@ impl Idp {
     /// Save an account's changes (version + 1) and publish `identity.account.updated`.
     pub async fn save(&self, a: &mut Account) -> Result<(), crate::store::StoreError> {
         let mut tx = self.store.db.begin().await?;
-        Store::save_account(&mut tx, a).await?;
+        self.store.save_account(&mut tx, a).await?;
         tx.commit().await?;
         self.relay.poke();
         Ok(())
@@ -553,7 +558,7 @@ impl Idp {
                 )
                 .await?;
             }
-            Store::save_account(&mut tx, &mut a).await?;
+            self.store.save_account(&mut tx, &mut a).await?;
             tx.commit().await?;
             method = Some("otp");
         } else if a.totp_enabled && self.use_recovery_code(&a.id, &code).await? {

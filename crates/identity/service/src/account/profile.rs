@@ -19,7 +19,7 @@ use crate::{
     login::codes::{CodeBody, check_phone_code, send_phone_code},
     notices::{notify_address, send_email_link},
     reauth::reauthenticate,
-    store::{Account, Store, audit},
+    store::{Account, audit},
 };
 
 #[utoipa::path(get, path = "/me", tag = "account",
@@ -149,7 +149,8 @@ pub async fn me_put(
         a.pending_phone = new_phone.clone();
     }
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(

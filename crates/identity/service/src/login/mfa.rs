@@ -80,7 +80,10 @@ pub async fn totp_provision(idp: &Idp, a: &mut Account) -> Result<TotpSetup, Api
     a.totp_secret = Some(secret.clone());
     a.totp_enabled = false;
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, a).await.map_err(store_err)?;
+    idp.store
+        .save_account(&mut tx, a)
+        .await
+        .map_err(store_err)?;
     tx.commit().await?;
     Ok(TotpSetup {
         secret,
@@ -269,7 +272,8 @@ pub async fn totp_enable(
         .new_recovery_codes(&mut tx, &a.id)
         .await
         .map_err(ApiError::internal)?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(
@@ -318,7 +322,8 @@ pub async fn totp_disable(
     a.totp_secret = None;
     let mut tx = idp.store.db.begin().await?;
     Store::delete_recovery_codes(&mut tx, &a.id).await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(

@@ -169,9 +169,7 @@ pub async fn login_submit(
                             );
                         }
                     };
-                    if crate::store::Store::save_account(&mut tx, &mut a)
-                        .await
-                        .is_err()
+                    if idp.store.save_account(&mut tx, &mut a).await.is_err()
                         || tx.commit().await.is_err()
                     {
                         return message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again."));

@@ -721,3 +721,145 @@ async fn attack_page_cookies_are_secure_on_https() {
         app.stop().await;
     }
 }
+
+/// Finding 12 (secrets at rest): a copy of the database (a backup, a dump) holds no usable
+/// signing key and no TOTP secret: the stored rows are sealed with a key kept outside the
+/// database (here `kreki up`'s key file, mode 0600). After a restart the service signs and
+/// verifies with the same keys and checks TOTP codes; a row in clear from before is sealed
+/// on start and still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_copy_of_the_database_holds_no_signing_key_or_totp_secret() {
+    use sqlx::Row;
+    let app = start(false).await;
+    register(&app, "rahasia@example.org", PW).await;
+    let access = login(&app, "rahasia@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/setup",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/enable",
+        Some(&access),
+        json!({ "code": totp_now(&secret) }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // What a thief with the database reads.
+    let stored_totp: String = sqlx::query("SELECT totp_secret FROM accounts WHERE email = $1")
+        .bind("rahasia@example.org")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored_totp.starts_with("enc1:"), "{stored_totp}");
+    assert!(!stored_totp.contains(&secret));
+    let keys: Vec<(String, String)> = sqlx::query_as("SELECT kid, private_der FROM signing_keys")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    for (kid, der) in &keys {
+        // A P-256 PKCS#8 key in base64 starts with "MIGHAgEA".
+        assert!(
+            der.starts_with("enc1:") && !der.contains("MIGHAgEA"),
+            "{kid}: {der}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(app.data_dir().join("identity-encryption.key")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    // A row in clear (written before encryption existed) is sealed on the next start.
+    sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE email = $2")
+        .bind(&secret)
+        .bind("rahasia@example.org")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let jwks_before: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app = app.restart().await;
+    let stored: String = sqlx::query("SELECT totp_secret FROM accounts WHERE email = $1")
+        .bind("rahasia@example.org")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        stored.starts_with("enc1:") && !stored.contains(&secret),
+        "{stored}"
+    );
+
+    // The same keys after the restart, and they sign: a new token verifies with the old
+    // key set; the TOTP secret still checks codes.
+    let jwks_after: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after);
+    let step = login(&app, "rahasia@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true, "{step}");
+    let next = {
+        let raw = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, raw)
+            .unwrap()
+            .generate(now + 30)
+    };
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": next }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["data"]["accessToken"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks_before).unwrap();
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("signed with a stored key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["kreki"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap();
+    let (s, _) = api(&app, "GET", "/me", Some(token), Value::Null).await;
+    assert_eq!(s, 200);
+    app.stop().await;
+}
