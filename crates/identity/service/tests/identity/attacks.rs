@@ -863,3 +863,154 @@ async fn attack_a_copy_of_the_database_holds_no_signing_key_or_totp_secret() {
     assert_eq!(s, 200);
     app.stop().await;
 }
+
+/// Finding 2 (rest): the sign-in page's MFA step offers the passkey when the account has one,
+/// with the one small script it needs allowed by its hash in the Content-Security-Policy
+/// (no `'unsafe-inline'`); the passkey's answer posted with the form signs the browser in.
+/// An account without a passkey gets a page without script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_offers_the_passkey_with_a_hashed_script() {
+    use base64::Engine;
+    use sha2::Digest;
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let app = start_localhost().await;
+    let origin = reqwest::Url::parse(&app.url).unwrap();
+    register(&app, "putu@example.org", PW).await;
+    let access = login(&app, "putu@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+
+    // The password step of the page: the MFA page offers the passkey.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/akun/masuk", app.url))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    let post = |form: Vec<(&'static str, String)>| {
+        client
+            .post(format!("{}/akun/masuk", app.url))
+            .header("cookie", format!("kreki_csrf={csrf}"))
+            .form(&form)
+            .send()
+    };
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("identifier", "putu@example.org".into()),
+        ("password", PW.into()),
+        ("return_to", "/akun/".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"passkey\""), "{html}");
+    let script = html
+        .split_once("<script>")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(s, _)| s.to_string())
+        .expect("a script");
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{hash}'")),
+        "{csp}"
+    );
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap();
+    assert_eq!(script_src, format!("script-src 'sha256-{hash}'"), "{csp}");
+    assert_eq!(html.matches("<script").count(), 1);
+
+    // What the script does: the options of the form to the authenticator, its answer posted.
+    let options = {
+        let i = html.find("data-options=\"").unwrap() + "data-options=\"".len();
+        let raw = &html[i..i + html[i..].find('"').unwrap()];
+        raw.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let assertion = authenticator
+        .do_authentication(origin.clone(), serde_json::from_str(&options).unwrap())
+        .unwrap();
+    let field = |name: &str| {
+        let needle = format!("name=\"{name}\" value=\"");
+        let i = html.rfind(&needle).unwrap() + needle.len();
+        html[i..i + html[i..].find('"').unwrap()].to_string()
+    };
+    let r = client
+        .post(format!("{}/akun/mfa", app.url))
+        .header("cookie", format!("kreki_csrf={csrf}"))
+        .form(&[
+            ("csrf", csrf.clone()),
+            ("ticket", field("ticket")),
+            ("return_to", "/akun/".to_string()),
+            ("step", "passkey".to_string()),
+            ("ceremony", field("ceremony")),
+            ("credential", serde_json::to_string(&assertion).unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("kreki_session=")),
+        "signed in"
+    );
+
+    // Pages without a passkey to offer run no script at all.
+    let r = client
+        .get(format!("{}/akun/masuk", app.url))
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("script-src"), "{csp}");
+    assert!(!r.text().await.unwrap().contains("<script"));
+    app.stop().await;
+}
