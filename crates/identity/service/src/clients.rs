@@ -25,11 +25,24 @@ pub struct Client {
     pub scopes: Vec<String>,
     /// `builtin`, `config` or `admin`.
     pub source: String,
+    /// The algorithm of this client's ID tokens: `ES256` (the default) or `RS256`.
+    #[serde(default = "default_alg")]
+    pub id_token_signed_response_alg: String,
     #[serde(skip)]
     pub secret_hash: Option<String>,
 }
 
+fn default_alg() -> String {
+    "ES256".into()
+}
+
 impl Client {
+    /// The algorithm of this client's ID tokens.
+    pub fn id_token_alg(&self) -> crate::keys::Alg {
+        crate::keys::Alg::parse(&self.id_token_signed_response_alg)
+            .unwrap_or(crate::keys::Alg::Es256)
+    }
+
     pub fn allows_grant(&self, g: &str) -> bool {
         self.grant_types.iter().any(|x| x == g)
     }
@@ -86,6 +99,7 @@ pub fn builtin(base_url: &str) -> Vec<Client> {
             .map(String::from)
             .to_vec(),
         source: "builtin".into(),
+        id_token_signed_response_alg: default_alg(),
         secret_hash: None,
     })
     .collect()
@@ -102,6 +116,10 @@ pub fn from_seed(s: &ClientSeed) -> Client {
         grant_types: s.grant_types.clone(),
         scopes: s.scopes.clone(),
         source: "config".into(),
+        id_token_signed_response_alg: s
+            .id_token_signed_response_alg
+            .clone()
+            .unwrap_or_else(default_alg),
         secret_hash: s
             .client_secret
             .as_ref()
@@ -117,7 +135,7 @@ fn unlist(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// A client's columns bound as $1..$11 (`now` is $11).
+/// A client's columns bound as $1..$12 (`now` is $11, the ID token algorithm $12).
 fn bind_client<'q>(
     sql: &'q str,
     c: &'q Client,
@@ -135,6 +153,7 @@ fn bind_client<'q>(
         .bind(list(&c.scopes))
         .bind(&c.source)
         .bind(now)
+        .bind(&c.id_token_signed_response_alg)
 }
 
 /// Clients, cached in memory (every token request needs one); admin changes write through.
@@ -158,7 +177,7 @@ impl Registry {
 
     pub async fn reload(&self) -> anyhow::Result<()> {
         let rows = sqlx::query(
-            "SELECT client_id, name, secret_hash, confidential, first_party, redirect_uris, post_logout_redirect_uris, grant_types, scopes, source FROM clients",
+            "SELECT client_id, name, secret_hash, confidential, first_party, redirect_uris, post_logout_redirect_uris, grant_types, scopes, source, id_token_alg FROM clients",
         )
         .fetch_all(self.db.pool())
         .await?;
@@ -177,6 +196,7 @@ impl Registry {
                 grant_types: unlist(&r.try_get::<String, _>("grant_types")?),
                 scopes: unlist(&r.try_get::<String, _>("scopes")?),
                 source: r.try_get("source")?,
+                id_token_signed_response_alg: r.try_get("id_token_alg")?,
             };
             map.insert(c.client_id.clone(), Arc::new(c));
         }
@@ -203,7 +223,7 @@ impl Registry {
         let updated = bind_client(
             "UPDATE clients SET name = $2, secret_hash = CASE WHEN $4 = 0 THEN NULL ELSE COALESCE($3, secret_hash) END, \
              confidential = $4, first_party = $5, redirect_uris = $6, post_logout_redirect_uris = $7, grant_types = $8, \
-             scopes = $9, source = $10, updated_at = $11 WHERE client_id = $1",
+             scopes = $9, source = $10, updated_at = $11, id_token_alg = $12 WHERE client_id = $1",
             c,
             now,
         )
@@ -213,8 +233,8 @@ impl Registry {
         if updated == 0 {
             bind_client(
                 "INSERT INTO clients (client_id, name, secret_hash, confidential, first_party, redirect_uris, \
-                 post_logout_redirect_uris, grant_types, scopes, source, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                 post_logout_redirect_uris, grant_types, scopes, source, created_at, updated_at, id_token_alg) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
                 c,
                 now,
             )

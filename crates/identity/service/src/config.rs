@@ -42,6 +42,11 @@ pub struct IdentityConfig {
     pub webauthn_rp_id: Option<String>,
     /// Clients registered from configuration (in addition to the built-in public apps).
     pub clients: Vec<ClientSeed>,
+    /// The data-encryption key(s) of signing keys and TOTP secrets at rest: base64 of 32
+    /// random bytes, several separated by commas (the first encrypts, all decrypt; see
+    /// `sealing`). Also `KREKI_IDENTITY__ENCRYPTION_SECRET_FILE`. Without one, a key file is
+    /// made in the data directory on the first start (`identity-encryption.key`).
+    pub encryption_secret: Option<Secret>,
 }
 
 impl Default for IdentityConfig {
@@ -68,6 +73,7 @@ impl Default for IdentityConfig {
             otp_allowed_country_codes: vec!["62".into()],
             webauthn_rp_id: None,
             clients: Vec::new(),
+            encryption_secret: None,
         }
     }
 }
@@ -92,6 +98,9 @@ pub struct ClientSeed {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The algorithm of this client's ID tokens: `ES256` (the default) or `RS256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 impl IdentityConfig {
@@ -160,6 +169,11 @@ impl IdentityConfig {
                     "clients.grant_types",
                     "client_credentials needs a confidential client",
                 );
+            }
+            if let Some(alg) = &c.id_token_signed_response_alg
+                && crate::keys::Alg::parse(alg).is_none()
+            {
+                return bad("clients.id_token_signed_response_alg", "ES256 or RS256");
             }
         }
         Ok(())

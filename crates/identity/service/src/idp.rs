@@ -42,6 +42,13 @@ pub struct AccessClaims {
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// When the user signed in (Unix seconds; RFC 9068 §2.2.1): a refresh keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How the user signed in (`pwd`, `otp`, `hwk`, `mfa` ...): re-authentication accepts
+    /// a recent sign-in with a second factor (`crate::reauth`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,13 +175,14 @@ impl Idp {
         .unwrap_or(false)
     }
 
-    /// A signed access token for a user.
+    /// A signed access token for a user; `auth` is the sign-in's time (µs) and methods.
     pub async fn access_token(
         &self,
         a: &Account,
         client_id: &str,
         scope: &str,
         sid: Option<String>,
+        auth: Option<(i64, &str)>,
     ) -> anyhow::Result<(String, AccessClaims)> {
         let now_us = now_micros();
         let now = now_us / 1_000_000;
@@ -190,6 +198,10 @@ impl Idp {
             roles: vec![a.role.as_str().into()],
             scope: scope.into(),
             sid,
+            auth_time: auth.map(|(t, _)| t / 1_000_000),
+            amr: auth
+                .map(|(_, amr)| amr.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
         };
         Ok((self.keys.sign(TokenKind::Access, &claims).await?, claims))
     }
@@ -209,7 +221,9 @@ impl Idp {
         family: Option<String>,
         with_refresh: bool,
     ) -> anyhow::Result<TokenSet> {
-        let (access_token, _) = self.access_token(a, client_id, scope, sid.clone()).await?;
+        let (access_token, _) = self
+            .access_token(a, client_id, scope, sid.clone(), Some((auth_time, amr)))
+            .await?;
         let openid = scope.split_whitespace().any(|s| s == "openid");
         let id_token = if openid {
             let now = now_micros() / 1_000_000;
@@ -226,7 +240,12 @@ impl Idp {
                 roles: vec![a.role.as_str().into()],
                 profile: profile_claims(a, scope),
             };
-            Some(self.keys.sign(TokenKind::Other, &claims).await?)
+            // ES256 unless the client registered RS256 (`id_token_signed_response_alg`).
+            let alg = match self.clients.get(client_id).await {
+                Some(c) => c.id_token_alg(),
+                None => crate::keys::Alg::Es256,
+            };
+            Some(self.keys.sign_id_token(alg, &claims).await?)
         } else {
             None
         };
@@ -402,7 +421,7 @@ impl Idp {
             .await?)
     }
 
-    async fn login_succeeded(&self, identifier: &str, ip: IpAddr) -> anyhow::Result<()> {
+    pub async fn login_succeeded(&self, identifier: &str, ip: IpAddr) -> anyhow::Result<()> {
         Ok(self
             .store
             .throttle_clear(&Self::pair_key(identifier, ip))
@@ -452,7 +471,7 @@ impl Idp {
     /// Save an account's changes (version + 1) and publish `identity.account.updated`.
     pub async fn save(&self, a: &mut Account) -> Result<(), crate::store::StoreError> {
         let mut tx = self.store.db.begin().await?;
-        Store::save_account(&mut tx, a).await?;
+        self.store.save_account(&mut tx, a).await?;
         tx.commit().await?;
         self.relay.poke();
         Ok(())
@@ -539,7 +558,7 @@ impl Idp {
                 )
                 .await?;
             }
-            Store::save_account(&mut tx, &mut a).await?;
+            self.store.save_account(&mut tx, &mut a).await?;
             tx.commit().await?;
             method = Some("otp");
         } else if a.totp_enabled && self.use_recovery_code(&a.id, &code).await? {

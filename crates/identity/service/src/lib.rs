@@ -14,7 +14,9 @@
 //! - `pages/` the login pages at `/akun/`;
 //! - below them: `http` (caller, views, error mapping), `notices` (messages through notify),
 //!   `ui` (page building blocks), `idp` (token issuance, sign-in throttles, MFA tickets),
-//!   `store/` (SQL by aggregate), `webauthn`, `keys`, `clients`, `password`, `totp`, `web`;
+//!   `store/` (SQL by aggregate), `webauthn`, `keys`, `clients`, `password`, `totp`, `web`,
+//!   `reauth` (proving it is the holder again before a sensitive change), `sealing`
+//!   (signing keys and TOTP secrets encrypted at rest);
 //! - `routes` wires the REST API and its OpenAPI document.
 
 pub mod access;
@@ -31,7 +33,9 @@ pub mod notices;
 pub mod oidc;
 pub mod pages;
 pub mod password;
+pub mod reauth;
 pub mod routes;
+pub mod sealing;
 pub mod store;
 pub mod totp;
 pub mod ui;
@@ -74,6 +78,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_pending_contacts.sql"),
         postgres: include_str!("../migrations/postgres/0004_pending_contacts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "id_token_alg",
+        sqlite: include_str!("../migrations/sqlite/0005_id_token_alg.sql"),
+        postgres: include_str!("../migrations/postgres/0005_id_token_alg.sql"),
+    },
 ];
 
 pub fn descriptor() -> ServiceDescriptor {
@@ -98,9 +108,23 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let cfg = Arc::new(ctx.config.service_section::<IdentityConfig>("identity")?);
         cfg.validate()?;
         let longest = Duration::from_secs(cfg.access_token_ttl_s.max(cfg.id_token_ttl_s));
+        // Signing keys and TOTP secrets are sealed at rest; rows from before are sealed now.
+        let sealer = Arc::new(match &cfg.encryption_secret {
+            Some(s) => sealing::Sealer::from_secret(s.expose())?,
+            None => sealing::Sealer::from_key_file(&ctx.config.data_dir)?,
+        });
+        let store = store::Store::with_sealer(ctx.db.clone(), sealer.clone());
+        let resealed = store.reseal().await?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                "secrets at rest sealed with the current data-encryption key"
+            );
+        }
         let keys = Arc::new(
             keys::KeyRing::open(
                 ctx.db.clone(),
+                sealer,
                 Duration::from_secs(cfg.key_rotation_days * 86_400),
                 longest,
             )
@@ -109,6 +133,14 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let mut seeds = clients::builtin(&ctx.base_url);
         seeds.extend(cfg.clients.iter().map(clients::from_seed));
         let registry = clients::Registry::open(ctx.db.clone(), seeds).await?;
+        if registry
+            .all()
+            .await
+            .iter()
+            .any(|c| c.id_token_signed_response_alg == keys::Alg::Rs256.as_str())
+        {
+            keys.ensure_rsa().await?;
+        }
         let issuer = ctx.base_url.trim_end_matches('/').to_string();
         let rp_id = match &cfg.webauthn_rp_id {
             Some(r) => r.clone(),
@@ -127,7 +159,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         };
         let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         let idp = Arc::new(idp::Idp {
-            store: store::Store::new(ctx.db.clone()),
+            store,
             passkeys,
             keys,
             clients: registry,
@@ -150,7 +182,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         ctx.spawn(idp.clone().upkeep());
         ctx.spawn(idp.clone().publish_revocations(ctx.bus.clone()));
         let (api, openapi) = routes::router(idp.clone());
-        let pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
+        let mut pages = oidc::router(idp.clone()).merge(pages::router(idp.clone()));
+        if idp.secure() {
+            // Every cookie of the pages is `Secure` when the site is served over https.
+            pages = pages.layer(axum::middleware::map_response(
+                |res: axum::response::Response| async move { ui::secure_cookies(res) },
+            ));
+        }
         Ok(Built {
             api,
             openapi,

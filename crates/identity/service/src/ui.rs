@@ -115,23 +115,85 @@ pub fn error_box(msg: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// A CSRF token: a cookie and the same value in the form (double submit, SameSite=Strict).
+/// A CSRF token, bound to the browser's session: `<nonce>.<mac>`, where the mac is an
+/// HMAC-SHA256 of the nonce keyed with the session cookie (a secret only that browser and
+/// the server know). It travels as a cookie and in the form (double submit, SameSite=Strict);
+/// a submission counts only when both match and the mac fits the session the request
+/// carries, so a token taken from another session (or planted as a cookie by a sibling
+/// host) is refused. Before a sign-in there is no session yet: the token is then bound to
+/// "no session" and a new one is issued once a session exists. The cookie is `Secure`
+/// when the public base URL is https (`secure_cookies`, applied to every page response).
 pub fn csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let binding = web::cookie(headers, SESSION_COOKIE);
     match web::cookie(headers, CSRF_COOKIE) {
-        Some(v) if v.len() >= 32 => (v.to_string(), None),
+        Some(v) if csrf_bound(v, binding) => (v.to_string(), None),
         _ => {
-            let v = random_token();
+            let nonce = random_token();
+            let v = format!("{nonce}.{}", csrf_mac(&nonce, binding));
             let c = web::set_cookie(CSRF_COOKIE, &v, 86_400, false, "Strict");
             (v, Some(c))
         }
     }
 }
 
-pub fn csrf_ok(headers: &HeaderMap, form: &[(String, String)]) -> bool {
-    match (web::cookie(headers, CSRF_COOKIE), field(form, "csrf")) {
-        (Some(a), Some(b)) => subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into(),
+fn csrf_mac(nonce: &str, session: Option<&str>) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let key = session.map_or(&b"kreki-csrf:no-session"[..], str::as_bytes);
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(b"kreki-csrf:");
+    mac.update(nonce.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether a token was issued for this session (or for no session, when there is none).
+fn csrf_bound(token: &str, session: Option<&str>) -> bool {
+    match token.split_once('.') {
+        Some((nonce, mac)) if nonce.len() >= 32 && !mac.is_empty() => {
+            subtle::ConstantTimeEq::ct_eq(mac.as_bytes(), csrf_mac(nonce, session).as_bytes())
+                .into()
+        }
         _ => false,
     }
+}
+
+pub fn csrf_ok(headers: &HeaderMap, form: &[(String, String)]) -> bool {
+    match (web::cookie(headers, CSRF_COOKIE), field(form, "csrf")) {
+        (Some(a), Some(b)) => {
+            subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
+                && csrf_bound(b, web::cookie(headers, SESSION_COOKIE))
+        }
+        _ => false,
+    }
+}
+
+/// On a site served over https every cookie of the pages is `Secure` (the CSRF and language
+/// cookies are made without knowing the site; this adds the flag where it is missing).
+pub fn secure_cookies(mut res: Response) -> Response {
+    let fixed: Vec<HeaderValue> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| match v.to_str() {
+            Ok(s)
+                if !s
+                    .split(';')
+                    .any(|p| p.trim().eq_ignore_ascii_case("secure")) =>
+            {
+                HeaderValue::from_str(&format!("{s}; Secure")).unwrap_or_else(|_| v.clone())
+            }
+            _ => v.clone(),
+        })
+        .collect();
+    if !fixed.is_empty() {
+        res.headers_mut().remove(header::SET_COOKIE);
+        for v in fixed {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 pub fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> Response {

@@ -85,7 +85,8 @@ pub async fn reset(idp: &Idp, token: &str, new_password: &str, ip: IpAddr) -> Re
     // Following the link proves the address.
     a.email_verified = true;
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     Store::revoke_account_tokens(&mut tx, &a.id).await?;
@@ -136,7 +137,8 @@ pub async fn change_password(
             .map_err(ApiError::internal)?,
     );
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     Store::revoke_account_tokens(&mut tx, &a.id).await?;

@@ -1,5 +1,5 @@
-//! The own profile: reading and rectifying it; a new e-mail or phone needs the current
-//! password and waits until it is verified.
+//! The own profile: reading and rectifying it; a new e-mail or phone needs re-authentication
+//! (`crate::reauth`) and waits until it is verified.
 
 use std::net::IpAddr;
 
@@ -9,20 +9,17 @@ use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     error::ErrorEnvelope,
     http::{ApiJson, ClientIp},
-    time_util::now_micros,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    http::{
-        Caller, St, UserView, field_invalid, login_err, normalize_email, normalize_phone, store_err,
-    },
-    idp::{Idp, LoginError},
+    http::{Caller, St, UserView, field_invalid, normalize_email, normalize_phone, store_err},
+    idp::Idp,
     login::codes::{CodeBody, check_phone_code, send_phone_code},
     notices::{notify_address, send_email_link},
-    store::{Account, Store, audit},
-    totp,
+    reauth::reauthenticate,
+    store::{Account, audit},
 };
 
 #[utoipa::path(get, path = "/me", tag = "account",
@@ -43,67 +40,11 @@ pub struct MeUpdate {
     /// (`POST /otp/verify`).
     pub phone: Option<String>,
     pub language: Option<String>,
-    /// Needed to change the e-mail or phone (a stolen access token alone must not).
+    /// Needed to change the e-mail or phone (a stolen access token alone must not), unless
+    /// the token's sign-in passed a second factor within the last 5 minutes.
     pub current_password: Option<String>,
-    /// For an account without a password: a current TOTP code instead.
+    /// A current code of the account's TOTP authenticator instead of the password.
     pub totp_code: Option<String>,
-}
-
-pub fn reauth_required() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "AUTH_REAUTH_REQUIRED",
-        Msg::new(
-            "Masukkan kata sandi Anda saat ini untuk mengganti e-mail atau nomor telepon",
-            "Enter your current password to change the e-mail or phone number",
-        ),
-    )
-}
-
-/// Prove the person is the account's holder again: the current password, or for an
-/// account without one a current TOTP code. Wrong answers count as failed sign-ins.
-pub async fn reauthenticate(
-    idp: &Idp,
-    a: &mut Account,
-    password: Option<&str>,
-    totp_code: Option<&str>,
-    ip: IpAddr,
-) -> Result<(), ApiError> {
-    if let Some(wait) = idp
-        .login_wait(&a.id, ip)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(login_err(LoginError::Throttled(wait)));
-    }
-    let ok = match (&a.password_hash, password, totp_code) {
-        (Some(h), Some(pw), _) => {
-            pw.len() <= 1024 && idp.verify_password(pw, Some(h.clone())).await
-        }
-        (None, _, Some(code)) if a.totp_enabled => match &a.totp_secret {
-            Some(secret) => {
-                let now_s = now_micros() / 1_000_000;
-                match totp::verify(secret, code.trim(), now_s, a.totp_last_step) {
-                    Some(step) => {
-                        a.totp_last_step = step;
-                        true
-                    }
-                    None => false,
-                }
-            }
-            None => false,
-        },
-        _ => false,
-    };
-    if ok {
-        return Ok(());
-    }
-    if password.is_some() || totp_code.is_some() {
-        idp.login_failed(&a.id, ip)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    Err(reauth_required())
 }
 
 /// A new e-mail or phone of `a`: its verification (link or code), or, when another account
@@ -137,8 +78,8 @@ pub async fn send_to_new_address(
 }
 
 #[utoipa::path(put, path = "/me", tag = "account", request_body = MeUpdate,
-    responses((status = 200, description = "Updated (rectification). A new e-mail or phone needs `current_password` (or `totp_code` without a password); it is kept as `pending_email`/`pending_phone` until verified (link or code sent to it) and the old address is told. The answer is the same whether or not another account has the new address (its owner is told instead).", body = inline(Envelope<UserView>)),
-        (status = 403, description = "AUTH_REAUTH_REQUIRED: the e-mail or phone changes only with the current password", body = ErrorEnvelope),
+    responses((status = 200, description = "Updated (rectification). A new e-mail or phone needs `current_password` or `totp_code` (or a sign-in with a second factor less than 5 minutes ago); it is kept as `pending_email`/`pending_phone` until verified (link or code sent to it) and the old address is told. The answer is the same whether or not another account has the new address (its owner is told instead).", body = inline(Envelope<UserView>)),
+        (status = 403, description = "AUTH_REAUTH_REQUIRED: the e-mail or phone changes only with the current password or a TOTP code (or within 5 minutes of a sign-in with a second factor)", body = ErrorEnvelope),
         (status = 422, description = "VALIDATION_*", body = ErrorEnvelope),
         (status = 429, description = "AUTH_TOO_MANY_ATTEMPTS (wrong passwords), AUTH_OTP_COOLDOWN, AUTH_OTP_DAILY_LIMIT", body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -187,6 +128,7 @@ pub async fn me_put(
         reauthenticate(
             &idp,
             &mut a,
+            Some(&caller.0),
             b.current_password.as_deref(),
             b.totp_code.as_deref(),
             ip,
@@ -207,7 +149,8 @@ pub async fn me_put(
         a.pending_phone = new_phone.clone();
     }
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(

@@ -230,7 +230,8 @@ pub async fn complete_setup(
     a.totp_last_step = step;
     let mut tx = idp.store.db.begin().await?;
     let codes = idp.new_recovery_codes(&mut tx, &a.id).await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(anyhow::Error::from)?;
     audit(

@@ -46,7 +46,8 @@ pub async fn admin_role(
     let old = a.role;
     a.role = b.role;
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     // Tokens carry the role: sign the account out so that the new role applies at once.

@@ -21,6 +21,7 @@ use super::{
 use crate::{
     http::{Caller, St, UserView, mfa_invalid, store_err},
     idp::Idp,
+    reauth::{OptionalJson, ReauthBody, reauthenticate},
     store::{Account, Store, audit, random_token},
     totp,
 };
@@ -79,7 +80,10 @@ pub async fn totp_provision(idp: &Idp, a: &mut Account) -> Result<TotpSetup, Api
     a.totp_secret = Some(secret.clone());
     a.totp_enabled = false;
     let mut tx = idp.store.db.begin().await?;
-    Store::save_account(&mut tx, a).await.map_err(store_err)?;
+    idp.store
+        .save_account(&mut tx, a)
+        .await
+        .map_err(store_err)?;
     tx.commit().await?;
     Ok(TotpSetup {
         secret,
@@ -204,11 +208,17 @@ pub async fn send_mfa_sms(idp: &Idp, ticket: &str, ip: IpAddr) -> Result<String,
     Ok(mask_phone(&phone))
 }
 
-#[utoipa::path(post, path = "/mfa/totp/setup", tag = "mfa",
+#[utoipa::path(post, path = "/mfa/totp/setup", tag = "mfa", request_body(content = Option<ReauthBody>, description = "Re-authentication: the current password or a code of the current authenticator; may be left out within 5 minutes of a sign-in with a second factor"),
     responses((status = 200, description = "A new TOTP secret (QR); confirm with `POST /mfa/totp/enable`", body = inline(Envelope<TotpSetup>)),
+        (status = 403, description = "AUTH_REAUTH_REQUIRED: a new authenticator needs the current password or a second factor (a bearer token alone is not enough; too many wrong answers: 429 AUTH_TOO_MANY_ATTEMPTS)", body = ErrorEnvelope),
         (status = 409, description = "AUTH_MFA_ALREADY_ENABLED", body = ErrorEnvelope)),
     security(("bearer" = [])))]
-pub async fn totp_setup(State(idp): St, caller: Caller) -> ApiResult<Envelope<TotpSetup>> {
+pub async fn totp_setup(
+    State(idp): St,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+    OptionalJson(b): OptionalJson<ReauthBody>,
+) -> ApiResult<Envelope<TotpSetup>> {
     let mut a = caller.account(&idp).await?;
     if a.totp_enabled {
         return Err(ApiError::conflict(
@@ -216,6 +226,24 @@ pub async fn totp_setup(State(idp): St, caller: Caller) -> ApiResult<Envelope<To
             Msg::new("MFA sudah aktif", "MFA is already enabled"),
         ));
     }
+    // A stolen token alone must not add the thief's authenticator (finding 3).
+    reauthenticate(
+        &idp,
+        &mut a,
+        Some(&caller.0),
+        b.current_password.as_deref(),
+        b.totp_code.as_deref(),
+        ip,
+    )
+    .await?;
+    idp.audit_now(
+        "mfa_enrolment_started",
+        Some(&a.id),
+        Some(&a.id),
+        Some(ip),
+        serde_json::json!({ "method": "totp", "via": "reauthenticated" }),
+    )
+    .await?;
     Ok(Envelope::ok(totp_provision(&idp, &mut a).await?))
 }
 
@@ -244,7 +272,8 @@ pub async fn totp_enable(
         .new_recovery_codes(&mut tx, &a.id)
         .await
         .map_err(ApiError::internal)?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(
@@ -293,7 +322,8 @@ pub async fn totp_disable(
     a.totp_secret = None;
     let mut tx = idp.store.db.begin().await?;
     Store::delete_recovery_codes(&mut tx, &a.id).await?;
-    Store::save_account(&mut tx, &mut a)
+    idp.store
+        .save_account(&mut tx, &mut a)
         .await
         .map_err(store_err)?;
     audit(

@@ -17,7 +17,10 @@ use super::{
     mfa::TicketBody,
     outcome::{LoginResult, after_first_factor, api_tokens, tokens_result},
 };
-use crate::http::{Caller, St, field_invalid, invalid_credentials, mfa_invalid};
+use crate::{
+    http::{Caller, St, field_invalid, invalid_credentials, mfa_invalid, store_err},
+    reauth::{OptionalJson, ReauthBody, reauthenticate},
+};
 
 pub fn passkey_err(e: crate::webauthn::PasskeyError) -> ApiError {
     use crate::webauthn::PasskeyError as E;
@@ -83,22 +86,34 @@ pub fn credential<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Resul
     })
 }
 
-#[utoipa::path(post, path = "/mfa/passkeys/register/start", tag = "mfa",
+#[utoipa::path(post, path = "/mfa/passkeys/register/start", tag = "mfa", request_body(content = Option<ReauthBody>, description = "Re-authentication: the current password or a code of the current authenticator; may be left out within 5 minutes of a sign-in with a second factor"),
     responses(
         (status = 404, description = "AUTH_PASSKEYS_OFF: passkeys are not available on this site (no host name for WebAuthn)", body = ErrorEnvelope),
-        (status = 200, description = "Creation options for the authenticator", body = inline(Envelope<Ceremony>))),
+        (status = 200, description = "Creation options for the authenticator", body = inline(Envelope<Ceremony>)),
+        (status = 403, description = "AUTH_REAUTH_REQUIRED: a new passkey needs the current password or a second factor (a bearer token alone is not enough)", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn passkey_register_start(
     State(idp): St,
+    ClientIp(ip): ClientIp,
     caller: Caller,
+    OptionalJson(b): OptionalJson<ReauthBody>,
 ) -> ApiResult<Envelope<Ceremony>> {
-    let a = caller.account(&idp).await?;
-    let (id, ccr) = idp
-        .passkeys()
-        .map_err(passkey_err)?
-        .start_registration(&a)
-        .await
-        .map_err(passkey_err)?;
+    let mut a = caller.account(&idp).await?;
+    let passkeys = idp.passkeys().map_err(passkey_err)?;
+    // A stolen token alone must not add the thief's passkey (finding 3).
+    reauthenticate(
+        &idp,
+        &mut a,
+        Some(&caller.0),
+        b.current_password.as_deref(),
+        b.totp_code.as_deref(),
+        ip,
+    )
+    .await?;
+    if b.totp_code.is_some() {
+        idp.save(&mut a).await.map_err(store_err)?;
+    }
+    let (id, ccr) = passkeys.start_registration(&a).await.map_err(passkey_err)?;
     Ok(Envelope::ok(ceremony(id, ccr)?))
 }
 
@@ -166,7 +181,9 @@ pub async fn passkeys_list(
 }
 
 #[utoipa::path(delete, path = "/mfa/passkeys/{id}", tag = "mfa", params(("id" = String, Path)),
+    request_body(content = Option<ReauthBody>, description = "Re-authentication: the current password or a code of the current authenticator; may be left out within 5 minutes of a sign-in with a second factor"),
     responses((status = 200, description = "Removed", body = inline(Envelope<serde_json::Value>)),
+        (status = 403, description = "AUTH_REAUTH_REQUIRED: removing a passkey needs the current password or a second factor", body = ErrorEnvelope),
         (status = 404, description = "AUTH_PASSKEY_NOT_FOUND, or AUTH_PASSKEYS_OFF (passkeys are not available on this site)", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn passkey_delete(
@@ -174,13 +191,23 @@ pub async fn passkey_delete(
     ClientIp(ip): ClientIp,
     caller: Caller,
     Path(id): Path<String>,
+    OptionalJson(b): OptionalJson<ReauthBody>,
 ) -> ApiResult<Envelope<serde_json::Value>> {
-    if !idp
-        .passkeys()
-        .map_err(passkey_err)?
-        .delete(&caller.0.sub, &id)
-        .await?
-    {
+    let passkeys = idp.passkeys().map_err(passkey_err)?;
+    let mut a = caller.account(&idp).await?;
+    reauthenticate(
+        &idp,
+        &mut a,
+        Some(&caller.0),
+        b.current_password.as_deref(),
+        b.totp_code.as_deref(),
+        ip,
+    )
+    .await?;
+    if b.totp_code.is_some() {
+        idp.save(&mut a).await.map_err(store_err)?;
+    }
+    if !passkeys.delete(&caller.0.sub, &id).await? {
         return Err(ApiError::not_found(
             "AUTH_PASSKEY_NOT_FOUND",
             Msg::new("Passkey tidak ditemukan", "Passkey not found"),

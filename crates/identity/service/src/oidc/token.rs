@@ -170,6 +170,8 @@ pub async fn client_credentials(idp: &Idp, client: &Client, form: &[(String, Str
         roles: vec!["partner".into()],
         scope: scope.clone(),
         sid: None,
+        auth_time: None,
+        amr: Vec::new(),
     };
     match idp.keys.sign(crate::keys::TokenKind::Access, &claims).await {
         Ok(t) => no_store_json(serde_json::json!({

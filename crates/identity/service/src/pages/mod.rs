@@ -1,4 +1,5 @@
-//! The login pages at `/akun/`: server-rendered, small (no script), Bahasa Indonesia by
+//! The login pages at `/akun/`: server-rendered, small (no script but the passkey button's,
+//! allowed by its hash: `passkey`), Bahasa Indonesia by
 //! default with an English switch (`?lang=en`, kept in a cookie), labelled for screen readers.
 //! Sign-in by password and MFA (`signin`), by phone code (`phone`), registration and
 //! password recovery (`register`), the browser session (`session`), the first System
@@ -6,6 +7,7 @@
 //! to the OIDC provider.
 
 mod admin_setup;
+mod passkey;
 mod phone;
 mod register;
 mod session;

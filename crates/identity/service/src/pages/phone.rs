@@ -124,7 +124,7 @@ pub async fn phone_submit(
             Ok(a) if idp.mfa_needed(&a).await => match idp.mfa_ticket(&a, "sms").await {
                 Ok(ticket) => finish(
                     StatusCode::OK,
-                    mfa_html(lang, &token, &ticket, &ret, None, None, None),
+                    mfa_html(lang, &token, &ticket, &ret, None, None, None, None),
                     cookies(),
                 ),
                 Err(_) => message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again.")),

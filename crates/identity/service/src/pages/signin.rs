@@ -71,6 +71,7 @@ pub async fn login_form(headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn mfa_html(
     lang: Lang,
     csrf: &str,
@@ -79,6 +80,7 @@ pub fn mfa_html(
     error: Option<&str>,
     enroll: Option<(&str, &str)>,
     notice: Option<&str>,
+    passkey: Option<&str>,
 ) -> Html<String> {
     let enroll_html = enroll
         .map(|(secret, svg)| {
@@ -97,7 +99,8 @@ pub fn mfa_html(
             "{err}{note}{enroll_html}<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}\
 <label for=\"code\">{l}</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
 <button type=\"submit\">{b}</button></form>\
-<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}<button class=\"secondary\" type=\"submit\" name=\"step\" value=\"sms\">{sms}</button></form>",
+<form method=\"post\" action=\"/akun/mfa\">{c}{tk}{r}<button class=\"secondary\" type=\"submit\" name=\"step\" value=\"sms\">{sms}</button></form>{pk}",
+            pk = passkey.unwrap_or_default(),
             sms = t(lang, "Kirim kode lewat SMS", "Send a code by SMS"),
             note = notice
                 .map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", esc(n)))
@@ -169,9 +172,7 @@ pub async fn login_submit(
                             );
                         }
                     };
-                    if crate::store::Store::save_account(&mut tx, &mut a)
-                        .await
-                        .is_err()
+                    if idp.store.save_account(&mut tx, &mut a).await.is_err()
                         || tx.commit().await.is_err()
                     {
                         return message_page(lang, "KREKI ID", t(lang, "Coba lagi.", "Try again."));
@@ -182,10 +183,11 @@ pub async fn login_submit(
                 let passkey_note = (!a.totp_enabled && enroll.is_none()).then(|| {
                     t(
                         lang,
-                        "Akun ini memakai passkey. Masuk dengan passkey di aplikasi KREKI, atau minta kode lewat SMS.",
-                        "This account uses a passkey. Sign in with it in the KREKI apps, or ask for a code by SMS.",
+                        "Akun ini memakai passkey. Pakai passkey Anda, atau minta kode lewat SMS.",
+                        "This account uses a passkey. Use your passkey, or ask for a code by SMS.",
                     )
                 });
+                let offer = super::passkey::offer(&idp, &a.id, lang, &token, &ticket, &ret).await;
                 let html = mfa_html(
                     lang,
                     &token,
@@ -194,8 +196,13 @@ pub async fn login_submit(
                     None,
                     enroll.as_ref().map(|(s, q)| (s.as_str(), q.as_str())),
                     passkey_note,
+                    offer.as_deref(),
                 );
-                return finish(StatusCode::OK, html, cc.into_iter().collect());
+                let res = finish(StatusCode::OK, html, cc.into_iter().collect());
+                return match offer {
+                    Some(_) => super::passkey::allow_script(res),
+                    None => res,
+                };
             }
             start_session(&idp, &a, "pwd", &ret, ip, "pwd").await
         }
@@ -268,13 +275,16 @@ pub async fn mfa_submit(
             ),
         );
     }
+    if field(&form, "step") == Some("passkey") {
+        return super::passkey::submit(&idp, &form, lang, &ret, ip).await;
+    }
     if field(&form, "step") == Some("sms") {
         let html = match send_mfa_sms(&idp, &ticket, ip).await {
             Ok(masked) => {
                 let note = format!("{} {masked}", t(lang, "Kode dikirim ke", "Code sent to"));
                 (
                     StatusCode::OK,
-                    mfa_html(lang, &token, &ticket, &ret, None, None, Some(&note)),
+                    mfa_html(lang, &token, &ticket, &ret, None, None, Some(&note), None),
                 )
             }
             Err(e) => (
@@ -285,6 +295,7 @@ pub async fn mfa_submit(
                     &ticket,
                     &ret,
                     Some(e.msg.get(lang)),
+                    None,
                     None,
                     None,
                 ),
@@ -336,7 +347,7 @@ pub async fn mfa_submit(
             );
             finish(
                 StatusCode::UNAUTHORIZED,
-                mfa_html(lang, &token, &ticket, &ret, Some(msg), None, None),
+                mfa_html(lang, &token, &ticket, &ret, Some(msg), None, None, None),
                 cc.into_iter().collect(),
             )
         }

@@ -43,10 +43,15 @@ const ACCOUNT_COLS: &str = "id, member_number, email, phone, full_name, password
     email_verified, phone_verified, language, totp_secret, totp_enabled, totp_last_step, version, \
     created_at, updated_at, pending_email, pending_phone";
 
-/// An account's columns bound as $1..$18 in the order of `ACCOUNT_COLS`.
+/// The associated data of a sealed TOTP secret: its column and account.
+pub const TOTP_AAD: &str = "accounts.totp_secret:";
+
+/// An account's columns bound as $1..$18 in the order of `ACCOUNT_COLS`; the TOTP secret as
+/// sealed (`Store::sealed_totp`).
 fn bind_account<'q>(
     sql: &'q str,
     a: &'q Account,
+    sealed_totp: &'q Option<String>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     sqlx::query(sql)
         .bind(&a.id)
@@ -59,7 +64,7 @@ fn bind_account<'q>(
         .bind(a.email_verified as i64)
         .bind(a.phone_verified as i64)
         .bind(&a.language)
-        .bind(&a.totp_secret)
+        .bind(sealed_totp)
         .bind(a.totp_enabled as i64)
         .bind(a.totp_last_step)
         .bind(a.version)
@@ -69,10 +74,22 @@ fn bind_account<'q>(
         .bind(&a.pending_phone)
 }
 
-fn account_from(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+fn account_from(
+    r: &sqlx::any::AnyRow,
+    sealer: Option<&crate::sealing::Sealer>,
+) -> Result<Account, sqlx::Error> {
     let role: String = r.try_get("role")?;
+    let id: String = r.try_get("id")?;
+    let totp_secret: Option<String> = r.try_get("totp_secret")?;
+    let totp_secret = match (totp_secret, sealer) {
+        (Some(s), Some(k)) => Some(
+            k.open(&s, &format!("{TOTP_AAD}{id}"))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        ),
+        (s, _) => s,
+    };
     Ok(Account {
-        id: r.try_get("id")?,
+        id,
         member_number: r.try_get("member_number")?,
         email: r.try_get("email")?,
         phone: r.try_get("phone")?,
@@ -82,7 +99,7 @@ fn account_from(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
         email_verified: r.try_get::<i64, _>("email_verified")? != 0,
         phone_verified: r.try_get::<i64, _>("phone_verified")? != 0,
         language: r.try_get("language")?,
-        totp_secret: r.try_get("totp_secret")?,
+        totp_secret,
         totp_enabled: r.try_get::<i64, _>("totp_enabled")? != 0,
         totp_last_step: r.try_get("totp_last_step")?,
         version: r.try_get("version")?,
@@ -155,17 +172,17 @@ impl Store {
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?
-            .map(|r| account_from(&r))
+            .map(|r| account_from(&r, self.sealer.as_deref()))
             .transpose()
     }
 
-    pub async fn account_in(tx: &mut Tx, id: &str) -> Result<Option<Account>, sqlx::Error> {
+    pub async fn account_in(&self, tx: &mut Tx, id: &str) -> Result<Option<Account>, sqlx::Error> {
         let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
         sqlx::query(&sql)
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?
-            .map(|r| account_from(&r))
+            .map(|r| account_from(&r, self.sealer.as_deref()))
             .transpose()
     }
 
@@ -185,7 +202,7 @@ impl Store {
             .bind(value)
             .fetch_optional(self.db.pool())
             .await?
-            .map(|r| account_from(&r))
+            .map(|r| account_from(&r, self.sealer.as_deref()))
             .transpose()
     }
 
@@ -223,7 +240,8 @@ impl Store {
             let insert = format!(
                 "INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             );
-            let res = bind_account(&insert, &a).execute(&mut *tx).await;
+            let sealed = self.sealed_totp(&a)?;
+            let res = bind_account(&insert, &a, &sealed).execute(&mut *tx).await;
             match res {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
@@ -257,10 +275,22 @@ impl Store {
         Err(StoreError::Other(anyhow::anyhow!("no free member number")))
     }
 
+    /// An account's TOTP secret as stored: sealed (`crate::sealing`).
+    fn sealed_totp(&self, a: &Account) -> Result<Option<String>, StoreError> {
+        match (&a.totp_secret, &self.sealer) {
+            (None, _) => Ok(None),
+            (Some(s), Some(k)) => Ok(Some(k.seal(s, &format!("{TOTP_AAD}{}", a.id)))),
+            (Some(_), None) => Err(StoreError::Other(anyhow::anyhow!(
+                "no data-encryption key to store a TOTP secret"
+            ))),
+        }
+    }
+
     /// Write an account's mutable fields back (version + 1) and publish the change.
-    pub async fn save_account(tx: &mut Tx, a: &mut Account) -> Result<(), StoreError> {
+    pub async fn save_account(&self, tx: &mut Tx, a: &mut Account) -> Result<(), StoreError> {
         a.version += 1;
         a.updated_at = now_micros();
+        let sealed = self.sealed_totp(a)?;
         // member_number and created_at never change; they are bound like the insert's.
         let res = bind_account(
             "UPDATE accounts SET member_number = $2, email = $3, phone = $4, full_name = $5, password_hash = $6, \
@@ -268,6 +298,7 @@ impl Store {
              totp_enabled = $12, totp_last_step = $13, version = $14, created_at = $15, updated_at = $16, \
              pending_email = $17, pending_phone = $18 WHERE id = $1",
             a,
+            &sealed,
         )
         .execute(&mut **tx)
         .await;

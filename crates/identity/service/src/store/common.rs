@@ -24,6 +24,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pub db: Db,
+    /// Seals TOTP secrets at rest (`None`: a tool that never reads or writes them).
+    pub sealer: Option<std::sync::Arc<crate::sealing::Sealer>>,
 }
 
 pub async fn enqueue_event<T: Serialize>(
@@ -48,7 +50,51 @@ pub fn hash_token(token: &str) -> String {
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, sealer: None }
+    }
+
+    pub fn with_sealer(db: Db, sealer: std::sync::Arc<crate::sealing::Sealer>) -> Self {
+        Self {
+            db,
+            sealer: Some(sealer),
+        }
+    }
+
+    /// Seal again every secret at rest that is in clear (written before encryption) or
+    /// sealed with a key that is not the current one: TOTP secrets and signing keys.
+    /// Returns how many were sealed.
+    pub async fn reseal(&self) -> anyhow::Result<usize> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for (table, id_col, col, aad_prefix) in [
+            ("accounts", "id", "totp_secret", crate::store::TOTP_AAD),
+            ("signing_keys", "kid", "private_der", crate::keys::KEY_AAD),
+        ] {
+            let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT {id_col}, {col} FROM {table} WHERE {col} IS NOT NULL"
+            ))
+            .fetch_all(self.db.pool())
+            .await?;
+            for (id, stored) in rows {
+                if sealer.is_current(&stored) {
+                    continue;
+                }
+                let aad = format!("{aad_prefix}{id}");
+                let plain = sealer.open(&stored, &aad)?;
+                sqlx::query(&format!(
+                    "UPDATE {table} SET {col} = $1 WHERE {id_col} = $2 AND {col} = $3"
+                ))
+                .bind(sealer.seal(&plain, &aad))
+                .bind(&id)
+                .bind(&stored)
+                .execute(self.db.writer())
+                .await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Remove rows nobody needs any more.

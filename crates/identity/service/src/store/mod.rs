@@ -10,7 +10,7 @@ mod common;
 mod consents;
 mod tokens;
 
-pub use accounts::{Account, NewAccount, enqueue_account};
+pub use accounts::{Account, NewAccount, TOTP_AAD, enqueue_account};
 pub use audit::{AuditRow, audit, mask_ip};
 pub use codes::{AuthCode, OneTimeCode};
 pub use common::{GRANTS, Store, StoreError, enqueue_event, hash_token, random_token};

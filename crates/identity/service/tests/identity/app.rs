@@ -29,12 +29,14 @@ pub struct App {
     pub client: reqwest::Client,
     pub db: Db,
     ctx: ServiceContext,
-    _dir: TempDir,
+    opts: Options,
+    cfg: Config,
+    dir: TempDir,
     _db: DbGuard,
 }
 
 /// How to start KREKI ID.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct Options {
     /// Seed the demo accounts (`kreki up --demo`).
     pub demo: bool,
@@ -42,6 +44,9 @@ pub struct Options {
     pub localhost: bool,
     /// Register the partner clients of the OIDC tests (`partner-psc`, `third-party`).
     pub partner_clients: bool,
+    /// Announce the public base URL as `https://localhost:<port>` (a TLS proxy in front);
+    /// the tests still talk plain HTTP to the listener (`App::url`).
+    pub https: bool,
 }
 
 /// KREKI ID with cheap Argon2 and the partner clients (as the old `kreki up` tests had).
@@ -54,8 +59,8 @@ pub async fn start_with(demo: bool, more: impl FnOnce(&mut Config)) -> App {
     start_opts(
         Options {
             demo,
-            localhost: false,
             partner_clients: true,
+            ..Options::default()
         },
         more,
     )
@@ -103,12 +108,24 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
     more(&mut cfg);
     let (db, guard) = sqlite_db("identity", kreki_identity::MIGRATIONS).await;
     let dir = TempDir::new();
+    // The data-encryption key file of `kreki up` goes here.
+    cfg.data_dir = dir.path().to_path_buf();
+    serve(opts, cfg, db, guard, dir).await
+}
+
+/// KREKI ID on `db` and the data directory `dir` (a start, or a restart on the same data).
+async fn serve(opts: Options, cfg: Config, db: Db, guard: DbGuard, dir: TempDir) -> App {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let url = if opts.localhost {
         format!("http://localhost:{port}")
     } else {
         format!("http://127.0.0.1:{port}")
+    };
+    let base_url = if opts.https {
+        format!("https://localhost:{port}")
+    } else {
+        url.clone()
     };
     // Tokens of other issuers are never accepted here; KREKI ID checks its own.
     let signer = TestSigner::new("unused");
@@ -117,7 +134,7 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
         None,
         Arc::new(StaticJwks(signer.jwks())),
     ));
-    let bus_db = Db::open_sqlite(&dir.path().join("bus.db"), "bus")
+    let bus_db = Db::open_sqlite(&dir.path().join(format!("bus-{port}.db")), "bus")
         .await
         .unwrap();
     let bus: Arc<dyn Bus> = Arc::new(
@@ -136,8 +153,8 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
     )));
     let ctx = ServiceContext {
         name: "identity",
-        config: Arc::new(cfg),
-        base_url: url.clone(),
+        config: Arc::new(cfg.clone()),
+        base_url,
         db: db.clone(),
         bus: bus.clone(),
         relay: Arc::new(RelayState::default()),
@@ -174,12 +191,26 @@ pub async fn start_opts(opts: Options, more: impl FnOnce(&mut Config)) -> App {
         client: reqwest::Client::new(),
         db,
         ctx,
-        _dir: dir,
+        opts,
+        cfg,
+        dir,
         _db: guard,
     }
 }
 
 impl App {
+    /// Stop this instance and start another on the same database and data directory (a new
+    /// port, so a new issuer URL; the keys and secrets are the stored ones).
+    pub async fn restart(self) -> App {
+        self.ctx.shutdown.cancel();
+        serve(self.opts, self.cfg, self.db, self._db, self.dir).await
+    }
+
+    /// The data directory (`kreki up`'s, where the key file is made).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub async fn stop(self) {
         self.ctx.shutdown.cancel();
         self.db.close().await;

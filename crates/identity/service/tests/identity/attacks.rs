@@ -349,7 +349,7 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
         "POST",
         "/mfa/passkeys/register/start",
         Some(&access),
-        Value::Null,
+        json!({ "current_password": PW }),
     )
     .await;
     assert_eq!(s, 200, "{v}");
@@ -403,7 +403,14 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
     assert_eq!(s, 200);
     assert!(!html.contains("<code>") && !html.contains("<svg"), "{html}");
     // A secret set up (but not confirmed) in a signed-in session is no factor for a ticket.
-    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/setup",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let secret = v["data"]["secret"].as_str().unwrap().to_string();
     let step = login(&app, "ketut@example.org", PW).await;
@@ -416,5 +423,594 @@ async fn attack_password_alone_cannot_enrol_a_factor_on_a_passkey_account() {
     )
     .await;
     assert_eq!(s, 401, "{v}");
+    app.stop().await;
+}
+
+/// Finding 3 (rest): a stolen access token alone adds no authenticator (TOTP secret, passkey)
+/// and removes none. The current password, a code of the current TOTP authenticator, or a
+/// sign-in that passed a second factor less than 5 minutes ago is needed; a replayed TOTP
+/// code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_stolen_token_cannot_enrol_or_remove_an_authenticator() {
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let app = start_localhost().await;
+    let origin = reqwest::Url::parse(&app.url).unwrap();
+    register(&app, "made@example.org", PW).await;
+    let stolen = login(&app, "made@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The thief's token alone, or with a wrong password, gets no TOTP secret and no
+    // passkey ceremony.
+    for path in ["/mfa/totp/setup", "/mfa/passkeys/register/start"] {
+        for body in [
+            Value::Null,
+            json!({}),
+            json!({ "current_password": "Salah-Tebak-123" }),
+        ] {
+            let (s, v) = api(&app, "POST", path, Some(&stolen), body).await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (403, Some("AUTH_REAUTH_REQUIRED")),
+                "{path}: {v}"
+            );
+            assert!(v["data"].is_null(), "{v}");
+        }
+        // Without any body either.
+        let r = app
+            .client
+            .post(format!("{}/api/auth/v1{path}", app.url))
+            .bearer_auth(&stolen)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+
+    // The holder, with the password, adds a passkey.
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&stolen),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let passkey = v["data"]["id"].as_str().unwrap().to_string();
+
+    // The token alone does not remove it.
+    let (s, v) = api(
+        &app,
+        "DELETE",
+        &format!("/mfa/passkeys/{passkey}"),
+        Some(&stolen),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AUTH_REAUTH_REQUIRED")),
+        "{v}"
+    );
+
+    // A sign-in that passed the passkey as its second factor may add an authenticator
+    // without asking again (within 5 minutes).
+    let step = login(&app, "made@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa/passkey/start",
+        None,
+        json!({ "mfaToken": step["mfaToken"] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let assertion = authenticator
+        .do_authentication(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, t) = api(&app, "POST", "/login/mfa/passkey/finish", None, json!({ "mfaToken": step["mfaToken"], "ceremony": v["data"]["ceremony"], "credential": assertion })).await;
+    assert_eq!(s, 200, "{t}");
+    let fresh = t["data"]["accessToken"].as_str().unwrap().to_string();
+    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&fresh), Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let code = totp_now(&secret);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/enable",
+        Some(&fresh),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // A used TOTP code does not re-authenticate the stolen token; a new one does.
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "totp_code": code }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("AUTH_REAUTH_REQUIRED")),
+        "{v}"
+    );
+    let next = {
+        let raw = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, raw)
+            .unwrap()
+            .generate(now + 30)
+    };
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&stolen),
+        json!({ "totp_code": next }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // The fresh sign-in removes the passkey without asking again.
+    let (s, v) = api(
+        &app,
+        "DELETE",
+        &format!("/mfa/passkeys/{passkey}"),
+        Some(&fresh),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    app.stop().await;
+}
+
+/// Sign in on the login page in a browser of its own; the page's CSRF token afterwards.
+async fn page_session(app: &crate::app::App, email: &str) -> (Browser, String) {
+    let mut b = Browser::new(&app.url);
+    let (_, _, html) = b.get("/akun/masuk").await;
+    let csrf = hidden(&html, "csrf");
+    let (s, loc, html) = b
+        .post(
+            "/akun/masuk",
+            &[
+                ("csrf", &csrf),
+                ("identifier", email),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ],
+        )
+        .await;
+    assert_eq!((s, loc.as_str()), (303, "/akun/"), "{html}");
+    let (s, _, html) = b.get("/akun/").await;
+    assert_eq!(s, 200, "{html}");
+    let token = hidden(&html, "csrf");
+    (b, token)
+}
+
+/// Finding 12 (CSRF): the token of the `/akun/` pages is bound to the browser's session. A
+/// token (and cookie) of the attacker's own session, planted in the victim's browser (a
+/// sibling host can set cookies for the parent domain), does not submit the victim's forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_csrf_token_of_another_session_is_refused() {
+    let app = start(false).await;
+    register(&app, "korban@example.org", PW).await;
+    register(&app, "penyerang@example.org", PW).await;
+    let (mut victim, victim_token) = page_session(&app, "korban@example.org").await;
+    let (attacker, attacker_token) = page_session(&app, "penyerang@example.org").await;
+    assert_ne!(victim_token, attacker_token);
+    let session = victim.jar["kreki_session"].clone();
+
+    // The attacker's pair (cookie and form field) in the victim's browser: sign-out refused.
+    victim
+        .jar
+        .insert("kreki_csrf".into(), attacker.jar["kreki_csrf"].clone());
+    let _ = victim
+        .post("/akun/keluar", &[("csrf", &attacker_token)])
+        .await;
+    victim.jar.insert("kreki_session".into(), session.clone());
+    let (s, loc, html) = victim.get("/akun/").await;
+    assert_eq!((s, loc.as_str()), (200, ""), "the victim was signed out");
+    assert!(html.contains("Rahmat Hidayat"), "{html}");
+
+    // A token made before the sign-in (bound to no session) is refused once signed in.
+    let mut fresh = Browser::new(&app.url);
+    let (_, _, html) = fresh.get("/akun/masuk").await;
+    let anonymous = hidden(&html, "csrf");
+    victim
+        .jar
+        .insert("kreki_csrf".into(), fresh.jar["kreki_csrf"].clone());
+    let _ = victim.post("/akun/keluar", &[("csrf", &anonymous)]).await;
+    victim.jar.insert("kreki_session".into(), session.clone());
+    let (s, _, _) = victim.get("/akun/").await;
+    assert_eq!(s, 200, "the victim was signed out");
+
+    // The victim's own token (the page issues one for this session again) signs out.
+    let (_, _, html) = victim.get("/akun/").await;
+    let own = hidden(&html, "csrf");
+    let _ = victim.post("/akun/keluar", &[("csrf", &own)]).await;
+    victim.jar.insert("kreki_session".into(), session);
+    let (s, loc, _) = victim.get("/akun/").await;
+    assert_eq!(s, 303, "{loc}");
+    app.stop().await;
+}
+
+/// Finding 12 (CSRF cookie): on a site served over https every cookie of the pages is
+/// `Secure` (CSRF, language, session); over plain http (the demo) they cannot be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_page_cookies_are_secure_on_https() {
+    let set_cookies = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    };
+    for https in [true, false] {
+        let app = crate::app::start_opts(
+            crate::app::Options {
+                https,
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .await;
+        register(&app, "aman@example.org", PW).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{}/akun/masuk?lang=en", app.url))
+            .send()
+            .await
+            .unwrap();
+        let mut cookies = set_cookies(&r);
+        let html = r.text().await.unwrap();
+        let csrf = hidden(&html, "csrf");
+        let r = client
+            .post(format!("{}/akun/masuk", app.url))
+            .header("cookie", format!("kreki_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("identifier", "aman@example.org"),
+                ("password", PW),
+                ("return_to", "/akun/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        cookies.extend(set_cookies(&r));
+        for name in ["kreki_csrf=", "kreki_lang=", "kreki_session="] {
+            let c = cookies
+                .iter()
+                .find(|c| c.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} in {cookies:?}"));
+            assert_eq!(c.contains("; Secure"), https, "{c}");
+        }
+        app.stop().await;
+    }
+}
+
+/// Finding 12 (secrets at rest): a copy of the database (a backup, a dump) holds no usable
+/// signing key and no TOTP secret: the stored rows are sealed with a key kept outside the
+/// database (here `kreki up`'s key file, mode 0600). After a restart the service signs and
+/// verifies with the same keys and checks TOTP codes; a row in clear from before is sealed
+/// on start and still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_a_copy_of_the_database_holds_no_signing_key_or_totp_secret() {
+    use sqlx::Row;
+    let app = start(false).await;
+    register(&app, "rahasia@example.org", PW).await;
+    let access = login(&app, "rahasia@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/setup",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let secret = v["data"]["secret"].as_str().unwrap().to_string();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/enable",
+        Some(&access),
+        json!({ "code": totp_now(&secret) }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    // What a thief with the database reads.
+    let stored_totp: String = sqlx::query("SELECT totp_secret FROM accounts WHERE email = $1")
+        .bind("rahasia@example.org")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored_totp.starts_with("enc1:"), "{stored_totp}");
+    assert!(!stored_totp.contains(&secret));
+    let keys: Vec<(String, String)> = sqlx::query_as("SELECT kid, private_der FROM signing_keys")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    for (kid, der) in &keys {
+        // A P-256 PKCS#8 key in base64 starts with "MIGHAgEA".
+        assert!(
+            der.starts_with("enc1:") && !der.contains("MIGHAgEA"),
+            "{kid}: {der}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(app.data_dir().join("identity-encryption.key")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    // A row in clear (written before encryption existed) is sealed on the next start.
+    sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE email = $2")
+        .bind(&secret)
+        .bind("rahasia@example.org")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let jwks_before: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app = app.restart().await;
+    let stored: String = sqlx::query("SELECT totp_secret FROM accounts WHERE email = $1")
+        .bind("rahasia@example.org")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        stored.starts_with("enc1:") && !stored.contains(&secret),
+        "{stored}"
+    );
+
+    // The same keys after the restart, and they sign: a new token verifies with the old
+    // key set; the TOTP secret still checks codes.
+    let jwks_after: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after);
+    let step = login(&app, "rahasia@example.org", PW).await;
+    assert_eq!(step["mfaRequired"], true, "{step}");
+    let next = {
+        let raw = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, raw)
+            .unwrap()
+            .generate(now + 30)
+    };
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/login/mfa",
+        None,
+        json!({ "mfaToken": step["mfaToken"], "code": next }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["data"]["accessToken"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks_before).unwrap();
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("signed with a stored key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["kreki"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap();
+    let (s, _) = api(&app, "GET", "/me", Some(token), Value::Null).await;
+    assert_eq!(s, 200);
+    app.stop().await;
+}
+
+/// Finding 2 (rest): the sign-in page's MFA step offers the passkey when the account has one,
+/// with the one small script it needs allowed by its hash in the Content-Security-Policy
+/// (no `'unsafe-inline'`); the passkey's answer posted with the form signs the browser in.
+/// An account without a passkey gets a page without script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_offers_the_passkey_with_a_hashed_script() {
+    use base64::Engine;
+    use sha2::Digest;
+    use webauthn_authenticator_rs::{WebauthnAuthenticator, softpasskey::SoftPasskey};
+    let app = start_localhost().await;
+    let origin = reqwest::Url::parse(&app.url).unwrap();
+    register(&app, "putu@example.org", PW).await;
+    let access = login(&app, "putu@example.org", PW).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/start",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let reg = authenticator
+        .do_registration(
+            origin.clone(),
+            serde_json::from_value(v["data"]["options"].clone()).unwrap(),
+        )
+        .unwrap();
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/passkeys/register/finish",
+        Some(&access),
+        json!({ "ceremony": v["data"]["ceremony"], "name": "HP", "credential": reg }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+
+    // The password step of the page: the MFA page offers the passkey.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/akun/masuk", app.url))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    let csrf = hidden(&html, "csrf");
+    let post = |form: Vec<(&'static str, String)>| {
+        client
+            .post(format!("{}/akun/masuk", app.url))
+            .header("cookie", format!("kreki_csrf={csrf}"))
+            .form(&form)
+            .send()
+    };
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("identifier", "putu@example.org".into()),
+        ("password", PW.into()),
+        ("return_to", "/akun/".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"passkey\""), "{html}");
+    let script = html
+        .split_once("<script>")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(s, _)| s.to_string())
+        .expect("a script");
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{hash}'")),
+        "{csp}"
+    );
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap();
+    assert_eq!(script_src, format!("script-src 'sha256-{hash}'"), "{csp}");
+    assert_eq!(html.matches("<script").count(), 1);
+
+    // What the script does: the options of the form to the authenticator, its answer posted.
+    let options = {
+        let i = html.find("data-options=\"").unwrap() + "data-options=\"".len();
+        let raw = &html[i..i + html[i..].find('"').unwrap()];
+        raw.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let assertion = authenticator
+        .do_authentication(origin.clone(), serde_json::from_str(&options).unwrap())
+        .unwrap();
+    let field = |name: &str| {
+        let needle = format!("name=\"{name}\" value=\"");
+        let i = html.rfind(&needle).unwrap() + needle.len();
+        html[i..i + html[i..].find('"').unwrap()].to_string()
+    };
+    let r = client
+        .post(format!("{}/akun/mfa", app.url))
+        .header("cookie", format!("kreki_csrf={csrf}"))
+        .form(&[
+            ("csrf", csrf.clone()),
+            ("ticket", field("ticket")),
+            ("return_to", "/akun/".to_string()),
+            ("step", "passkey".to_string()),
+            ("ceremony", field("ceremony")),
+            ("credential", serde_json::to_string(&assertion).unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("kreki_session=")),
+        "signed in"
+    );
+
+    // Pages without a passkey to offer run no script at all.
+    let r = client
+        .get(format!("{}/akun/masuk", app.url))
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("script-src"), "{csp}");
+    assert!(!r.text().await.unwrap().contains("<script"));
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use openidconnect::{
 use serde_json::{Value, json};
 
 use crate::{
-    app::{CC_SECRET, start},
+    app::{CC_SECRET, start, start_with},
     client::{Browser, PW, browser_authorize, decode_payload, enc, hidden, query_param, register},
 };
 
@@ -481,5 +481,117 @@ async fn authorization_requests_with_bad_input_are_refused() {
     let (s, loc, _) = b.get(tp).await;
     assert_eq!(s, 303);
     assert!(query_param(&loc, "code").is_some());
+    app.stop().await;
+}
+
+/// OpenID Connect Discovery offers RS256 for ID tokens (ES256 stays the default): a client
+/// registered with `id_token_signed_response_alg = "RS256"` gets ID tokens signed by an RSA
+/// key that the JWKS publishes with its own `kid` and `alg`, and an independent JOSE library
+/// (`jsonwebtoken`) verifies them with the published key set. Access tokens stay ES256, and
+/// an RS256 ID token opens no API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_id_tokens_verify_with_the_published_jwks() {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+    let app = start_with(false, |cfg| {
+        let clients = figment::value::Value::serialize(json!([{
+            "client_id": "rs-app",
+            "name": "Aplikasi RSA",
+            "first_party": true,
+            "redirect_uris": ["http://127.0.0.1:9/cb"],
+            "grant_types": ["authorization_code"],
+            "scopes": ["openid", "profile"],
+            "id_token_signed_response_alg": "RS256",
+        }]))
+        .unwrap();
+        cfg.identity.insert("clients".into(), clients);
+    })
+    .await;
+    register(&app, "rsa@example.org", PW).await;
+    let get = |path: &str| {
+        let r = app.client.get(format!("{}{path}", app.url)).send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let meta = get("/.well-known/openid-configuration").await;
+    assert_eq!(
+        meta["id_token_signing_alg_values_supported"],
+        json!(["ES256", "RS256"]),
+        "{meta}"
+    );
+    let jwks: JwkSet = serde_json::from_value(get("/.well-known/jwks.json").await).unwrap();
+    let alg_of = |kid: &str| {
+        let k = jwks.find(kid).unwrap();
+        format!("{:?}", k.common.key_algorithm.unwrap())
+    };
+
+    // Authorization code with PKCE (the RFC 7636 example pair).
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let cb = "http://127.0.0.1:9/cb";
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id=rs-app&redirect_uri={}&scope=openid%20profile&state=s1&nonce=n-rsa&code_challenge={challenge}&code_challenge_method=S256",
+        enc(cb)
+    );
+    let mut b = Browser::new(&app.url);
+    let back = browser_authorize(&mut b, &url, "rsa@example.org", PW).await;
+    let code = query_param(&back, "code").unwrap();
+    let r = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "rs-app"),
+            ("code", code.as_str()),
+            ("redirect_uri", cb),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let id_token = v["id_token"].as_str().unwrap_or_else(|| panic!("{v}"));
+    let header = decode_header(id_token).unwrap();
+    assert_eq!(header.alg, Algorithm::RS256);
+    let kid = header.kid.unwrap();
+    assert_eq!(alg_of(&kid), "RS256");
+    let jwk = jwks.find(&kid).unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["rs-app"]);
+    validation.set_issuer(&[app.url.as_str()]);
+    let claims = decode::<Value>(id_token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["nonce"], "n-rsa");
+    assert_eq!(claims["name"], "Rahmat Hidayat");
+    // A changed payload does not verify.
+    let mut parts: Vec<String> = id_token.split('.').map(str::to_string).collect();
+    parts[1] = crate::client::b64(&claims.to_string().replace("Rahmat", "Rahmad"));
+    assert!(
+        decode::<Value>(
+            &parts.join("."),
+            &DecodingKey::from_jwk(jwk).unwrap(),
+            &validation
+        )
+        .is_err()
+    );
+
+    // The access token stays ES256 (an EC key of the same set); the ID token opens no API.
+    let access = v["access_token"].as_str().unwrap();
+    let h = decode_header(access).unwrap();
+    assert_eq!(h.alg, Algorithm::ES256);
+    assert_ne!(h.kid.as_deref(), Some(kid.as_str()));
+    assert_eq!(alg_of(&h.kid.unwrap()), "ES256");
+    let me = |token: &str| {
+        app.client
+            .get(format!("{}/api/auth/v1/me", app.url))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(me(access).await.unwrap().status(), 200);
+    assert_eq!(me(id_token).await.unwrap().status(), 401);
+    // RP-initiated logout takes the RS256 ID token as its hint.
+    let (s, _, _) = b
+        .get(&format!("/oauth2/logout?id_token_hint={id_token}"))
+        .await;
+    assert!(s == 200 || s == 303, "{s}");
     app.stop().await;
 }

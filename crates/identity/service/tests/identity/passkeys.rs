@@ -26,7 +26,7 @@ async fn passkeys_as_second_factor_and_passwordless_with_a_software_authenticato
         "POST",
         "/mfa/passkeys/register/start",
         Some(&access),
-        Value::Null,
+        json!({ "current_password": PW }),
     )
     .await;
     assert_eq!(s, 200, "{v}");

@@ -103,8 +103,15 @@ async fn phone_codes_mfa_enrolment_consents_export_and_erasure() {
     assert_eq!(s, 401, "a code works once");
     let access = v["data"]["accessToken"].as_str().unwrap().to_string();
     // TOTP enrolment by the user, confirmed with an independent implementation.
-    let (s, v) = api(&app, "POST", "/mfa/totp/setup", Some(&access), Value::Null).await;
-    assert_eq!(s, 200);
+    let (s, v) = api(
+        &app,
+        "POST",
+        "/mfa/totp/setup",
+        Some(&access),
+        json!({ "current_password": PW }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
     assert!(v["data"]["qr_svg"].as_str().unwrap().contains("<svg"));
     assert!(
         v["data"]["otpauth_uri"]
