@@ -257,10 +257,18 @@ fn every_service_has_a_safe_deployment_service_and_budget() {
                 .iter()
                 .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
                 .collect();
-            for (var, secret) in [
+            let mut secrets = vec![
                 ("KREKI_DATABASE_URL_FILE", format!("kreki-{}-db", desc.name)),
                 ("KREKI_BUS__URL_FILE", "kreki-nats-client".to_string()),
-            ] {
+            ];
+            if desc.name == "identity" {
+                // Every replica must seal with the same key, which is never in the database.
+                secrets.push((
+                    "KREKI_IDENTITY__ENCRYPTION_SECRET_FILE",
+                    "kreki-identity-sealing".to_string(),
+                ));
+            }
+            for (var, secret) in secrets {
                 let file = Path::new(env.get(var).unwrap_or_else(|| panic!("{at}: {var}")));
                 let dir = file.parent().unwrap().to_str().unwrap();
                 let mount = c["volumeMounts"]
