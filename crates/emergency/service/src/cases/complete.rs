@@ -11,9 +11,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    cases::view::{CaseView, current},
+    cases::{
+        Cases,
+        view::{CaseView, current},
+    },
     errors::not_found,
-    state::AppState,
     store::{Store, timeline_add},
     work::Work,
 };
@@ -40,7 +42,7 @@ const OUTCOMES: &[&str] = &[
 
 /// Complete a case (HTTP and the demo simulator).
 pub async fn complete_case(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     by: &str,
     by_ops: bool,

@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use crate::{
     aed::Aed,
+    cases::Cases,
     domain::OfferState,
     errors::{coord_error, not_found},
     geo::LatLng,
-    state::AppState,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
     work::Work,
 };
@@ -36,7 +36,7 @@ pub struct RespondResult {
 
 /// Accept or decline (HTTP and the demo simulator).
 pub async fn answer(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     volunteer: &str,
     action: RespondAction,
@@ -122,7 +122,7 @@ pub struct MyOffer {
 }
 
 /// A volunteer's open offers of open cases, newest first.
-pub async fn my_offers(st: &AppState, volunteer: &str) -> ApiResult<Vec<MyOffer>> {
+pub async fn my_offers(st: &Cases, volunteer: &str) -> ApiResult<Vec<MyOffer>> {
     let mut out = Vec::new();
     for offer in st.store.offers_of(volunteer).await? {
         if let Some(c) = st.store.get(&offer.case_id).await?

@@ -6,16 +6,18 @@ use kreki_platform::{ApiError, ApiResult, Msg, time_util::now_micros};
 
 use crate::{
     actor::{CaseActor, Relation},
-    cases::view::{CaseView, current, load_for},
+    cases::{
+        Cases,
+        view::{CaseView, current, load_for},
+    },
     errors::not_found,
-    state::AppState,
     store::{Milestone, Store, timeline_add},
     work::Work,
 };
 
 /// A responder's new status (HTTP and the demo simulator).
 pub async fn report_status(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     volunteer: &str,
     status: ResponderStatus,
@@ -54,12 +56,7 @@ pub async fn report_status(
 }
 
 /// Cancel a case: its caller or Ops, never a responder.
-pub async fn cancel(
-    st: &AppState,
-    id: &str,
-    actor: &CaseActor,
-    reason: &str,
-) -> ApiResult<CaseView> {
+pub async fn cancel(st: &Cases, id: &str, actor: &CaseActor, reason: &str) -> ApiResult<CaseView> {
     let (_, rel) = load_for(st, id, actor).await?;
     if rel == Relation::Responder {
         return Err(ApiError::forbidden());

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use crate::{
     actor::{CaseActor, Relation, relation},
     aed::Aed,
+    cases::Cases,
     errors::{coord_error, not_found},
     geo::LatLng,
-    state::AppState,
     store::{CaseRecord, TimelineEntry},
 };
 
@@ -25,7 +25,7 @@ pub struct CaseView {
     pub aeds: Vec<Aed>,
 }
 
-pub async fn view(st: &AppState, case: CaseRecord) -> ApiResult<CaseView> {
+pub async fn view(st: &Cases, case: CaseRecord) -> ApiResult<CaseView> {
     let at = LatLng::new(case.latitude, case.longitude).map_err(coord_error)?;
     let aeds = st.aeds.nearest(at, 1_000.0, 3).await?;
     let code = case.handshake_code.clone();
@@ -37,7 +37,7 @@ pub async fn view(st: &AppState, case: CaseRecord) -> ApiResult<CaseView> {
 }
 
 /// The case as it is now (after a change).
-pub async fn current(st: &AppState, id: &str) -> ApiResult<CaseView> {
+pub async fn current(st: &Cases, id: &str) -> ApiResult<CaseView> {
     let case = st.store.get(id).await?.ok_or_else(not_found)?;
     view(st, case).await
 }
@@ -45,7 +45,7 @@ pub async fn current(st: &AppState, id: &str) -> ApiResult<CaseView> {
 /// A case and how the actor relates to it; someone unrelated learns nothing, not even that
 /// the case exists.
 pub async fn load_for(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     actor: &CaseActor,
 ) -> ApiResult<(CaseRecord, Relation)> {
@@ -55,14 +55,14 @@ pub async fn load_for(
 }
 
 /// One case for one of its parties.
-pub async fn case_for(st: &AppState, id: &str, actor: &CaseActor) -> ApiResult<CaseView> {
+pub async fn case_for(st: &Cases, id: &str, actor: &CaseActor) -> ApiResult<CaseView> {
     let (case, _rel) = load_for(st, id, actor).await?;
     view(st, case).await
 }
 
 /// The timeline of a case for one of its parties.
 pub async fn timeline_for(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     actor: &CaseActor,
 ) -> ApiResult<Vec<TimelineEntry>> {

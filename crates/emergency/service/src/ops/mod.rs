@@ -94,7 +94,7 @@ pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> ApiResul
     .await?;
     tx.commit().await?;
     st.dispatcher.changed(id);
-    current(st, id).await
+    current(&st.cases(), id).await
 }
 
 /// Ops offers a case to a named on-duty volunteer (manual assign, or a re-offer after an

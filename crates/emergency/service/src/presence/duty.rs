@@ -1,16 +1,40 @@
 //! A volunteer's use-cases of presence: going on or off duty, a position update (the
 //! fallback of the socket), and the alert self-test.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
-use kreki_platform::{ApiError, ApiResult, Msg, bus::Event, time_util::now_micros};
+use kreki_platform::{
+    ApiError, ApiResult, Msg,
+    bus::{Event, outbox::RelayState},
+    storage::{Db, ratelimit::RateLimiter},
+    time_util::now_micros,
+};
+use kreki_volunteers_contracts::CertLevel;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    config::EmergencyConfig, errors::coord_error, geo::LatLng, state::AppState, work::Work,
+    config::EmergencyConfig,
+    errors::coord_error,
+    geo::LatLng,
+    presence::{Eligibility, Live},
+    work::Work,
 };
+
+/// What the presence use-cases work with: the live index, the self-test's limit and outbox,
+/// the configuration. Built from the service's state for each request (`state.rs`).
+#[derive(Clone)]
+pub struct Presence {
+    pub live: Arc<Live>,
+    pub db: Db,
+    pub relay: Arc<RelayState>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub config: Arc<EmergencyConfig>,
+    /// `kreki up --demo`: volunteer accounts without an eligibility record yet are made
+    /// dispatchable when they go on duty (see [`demo_eligible_on_duty`]).
+    pub demo: bool,
+}
 
 /// Self-tests per volunteer per hour.
 const TEST_ALERTS_PER_HOUR: u32 = 5;
@@ -39,7 +63,7 @@ fn point(lat: Option<f64>, lng: Option<f64>, cfg: &EmergencyConfig) -> ApiResult
 
 /// Go on duty (at a location) or off duty (the stored location is dropped).
 pub fn set_duty(
-    st: &AppState,
+    st: &Presence,
     volunteer: &str,
     on_duty: bool,
     latitude: Option<f64>,
@@ -48,7 +72,7 @@ pub fn set_duty(
     if on_duty {
         let at = point(latitude, longitude, &st.config)?;
         if st.demo {
-            crate::demo::eligible_on_duty(st, volunteer);
+            demo_eligible_on_duty(&st.live, volunteer);
         }
         st.live.locate(volunteer, at, now_micros());
     } else {
@@ -62,7 +86,7 @@ pub fn set_duty(
 }
 
 /// A position while on duty.
-pub fn locate(st: &AppState, volunteer: &str, latitude: f64, longitude: f64) -> ApiResult<()> {
+pub fn locate(st: &Presence, volunteer: &str, latitude: f64, longitude: f64) -> ApiResult<()> {
     let at = point(Some(latitude), Some(longitude), &st.config)?;
     if !st.live.is_on_duty(volunteer) {
         return Err(ApiError::conflict(
@@ -79,7 +103,7 @@ pub fn locate(st: &AppState, volunteer: &str, latitude: f64, longitude: f64) -> 
 
 /// Send the volunteer a test alert through the dispatch notification path (outbox → bus →
 /// notify → channel); returns the message id.
-pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
+pub async fn test_alert(st: &Presence, volunteer: &str) -> ApiResult<String> {
     let d = st
         .limiter
         .hit(
@@ -107,9 +131,31 @@ pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
         attachments: Vec::new(),
     };
     let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = Work::begin(&st.db, &st.relay).await?;
     tx.enqueue(&event).await?;
     tx.commit().await?;
     tracing::info!(message_id = %id, "alert self-test queued");
     Ok(id)
+}
+
+/// The demo's volunteer accounts (KREKI ID's `relawan@` and `ketua@demo.kreki.id`) have no
+/// volunteers-service record that would send their eligibility: with `--demo`, a volunteer
+/// account going on duty without an eligibility copy is taken as verified with a valid BHD
+/// Plus certificate (version 0, so any real eligibility event replaces it).
+pub fn demo_eligible_on_duty(live: &Live, volunteer: &str) {
+    if live.eligibility(volunteer).is_some() {
+        return;
+    }
+    let valid = now_micros() + 2 * 365 * 86_400 * 1_000_000;
+    live.set_eligibility(
+        volunteer,
+        Eligibility {
+            verified: true,
+            cert_level: CertLevel::Plus,
+            cert_valid_until: Some(valid),
+            health_professional: false,
+            version: 0,
+        },
+    );
+    tracing::info!("demo: volunteer account made dispatchable");
 }
