@@ -80,7 +80,10 @@ pub async fn get_case(
     actor: CaseActor,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<CaseView>> {
-    case_for(&st, &id, &actor).await.map(Envelope::ok)
+    case_for(&st, &id, &actor)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -109,6 +112,7 @@ pub async fn cancel(
     cancel_case(&st, &id, &actor, &req.reason)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Every step of a case, timestamped.
@@ -124,7 +128,10 @@ pub async fn timeline(
     actor: CaseActor,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<Vec<TimelineEntry>>> {
-    timeline_for(&st, &id, &actor).await.map(Envelope::ok)
+    timeline_for(&st, &id, &actor)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Open cases, most severe and oldest first (Ops).
@@ -156,7 +163,10 @@ pub async fn offers_mine(
     State(st): State<Cases>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<MyOffer>>> {
-    my_offers(&st, &p.subject).await.map(Envelope::ok)
+    my_offers(&st, &p.subject)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -193,6 +203,7 @@ pub async fn respond(
     answer(&st, &id, &p.subject, req.action, req.eta_minutes)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -224,6 +235,7 @@ pub async fn status(
     report_status(&st, &id, &p.subject, req.status, req.reason)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Complete the case (team lead or Ops) with the outcome and the clinical record.
@@ -247,4 +259,5 @@ pub async fn complete(
     complete_case(&st, &id, &p.subject, by_ops, req)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }

@@ -8,7 +8,7 @@ use std::{net::IpAddr, time::Duration};
 use base64::Engine;
 use kreki_emergency_contracts::{EmergencyType, Severity};
 use kreki_platform::{
-    ApiError, ApiResult, Envelope, Msg,
+    Envelope,
     auth::Principal,
     storage::{idempotency, ratelimit::RateLimiter},
     time_util::{now_micros, rfc3339},
@@ -21,7 +21,7 @@ use crate::{
     actor::token_hash,
     cases::Cases,
     domain::handshake_code,
-    errors::{caller_phone_invalid, coord_error, panic_rate_limited},
+    errors::{CaseError, CaseResult},
     geo::LatLng,
     store::{Created, NewCase},
 };
@@ -111,7 +111,7 @@ pub(crate) fn new_case(
 }
 
 /// Press the panic button.
-pub async fn panic(st: &Cases, p: Panic) -> ApiResult<PanicOutcome> {
+pub async fn panic(st: &Cases, p: Panic) -> CaseResult<PanicOutcome> {
     let Panic {
         principal,
         ip,
@@ -120,12 +120,9 @@ pub async fn panic(st: &Cases, p: Panic) -> ApiResult<PanicOutcome> {
     } = p;
     let location = LatLng::new(req.latitude, req.longitude)
         .and_then(|p| st.config.service_area.check(p))
-        .map_err(coord_error)?;
+        .map_err(CaseError::Location)?;
     if req.accuracy_m.is_some_and(|a| a > 100_000) {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new("accuracy_m terlalu besar", "accuracy_m is too large"),
-        ));
+        return Err(CaseError::AccuracyTooLarge);
     }
     let description = req
         .description
@@ -137,35 +134,20 @@ pub async fn panic(st: &Cases, p: Panic) -> ApiResult<PanicOutcome> {
         .as_ref()
         .is_some_and(|d| d.chars().count() > 1_000)
     {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new(
-                "Keterangan maksimal 1000 karakter",
-                "Description is at most 1000 characters",
-            ),
-        ));
+        return Err(CaseError::DescriptionTooLong);
     }
     let phone = match &req.caller_phone {
-        Some(p) => Some(PhoneE164::parse(p).map_err(|_| caller_phone_invalid())?),
+        Some(p) => Some(PhoneE164::parse(p).map_err(|_| CaseError::CallerPhoneInvalid)?),
         None => None,
     };
     if principal.is_none() && phone.is_none() {
-        return Err(ApiError::validation(
-            "EMERGENCY_CALLER_PHONE_REQUIRED",
-            Msg::new(
-                "Nomor telepon diperlukan agar relawan dapat menghubungi Anda",
-                "A phone number is needed so responders can call you back",
-            ),
-        ));
+        return Err(CaseError::CallerPhoneRequired);
     }
     let idem = match idempotency_key {
         None => None,
         Some(key) => {
             if !idempotency::valid_key(&key) {
-                return Err(ApiError::bad_request(
-                    "IDEMPOTENCY_KEY_INVALID",
-                    Msg::new("Idempotency-Key tidak valid", "Invalid Idempotency-Key"),
-                ));
+                return Err(CaseError::IdempotencyKeyInvalid);
             }
             // The key is per caller: two people cannot collide on a key.
             let scope = principal
@@ -252,16 +234,10 @@ pub async fn panic(st: &Cases, p: Panic) -> ApiResult<PanicOutcome> {
     }
 }
 
-fn replayed(outcome: Created) -> ApiResult<PanicOutcome> {
+fn replayed(outcome: Created) -> CaseResult<PanicOutcome> {
     match outcome {
         Created::Replay { status, response } => Ok(PanicOutcome::Replay { status, response }),
-        Created::New | Created::KeyReuse => Err(ApiError::conflict(
-            "IDEMPOTENCY_KEY_REUSED",
-            Msg::new(
-                "Idempotency-Key dipakai untuk permintaan lain",
-                "The Idempotency-Key was used for another request",
-            ),
-        )),
+        Created::New | Created::KeyReuse => Err(CaseError::IdempotencyKeyReused),
     }
 }
 
@@ -273,7 +249,7 @@ async fn check_limits(
     ip: IpAddr,
     account: Option<&str>,
     phone: Option<&str>,
-) -> ApiResult<()> {
+) -> CaseResult<()> {
     let d = st
         .panic_ceiling
         .hit(
@@ -283,7 +259,9 @@ async fn check_limits(
         )
         .await?;
     if !d.allowed {
-        return Err(panic_rate_limited(d.reset_after_s));
+        return Err(CaseError::PanicRateLimited {
+            retry_after_s: d.reset_after_s,
+        });
     }
     let recent = st
         .store
@@ -300,7 +278,9 @@ async fn check_limits(
             )
             .await?;
         if !d.allowed {
-            return Err(panic_rate_limited(d.reset_after_s));
+            return Err(CaseError::PanicRateLimited {
+                retry_after_s: d.reset_after_s,
+            });
         }
     }
     Ok(())

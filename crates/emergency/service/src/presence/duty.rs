@@ -5,7 +5,6 @@ use std::{sync::Arc, time::Duration};
 
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    ApiError, ApiResult, Msg,
     bus::{Event, outbox::RelayState},
     storage::{Db, ratelimit::RateLimiter},
     time_util::now_micros,
@@ -16,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::{
     config::EmergencyConfig,
-    errors::coord_error,
+    errors::PresenceError,
     geo::LatLng,
     presence::{Eligibility, Live},
     work::Work,
@@ -46,18 +45,16 @@ pub struct PresenceState {
     pub dispatchable: bool,
 }
 
-fn point(lat: Option<f64>, lng: Option<f64>, cfg: &EmergencyConfig) -> ApiResult<LatLng> {
+fn point(
+    lat: Option<f64>,
+    lng: Option<f64>,
+    cfg: &EmergencyConfig,
+) -> Result<LatLng, PresenceError> {
     match (lat, lng) {
         (Some(a), Some(b)) => LatLng::new(a, b)
             .and_then(|p| cfg.service_area.check(p))
-            .map_err(coord_error),
-        _ => Err(ApiError::validation(
-            "EMERGENCY_LOCATION_REQUIRED",
-            Msg::new(
-                "Lokasi diperlukan untuk bertugas",
-                "A location is needed to go on duty",
-            ),
-        )),
+            .map_err(PresenceError::Location),
+        _ => Err(PresenceError::LocationRequired),
     }
 }
 
@@ -68,7 +65,7 @@ pub fn set_duty(
     on_duty: bool,
     latitude: Option<f64>,
     longitude: Option<f64>,
-) -> ApiResult<PresenceState> {
+) -> Result<PresenceState, PresenceError> {
     if on_duty {
         let at = point(latitude, longitude, &st.config)?;
         if st.demo {
@@ -86,16 +83,15 @@ pub fn set_duty(
 }
 
 /// A position while on duty.
-pub fn locate(st: &Presence, volunteer: &str, latitude: f64, longitude: f64) -> ApiResult<()> {
+pub fn locate(
+    st: &Presence,
+    volunteer: &str,
+    latitude: f64,
+    longitude: f64,
+) -> Result<(), PresenceError> {
     let at = point(Some(latitude), Some(longitude), &st.config)?;
     if !st.live.is_on_duty(volunteer) {
-        return Err(ApiError::conflict(
-            "EMERGENCY_NOT_ON_DUTY",
-            Msg::new(
-                "Anda tidak sedang bertugas; lokasi tidak disimpan",
-                "You are not on duty; the location is not kept",
-            ),
-        ));
+        return Err(PresenceError::NotOnDuty);
     }
     st.live.locate(volunteer, at, now_micros());
     Ok(())
@@ -103,7 +99,7 @@ pub fn locate(st: &Presence, volunteer: &str, latitude: f64, longitude: f64) -> 
 
 /// Send the volunteer a test alert through the dispatch notification path (outbox → bus →
 /// notify → channel); returns the message id.
-pub async fn test_alert(st: &Presence, volunteer: &str) -> ApiResult<String> {
+pub async fn test_alert(st: &Presence, volunteer: &str) -> Result<String, PresenceError> {
     let d = st
         .limiter
         .hit(
@@ -113,7 +109,9 @@ pub async fn test_alert(st: &Presence, volunteer: &str) -> ApiResult<String> {
         )
         .await?;
     if !d.allowed {
-        return Err(ApiError::rate_limited(d.reset_after_s));
+        return Err(PresenceError::TooManyTestAlerts {
+            retry_after_s: d.reset_after_s,
+        });
     }
     let id = uuid::Uuid::now_v7().to_string();
     let req = MessageRequested {
@@ -130,7 +128,8 @@ pub async fn test_alert(st: &Presence, volunteer: &str) -> ApiResult<String> {
         correlation_id: None,
         attachments: Vec::new(),
     };
-    let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
+    let event = Event::new("emergency", MESSAGE_REQUESTED, &req)
+        .map_err(|e| PresenceError::Internal(e.into()))?;
     let mut tx = Work::begin(&st.db, &st.relay).await?;
     tx.enqueue(&event).await?;
     tx.commit().await?;

@@ -65,7 +65,9 @@ pub async fn presence(
 ) -> ApiResult<Envelope<PresenceState>> {
     p.require(perm::PRESENCE_OWN)?;
     let ApiJson(req) = body?;
-    duty::set_duty(&st, &p.subject, req.on_duty, req.latitude, req.longitude).map(Envelope::ok)
+    duty::set_duty(&st, &p.subject, req.on_duty, req.latitude, req.longitude)
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -55,5 +55,8 @@ pub async fn sms_inbound(
         )
         .details(serde_json::json!({ "reason": e.to_string() }))
     })?;
-    intake::sms(&st, msg).await.map(Envelope::ok)
+    intake::sms(&st, msg)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }

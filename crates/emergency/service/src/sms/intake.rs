@@ -4,15 +4,14 @@
 
 use kreki_emergency_contracts::Severity;
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
-use kreki_platform::{
-    ApiError, ApiResult, Msg, bus::Event, time_util::now_micros, types::PhoneE164,
-};
+use kreki_platform::{bus::Event, time_util::now_micros, types::PhoneE164};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
     actor::token_hash,
     cases::{Cases, intake::new_case},
+    errors::SmsIntakeError,
     geo::LatLng,
     sms::store::{self as sms_store, Seen},
     store::{Store, timeline_add},
@@ -43,18 +42,10 @@ pub struct SmsResult {
 /// A `DARURAT` SMS (its signature already checked): kept, deduplicated (carrier retries by
 /// message id, repeats by sender and text), then a critical case, or a help reply with the
 /// format when it cannot be read.
-pub async fn sms(st: &Cases, msg: SmsInbound) -> ApiResult<SmsResult> {
-    let from = PhoneE164::parse(&msg.from).map_err(|_| {
-        ApiError::validation(
-            "EMERGENCY_CALLER_PHONE_INVALID",
-            Msg::new("Nomor pengirim tidak valid", "Invalid sender number"),
-        )
-    })?;
+pub async fn sms(st: &Cases, msg: SmsInbound) -> Result<SmsResult, SmsIntakeError> {
+    let from = PhoneE164::parse(&msg.from).map_err(|_| SmsIntakeError::SenderInvalid)?;
     if msg.message_id.is_empty() || msg.message_id.len() > 128 || msg.text.len() > 2_000 {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new("Pesan SMS tidak valid", "Invalid SMS message"),
-        ));
+        return Err(SmsIntakeError::MessageInvalid);
     }
     let normalized = msg
         .text
@@ -119,8 +110,8 @@ pub async fn sms(st: &Cases, msg: SmsInbound) -> ApiResult<SmsResult> {
                 correlation_id: None,
                 attachments: Vec::new(),
             };
-            let event =
-                Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;
+            let event = Event::new("emergency", MESSAGE_REQUESTED, &help)
+                .map_err(|e| SmsIntakeError::Internal(e.into()))?;
             tx.enqueue(&event).await?;
             tx.commit().await?;
             tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
