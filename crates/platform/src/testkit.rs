@@ -515,17 +515,29 @@ impl Harness {
         }
     }
 
-    /// Serve what the service built (once).
+    /// Serve what the service built (once), with a general per-IP request limit no test
+    /// reaches.
     pub fn serve(
         &mut self,
         desc: &crate::service::ServiceDescriptor,
         built: crate::service::Built,
     ) {
+        self.serve_limited(desc, built, 100_000);
+    }
+
+    /// [`Harness::serve`] with the general per-IP request limit at `per_minute`
+    /// (`http.rate_limit_per_minute`), for tests of the limit and of the routes exempt from it.
+    pub fn serve_limited(
+        &mut self,
+        desc: &crate::service::ServiceDescriptor,
+        built: crate::service::Built,
+        per_minute: u32,
+    ) {
         let Some(listener) = self.listener.take() else {
             panic!("served already");
         };
         let app = crate::http::middleware::outer(
-            crate::service::mount(desc, &self.ctx, built, 100_000),
+            crate::service::mount(desc, &self.ctx, built, per_minute),
             crate::http::middleware::KitConfig {
                 body_limit_bytes: 4 << 20,
                 request_timeout: Duration::from_secs(30),

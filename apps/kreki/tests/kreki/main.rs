@@ -10,7 +10,6 @@ mod contracts;
 mod crash;
 mod deploy;
 mod deps;
-mod dispatch;
 mod emergency;
 mod identity;
 mod live;

@@ -102,28 +102,6 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo's volunteer accounts (KREKI ID's `relawan@` and `ketua@demo.kreki.id`) have no
-/// volunteers-service record that would send their eligibility: with `--demo`, a volunteer
-/// account going on duty without an eligibility copy is taken as verified with a valid BHD
-/// Plus certificate (version 0, so any real eligibility event replaces it).
-pub fn eligible_on_duty(st: &AppState, volunteer: &str) {
-    if st.live.eligibility(volunteer).is_some() {
-        return;
-    }
-    let valid = now_micros() + 2 * 365 * 86_400 * 1_000_000;
-    st.live.set_eligibility(
-        volunteer,
-        Eligibility {
-            verified: true,
-            cert_level: CertLevel::Plus,
-            cert_valid_until: Some(valid),
-            health_professional: false,
-            version: 0,
-        },
-    );
-    tracing::info!("demo: volunteer account made dispatchable");
-}
-
 /// Run the simulator until shutdown.
 pub async fn simulate(st: AppState, sim: DemoSim) {
     if sim == DemoSim::Off {
@@ -161,6 +139,7 @@ pub async fn simulate(st: AppState, sim: DemoSim) {
 
 /// Answer offers after a few seconds, arrive, resolve and complete.
 async fn advance(st: &AppState) -> anyhow::Result<()> {
+    let cases = st.cases();
     let now = now_micros();
     let offers = sqlx::query("SELECT case_id, volunteer_id, distance_m FROM offers WHERE state = 'open' AND volunteer_id LIKE $1 AND sent_at < $2")
         .bind(format!("{PREFIX}%"))
@@ -172,7 +151,7 @@ async fn advance(st: &AppState) -> anyhow::Result<()> {
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
         // Riding a motorbike at about 20 km/h.
         let eta = u32::try_from(dist / 333 + 1).unwrap_or(10);
-        let _ = answer(st, &case_id, &vol, RespondAction::Accept, Some(eta)).await;
+        let _ = answer(&cases, &case_id, &vol, RespondAction::Accept, Some(eta)).await;
     }
     let rows = sqlx::query(
         "SELECT r.case_id, r.volunteer_id, r.status, r.is_lead, r.updated_at FROM responders r JOIN cases c ON c.id = r.case_id \
@@ -192,10 +171,11 @@ async fn advance(st: &AppState) -> anyhow::Result<()> {
         let age_s = (now - at) / 1_000_000;
         match (ResponderStatus::parse(&status), age_s) {
             (Some(ResponderStatus::Accepted), a) if a >= 15 => {
-                let _ = report_status(st, &case_id, &vol, ResponderStatus::Arrived, None).await;
+                let _ = report_status(&cases, &case_id, &vol, ResponderStatus::Arrived, None).await;
             }
             (Some(ResponderStatus::Arrived), a) if a >= 10 => {
-                let _ = report_status(st, &case_id, &vol, ResponderStatus::Resolved, None).await;
+                let _ =
+                    report_status(&cases, &case_id, &vol, ResponderStatus::Resolved, None).await;
             }
             (Some(ResponderStatus::Resolved), a) if a >= 5 && lead == 1 => {
                 let record = CompleteRequest {
@@ -206,7 +186,7 @@ async fn advance(st: &AppState) -> anyhow::Result<()> {
                         ..Default::default()
                     },
                 };
-                let _ = complete_case(st, &case_id, &vol, false, record).await;
+                let _ = complete_case(&cases, &case_id, &vol, false, record).await;
             }
             _ => {}
         }

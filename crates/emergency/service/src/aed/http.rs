@@ -13,12 +13,21 @@ use kreki_platform::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use std::sync::Arc;
+
 use crate::{
-    aed::{Aed, AedInput},
+    aed::{Aed, AedInput, Registry},
+    config::EmergencyConfig,
     errors::{coord_error, radius_invalid},
     geo::LatLng,
-    state::AppState,
 };
+
+/// What the AED routes work with: the registry and the service area it must lie in.
+#[derive(Clone)]
+pub struct Aeds {
+    pub aeds: Arc<Registry>,
+    pub config: Arc<EmergencyConfig>,
+}
 
 fn aed_invalid(field: &str) -> ApiError {
     ApiError::validation(
@@ -35,7 +44,7 @@ fn aed_not_found() -> ApiError {
     )
 }
 
-async fn save_aed(st: &AppState, id: &str, input: &AedInput) -> ApiResult<Aed> {
+async fn save_aed(st: &Aeds, id: &str, input: &AedInput) -> ApiResult<Aed> {
     if let Some(f) = input.problem() {
         return Err(aed_invalid(f));
     }
@@ -55,7 +64,7 @@ async fn save_aed(st: &AppState, id: &str, input: &AedInput) -> ApiResult<Aed> {
     ),
     security(("bearer" = [])))]
 pub async fn aed_create(
-    State(st): State<AppState>,
+    State(st): State<Aeds>,
     Auth(p): Auth,
     body: Result<ApiJson<AedInput>, ApiError>,
 ) -> ApiResult<Response> {
@@ -75,7 +84,7 @@ pub async fn aed_create(
     ),
     security(("bearer" = [])))]
 pub async fn aed_update(
-    State(st): State<AppState>,
+    State(st): State<Aeds>,
     Auth(p): Auth,
     Path(id): Path<String>,
     body: Result<ApiJson<AedInput>, ApiError>,
@@ -92,7 +101,7 @@ pub async fn aed_update(
     responses((status = 200, description = "Out of service"), (status = 404, description = "EMERGENCY_AED_NOT_FOUND", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn aed_delete(
-    State(st): State<AppState>,
+    State(st): State<Aeds>,
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<serde_json::Value>> {
@@ -109,10 +118,7 @@ pub async fn aed_delete(
 #[utoipa::path(get, path = "/aeds/{aed_id}", tag = "aeds",
     params(("aed_id" = String, Path, description = "AED id")),
     responses((status = 200, description = "The AED", body = inline(Envelope<crate::aed::Aed>)), (status = 404, description = "EMERGENCY_AED_NOT_FOUND", body = ErrorEnvelope)))]
-pub async fn aed_get(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<Aed>> {
+pub async fn aed_get(State(st): State<Aeds>, Path(id): Path<String>) -> ApiResult<Envelope<Aed>> {
     Ok(Envelope::ok(
         st.aeds.get(&id).await?.ok_or_else(aed_not_found)?,
     ))
@@ -139,7 +145,7 @@ pub struct NearestAedRequest {
         (status = 422, description = "EMERGENCY_LOCATION_INVALID, EMERGENCY_RADIUS_INVALID", body = ErrorEnvelope),
     ))]
 pub async fn aed_nearest(
-    State(st): State<AppState>,
+    State(st): State<Aeds>,
     ApiJson(req): ApiJson<NearestAedRequest>,
 ) -> ApiResult<Envelope<Vec<Aed>>> {
     let at = LatLng::new(req.latitude, req.longitude).map_err(coord_error)?;

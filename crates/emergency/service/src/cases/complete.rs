@@ -3,7 +3,6 @@
 
 use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted, ClinicalRecord};
 use kreki_platform::{
-    ApiError, ApiResult, Msg,
     bus::Event,
     time_util::{now_micros, rfc3339},
 };
@@ -11,9 +10,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    cases::view::{CaseView, current},
-    errors::not_found,
-    state::AppState,
+    cases::{
+        Cases,
+        view::{CaseView, current},
+    },
+    errors::{CaseError, CaseResult},
     store::{Store, timeline_add},
     work::Work,
 };
@@ -40,25 +41,25 @@ const OUTCOMES: &[&str] = &[
 
 /// Complete a case (HTTP and the demo simulator).
 pub async fn complete_case(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     by: &str,
     by_ops: bool,
     req: CompleteRequest,
-) -> ApiResult<CaseView> {
+) -> CaseResult<CaseView> {
     if !OUTCOMES.contains(&req.outcome.as_str()) {
-        return Err(ApiError::validation(
-            "EMERGENCY_OUTCOME_INVALID",
-            Msg::new("Hasil penanganan tidak dikenal", "Unknown outcome"),
-        )
-        .details(serde_json::json!({ "allowed": OUTCOMES })));
+        return Err(CaseError::OutcomeInvalid { allowed: OUTCOMES });
     }
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
     if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == by) {
-        return Err(not_found());
+        return Err(CaseError::NotFound);
     }
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let mut state = st
+        .store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     state.complete(by, by_ops)?;
     Store::set_status(&mut tx, id, state.status, Some(&req.outcome)).await?;
     let now = now_micros();
@@ -84,7 +85,7 @@ pub async fn complete_case(
             .collect(),
     };
     let event = Event::new("emergency", CASE_COMPLETED, &ev)
-        .map_err(ApiError::internal)?
+        .map_err(|e| CaseError::Internal(e.into()))?
         .correlated(id.to_string());
     tx.enqueue(&event).await?;
     if crate::wellbeing::is_hard(case.severity, &req.outcome, &req.clinical) {

@@ -17,13 +17,13 @@ use utoipa::ToSchema;
 use crate::{
     actor::{CaseActor, OptionalPrincipal},
     cases::{
+        Cases,
         complete::{CompleteRequest, complete_case},
         intake::{self, Panic, PanicCreated, PanicOutcome, PanicRequest},
         respond::{MyOffer, RespondAction, RespondResult, answer, my_offers},
         status::{cancel as cancel_case, report_status},
         view::{CaseView, case_for, timeline_for},
     },
-    state::AppState,
     store::{CaseRecord, TimelineEntry},
 };
 
@@ -39,7 +39,7 @@ use crate::{
         (status = 429, description = "EMERGENCY_PANIC_RATE_LIMITED, with Retry-After: over the per-address ceiling (emergency.panics_per_address_per_second, default 120 a second), or a repeat caller's sixth panic within the hour (never a first panic); the general per-IP request limit does not apply to panics", body = ErrorEnvelope),
     ))]
 pub async fn panic(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     parts_auth: OptionalPrincipal,
@@ -76,11 +76,14 @@ pub async fn panic(
     ),
     security(("bearer" = [])))]
 pub async fn get_case(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     actor: CaseActor,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<CaseView>> {
-    case_for(&st, &id, &actor).await.map(Envelope::ok)
+    case_for(&st, &id, &actor)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -101,7 +104,7 @@ pub struct CancelRequest {
     ),
     security(("bearer" = [])))]
 pub async fn cancel(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     actor: CaseActor,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CancelRequest>,
@@ -109,6 +112,7 @@ pub async fn cancel(
     cancel_case(&st, &id, &actor, &req.reason)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Every step of a case, timestamped.
@@ -120,11 +124,14 @@ pub async fn cancel(
     ),
     security(("bearer" = [])))]
 pub async fn timeline(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     actor: CaseActor,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<Vec<TimelineEntry>>> {
-    timeline_for(&st, &id, &actor).await.map(Envelope::ok)
+    timeline_for(&st, &id, &actor)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Open cases, most severe and oldest first (Ops).
@@ -135,7 +142,7 @@ pub async fn timeline(
     ),
     security(("bearer" = [])))]
 pub async fn active(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<CaseRecord>>> {
     p.require(perm::CASE_READ_ALL)?;
@@ -153,10 +160,13 @@ pub async fn active(
     responses((status = 200, description = "Open offers, newest first", body = inline(Envelope<Vec<MyOffer>>))),
     security(("bearer" = [])))]
 pub async fn offers_mine(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<MyOffer>>> {
-    my_offers(&st, &p.subject).await.map(Envelope::ok)
+    my_offers(&st, &p.subject)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -178,7 +188,7 @@ pub struct RespondRequest {
     ),
     security(("bearer" = [])))]
 pub async fn respond(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<RespondRequest>,
@@ -193,6 +203,7 @@ pub async fn respond(
     answer(&st, &id, &p.subject, req.action, req.eta_minutes)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -216,7 +227,7 @@ pub struct StatusRequest {
     ),
     security(("bearer" = [])))]
 pub async fn status(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<StatusRequest>,
@@ -224,6 +235,7 @@ pub async fn status(
     report_status(&st, &id, &p.subject, req.status, req.reason)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 /// Complete the case (team lead or Ops) with the outcome and the clinical record.
@@ -238,7 +250,7 @@ pub async fn status(
     ),
     security(("bearer" = [])))]
 pub async fn complete(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CompleteRequest>,
@@ -247,4 +259,5 @@ pub async fn complete(
     complete_case(&st, &id, &p.subject, by_ops, req)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }

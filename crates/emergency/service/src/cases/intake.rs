@@ -1,16 +1,15 @@
 //! Intake: a new case, from the panic button (`POST /panic`) or the SMS fallback
-//! (`POST /sms/inbound`). Both check their input, keep floods out without ever blocking a
-//! caller's first panic, build the case record, commit it durably and start its dispatch.
+//! (`POST /sms/inbound`, whose use-case `sms::intake` builds its record with [`new_case`]).
+//! Both check their input, keep floods out without ever blocking a caller's first panic,
+//! build the case record, commit it durably and start its dispatch.
 
 use std::{net::IpAddr, time::Duration};
 
 use base64::Engine;
 use kreki_emergency_contracts::{EmergencyType, Severity};
-use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    ApiError, ApiResult, Envelope, Msg,
+    Envelope,
     auth::Principal,
-    bus::Event,
     storage::{idempotency, ratelimit::RateLimiter},
     time_util::{now_micros, rfc3339},
     types::PhoneE164,
@@ -20,13 +19,11 @@ use utoipa::ToSchema;
 
 use crate::{
     actor::token_hash,
+    cases::Cases,
     domain::handshake_code,
-    errors::{caller_phone_invalid, coord_error, panic_rate_limited},
+    errors::{CaseError, CaseResult},
     geo::LatLng,
-    sms::store::{self as sms_store, Seen},
-    state::AppState,
-    store::{Created, NewCase, Store, timeline_add},
-    work::Work,
+    store::{Created, NewCase},
 };
 
 /// `POST /panic` body.
@@ -82,10 +79,10 @@ pub enum PanicOutcome {
 }
 
 /// The record of a new case with what every case gets: its handshake code and the number of
-/// accepts it waits for.
+/// accepts it waits for (the panic button's and the SMS fallback's, `sms::intake`).
 #[allow(clippy::too_many_arguments)]
-fn new_case(
-    st: &AppState,
+pub(crate) fn new_case(
+    st: &Cases,
     id: &str,
     severity: Severity,
     kind: EmergencyType,
@@ -114,7 +111,7 @@ fn new_case(
 }
 
 /// Press the panic button.
-pub async fn panic(st: &AppState, p: Panic) -> ApiResult<PanicOutcome> {
+pub async fn panic(st: &Cases, p: Panic) -> CaseResult<PanicOutcome> {
     let Panic {
         principal,
         ip,
@@ -123,12 +120,9 @@ pub async fn panic(st: &AppState, p: Panic) -> ApiResult<PanicOutcome> {
     } = p;
     let location = LatLng::new(req.latitude, req.longitude)
         .and_then(|p| st.config.service_area.check(p))
-        .map_err(coord_error)?;
+        .map_err(CaseError::Location)?;
     if req.accuracy_m.is_some_and(|a| a > 100_000) {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new("accuracy_m terlalu besar", "accuracy_m is too large"),
-        ));
+        return Err(CaseError::AccuracyTooLarge);
     }
     let description = req
         .description
@@ -140,35 +134,20 @@ pub async fn panic(st: &AppState, p: Panic) -> ApiResult<PanicOutcome> {
         .as_ref()
         .is_some_and(|d| d.chars().count() > 1_000)
     {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new(
-                "Keterangan maksimal 1000 karakter",
-                "Description is at most 1000 characters",
-            ),
-        ));
+        return Err(CaseError::DescriptionTooLong);
     }
     let phone = match &req.caller_phone {
-        Some(p) => Some(PhoneE164::parse(p).map_err(|_| caller_phone_invalid())?),
+        Some(p) => Some(PhoneE164::parse(p).map_err(|_| CaseError::CallerPhoneInvalid)?),
         None => None,
     };
     if principal.is_none() && phone.is_none() {
-        return Err(ApiError::validation(
-            "EMERGENCY_CALLER_PHONE_REQUIRED",
-            Msg::new(
-                "Nomor telepon diperlukan agar relawan dapat menghubungi Anda",
-                "A phone number is needed so responders can call you back",
-            ),
-        ));
+        return Err(CaseError::CallerPhoneRequired);
     }
     let idem = match idempotency_key {
         None => None,
         Some(key) => {
             if !idempotency::valid_key(&key) {
-                return Err(ApiError::bad_request(
-                    "IDEMPOTENCY_KEY_INVALID",
-                    Msg::new("Idempotency-Key tidak valid", "Invalid Idempotency-Key"),
-                ));
+                return Err(CaseError::IdempotencyKeyInvalid);
             }
             // The key is per caller: two people cannot collide on a key.
             let scope = principal
@@ -255,16 +234,10 @@ pub async fn panic(st: &AppState, p: Panic) -> ApiResult<PanicOutcome> {
     }
 }
 
-fn replayed(outcome: Created) -> ApiResult<PanicOutcome> {
+fn replayed(outcome: Created) -> CaseResult<PanicOutcome> {
     match outcome {
         Created::Replay { status, response } => Ok(PanicOutcome::Replay { status, response }),
-        Created::New | Created::KeyReuse => Err(ApiError::conflict(
-            "IDEMPOTENCY_KEY_REUSED",
-            Msg::new(
-                "Idempotency-Key dipakai untuk permintaan lain",
-                "The Idempotency-Key was used for another request",
-            ),
-        )),
+        Created::New | Created::KeyReuse => Err(CaseError::IdempotencyKeyReused),
     }
 }
 
@@ -272,11 +245,11 @@ fn replayed(outcome: Created) -> ApiResult<PanicOutcome> {
 /// (the general per-IP request limit does not apply to panics); limits per caller never
 /// block a caller's first panic.
 async fn check_limits(
-    st: &AppState,
+    st: &Cases,
     ip: IpAddr,
     account: Option<&str>,
     phone: Option<&str>,
-) -> ApiResult<()> {
+) -> CaseResult<()> {
     let d = st
         .panic_ceiling
         .hit(
@@ -286,7 +259,9 @@ async fn check_limits(
         )
         .await?;
     if !d.allowed {
-        return Err(panic_rate_limited(d.reset_after_s));
+        return Err(CaseError::PanicRateLimited {
+            retry_after_s: d.reset_after_s,
+        });
     }
     let recent = st
         .store
@@ -303,154 +278,10 @@ async fn check_limits(
             )
             .await?;
         if !d.allowed {
-            return Err(panic_rate_limited(d.reset_after_s));
+            return Err(CaseError::PanicRateLimited {
+                retry_after_s: d.reset_after_s,
+            });
         }
     }
     Ok(())
-}
-
-// `POST /sms/inbound` body (no doc comment: it would change the OpenAPI schema).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SmsInbound {
-    /// Sender's number (the callback number).
-    pub from: String,
-    pub text: String,
-    /// The gateway's message id (carrier retries repeat it).
-    pub message_id: String,
-    /// RFC 3339.
-    pub received_at: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SmsResult {
-    /// `created`, `duplicate` or `unparsed` (a help reply was sent; kept for an operator).
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub case_id: Option<String>,
-}
-
-/// A `DARURAT` SMS (its signature already checked): kept, deduplicated (carrier retries by
-/// message id, repeats by sender and text), then a critical case, or a help reply with the
-/// format when it cannot be read.
-pub async fn sms(st: &AppState, msg: SmsInbound) -> ApiResult<SmsResult> {
-    let from = PhoneE164::parse(&msg.from).map_err(|_| {
-        ApiError::validation(
-            "EMERGENCY_CALLER_PHONE_INVALID",
-            Msg::new("Nomor pengirim tidak valid", "Invalid sender number"),
-        )
-    })?;
-    if msg.message_id.is_empty() || msg.message_id.len() > 128 || msg.text.len() > 2_000 {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new("Pesan SMS tidak valid", "Invalid SMS message"),
-        ));
-    }
-    let normalized = msg
-        .text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_uppercase();
-    let text_hash = token_hash(&normalized);
-    let now = now_micros();
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let window = now - i64::from(st.config.sms_duplicate_window_s) * 1_000_000;
-    let seen = sms_store::receive(
-        &mut tx,
-        &msg.message_id,
-        from.as_str(),
-        &text_hash,
-        &msg.text,
-        now,
-        window,
-    )
-    .await?;
-    match seen {
-        Seen::Retry { case_id } => {
-            tx.rollback().await?;
-            return Ok(SmsResult {
-                status: "duplicate".into(),
-                case_id,
-            });
-        }
-        Seen::Repeat { case_id } => {
-            sms_store::mark(&mut tx, &msg.message_id, "duplicate", Some(&case_id), None).await?;
-            tx.commit().await?;
-            return Ok(SmsResult {
-                status: "duplicate".into(),
-                case_id: Some(case_id),
-            });
-        }
-        Seen::New => {}
-    }
-    let parsed = crate::sms::parse(&msg.text)
-        .map_err(|e| e.to_string())
-        .and_then(|p| {
-            LatLng::new(p.latitude, p.longitude)
-                .and_then(|l| st.config.service_area.check(l))
-                .map(|l| (p, l))
-                .map_err(|e| e.to_string())
-        });
-    match parsed {
-        Err(reason) => {
-            sms_store::mark(&mut tx, &msg.message_id, "unparsed", None, Some(&reason)).await?;
-            let help = MessageRequested {
-                id: uuid::Uuid::now_v7().to_string(),
-                dedup_key: format!("sms-help:{}", msg.message_id),
-                recipient_id: None,
-                address: Some(from.as_str().to_string()),
-                template: Template::SmsHelpReply,
-                vars: serde_json::Map::new(),
-                language: None,
-                priority: Priority::High,
-                channels: vec![kreki_notify_contracts::Channel::Sms],
-                expires_at: None,
-                correlation_id: None,
-                attachments: Vec::new(),
-            };
-            let event =
-                Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;
-            tx.enqueue(&event).await?;
-            tx.commit().await?;
-            tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
-            Ok(SmsResult {
-                status: "unparsed".into(),
-                case_id: None,
-            })
-        }
-        Ok((p, location)) => {
-            let id = uuid::Uuid::now_v7().to_string();
-            let new = new_case(
-                st,
-                &id,
-                // Someone who texts DARURAT cannot say how bad it is: treat it as critical.
-                Severity::Critical,
-                p.kind,
-                location,
-                None,
-                p.description.clone(),
-                None,
-                Some(from.as_str().to_string()),
-                String::new(),
-                "sms",
-            );
-            Store::insert_case(&mut tx, &new).await?;
-            timeline_add(
-                &mut tx,
-                &id,
-                "sms_received",
-                None,
-                &serde_json::json!({ "member": p.member, "message_id": msg.message_id }),
-            )
-            .await?;
-            sms_store::mark(&mut tx, &msg.message_id, "created", Some(&id), None).await?;
-            tx.commit().await?;
-            st.dispatcher.start(id.clone());
-            Ok(SmsResult {
-                status: "created".into(),
-                case_id: Some(id),
-            })
-        }
-    }
 }

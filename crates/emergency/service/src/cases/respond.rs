@@ -2,16 +2,15 @@
 //! offers of a volunteer (the app opened from an alert reads them).
 
 use kreki_emergency_contracts::{EmergencyType, ResponderStatus, Severity};
-use kreki_platform::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
     aed::Aed,
+    cases::Cases,
     domain::OfferState,
-    errors::{coord_error, not_found},
+    errors::{CaseError, CaseResult},
     geo::LatLng,
-    state::AppState,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
     work::Work,
 };
@@ -36,14 +35,18 @@ pub struct RespondResult {
 
 /// Accept or decline (HTTP and the demo simulator).
 pub async fn answer(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     volunteer: &str,
     action: RespondAction,
     eta_minutes: Option<u32>,
-) -> ApiResult<RespondResult> {
+) -> CaseResult<RespondResult> {
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let mut state = st
+        .store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     let offer = Store::offer_state(&mut tx, id, volunteer).await?;
     let mut first_accept = false;
     let result = match action {
@@ -66,7 +69,7 @@ pub async fn answer(
             let me = state
                 .responder(volunteer)
                 .cloned()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("responder missing")))?;
+                .ok_or_else(|| CaseError::Internal(anyhow::anyhow!("responder missing")))?;
             Store::add_responder(&mut tx, id, &me).await?;
             Store::set_status(&mut tx, id, state.status, None).await?;
             first_accept = Store::milestone(&mut tx, id, Milestone::FirstAccept).await?;
@@ -92,7 +95,7 @@ pub async fn answer(
             case: None,
         }),
         Some(a) => {
-            let case = st.store.get(id).await?.ok_or_else(not_found)?;
+            let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
             if first_accept && let Some(sec) = case.metrics.time_to_first_accept_s {
                 st.dispatcher
                     .observe(Milestone::FirstAccept, case.severity, sec);
@@ -122,13 +125,13 @@ pub struct MyOffer {
 }
 
 /// A volunteer's open offers of open cases, newest first.
-pub async fn my_offers(st: &AppState, volunteer: &str) -> ApiResult<Vec<MyOffer>> {
+pub async fn my_offers(st: &Cases, volunteer: &str) -> CaseResult<Vec<MyOffer>> {
     let mut out = Vec::new();
     for offer in st.store.offers_of(volunteer).await? {
         if let Some(c) = st.store.get(&offer.case_id).await?
             && c.status.is_open()
         {
-            let at = LatLng::new(c.latitude, c.longitude).map_err(coord_error)?;
+            let at = LatLng::new(c.latitude, c.longitude).map_err(CaseError::Location)?;
             out.push(MyOffer {
                 aeds: st.aeds.nearest(at, 1_000.0, 3).await?,
                 offer,

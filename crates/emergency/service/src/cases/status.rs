@@ -2,28 +2,34 @@
 //! by the caller or Ops.
 
 use kreki_emergency_contracts::ResponderStatus;
-use kreki_platform::{ApiError, ApiResult, Msg, time_util::now_micros};
+use kreki_platform::time_util::now_micros;
 
 use crate::{
     actor::{CaseActor, Relation},
-    cases::view::{CaseView, current, load_for},
-    errors::not_found,
-    state::AppState,
+    cases::{
+        Cases,
+        view::{CaseView, current, load_for},
+    },
+    errors::{CaseError, CaseResult},
     store::{Milestone, Store, timeline_add},
     work::Work,
 };
 
 /// A responder's new status (HTTP and the demo simulator).
 pub async fn report_status(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     volunteer: &str,
     status: ResponderStatus,
     reason: Option<String>,
-) -> ApiResult<CaseView> {
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+) -> CaseResult<CaseView> {
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let mut state = st
+        .store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     state.set_status(volunteer, status)?;
     Store::set_responder_status(&mut tx, id, volunteer, status).await?;
     Store::set_status(&mut tx, id, state.status, None).await?;
@@ -54,32 +60,25 @@ pub async fn report_status(
 }
 
 /// Cancel a case: its caller or Ops, never a responder.
-pub async fn cancel(
-    st: &AppState,
-    id: &str,
-    actor: &CaseActor,
-    reason: &str,
-) -> ApiResult<CaseView> {
+pub async fn cancel(st: &Cases, id: &str, actor: &CaseActor, reason: &str) -> CaseResult<CaseView> {
     let (_, rel) = load_for(st, id, actor).await?;
     if rel == Relation::Responder {
-        return Err(ApiError::forbidden());
+        return Err(CaseError::ResponderCannotCancel);
     }
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new(
-                "Alasan wajib diisi (maks. 500 karakter)",
-                "A reason is required (at most 500 characters)",
-            ),
-        ));
+        return Err(CaseError::ReasonInvalid);
     }
     let who = match actor {
         CaseActor::User(p) => Some(p.subject.clone()),
         CaseActor::Caller { .. } => None,
     };
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let mut state = st
+        .store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     state.cancel()?;
     Store::set_status(&mut tx, id, state.status, Some(reason)).await?;
     timeline_add(

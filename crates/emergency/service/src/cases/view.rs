@@ -1,15 +1,14 @@
 //! A case as its caller, responders and Ops see it, and who may see it.
 
-use kreki_platform::ApiResult;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
     actor::{CaseActor, Relation, relation},
     aed::Aed,
-    errors::{coord_error, not_found},
+    cases::Cases,
+    errors::{CaseError, CaseResult},
     geo::LatLng,
-    state::AppState,
     store::{CaseRecord, TimelineEntry},
 };
 
@@ -25,8 +24,8 @@ pub struct CaseView {
     pub aeds: Vec<Aed>,
 }
 
-pub async fn view(st: &AppState, case: CaseRecord) -> ApiResult<CaseView> {
-    let at = LatLng::new(case.latitude, case.longitude).map_err(coord_error)?;
+pub async fn view(st: &Cases, case: CaseRecord) -> CaseResult<CaseView> {
+    let at = LatLng::new(case.latitude, case.longitude).map_err(CaseError::Location)?;
     let aeds = st.aeds.nearest(at, 1_000.0, 3).await?;
     let code = case.handshake_code.clone();
     Ok(CaseView {
@@ -37,35 +36,35 @@ pub async fn view(st: &AppState, case: CaseRecord) -> ApiResult<CaseView> {
 }
 
 /// The case as it is now (after a change).
-pub async fn current(st: &AppState, id: &str) -> ApiResult<CaseView> {
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+pub async fn current(st: &Cases, id: &str) -> CaseResult<CaseView> {
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
     view(st, case).await
 }
 
 /// A case and how the actor relates to it; someone unrelated learns nothing, not even that
 /// the case exists.
 pub async fn load_for(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     actor: &CaseActor,
-) -> ApiResult<(CaseRecord, Relation)> {
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
-    let rel = relation(&case, actor).ok_or_else(not_found)?;
+) -> CaseResult<(CaseRecord, Relation)> {
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
+    let rel = relation(&case, actor).ok_or(CaseError::NotFound)?;
     Ok((case, rel))
 }
 
 /// One case for one of its parties.
-pub async fn case_for(st: &AppState, id: &str, actor: &CaseActor) -> ApiResult<CaseView> {
+pub async fn case_for(st: &Cases, id: &str, actor: &CaseActor) -> CaseResult<CaseView> {
     let (case, _rel) = load_for(st, id, actor).await?;
     view(st, case).await
 }
 
 /// The timeline of a case for one of its parties.
 pub async fn timeline_for(
-    st: &AppState,
+    st: &Cases,
     id: &str,
     actor: &CaseActor,
-) -> ApiResult<Vec<TimelineEntry>> {
+) -> CaseResult<Vec<TimelineEntry>> {
     load_for(st, id, actor).await?;
     Ok(st.store.timeline(id).await?)
 }

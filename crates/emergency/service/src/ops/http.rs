@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use kreki_platform::{
-    ApiResult, Envelope,
+    ApiError, ApiResult, Envelope,
     auth::{Auth, perm},
     error::ErrorEnvelope,
     http::ApiJson,
@@ -26,7 +26,10 @@ use crate::{
     security(("bearer" = [])))]
 pub async fn stats(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Envelope<OpsStats>> {
     p.require(perm::CASE_READ_ALL)?;
-    ops::stats(&st).await.map(Envelope::ok)
+    ops::stats(&st)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,6 +61,7 @@ pub async fn ops_escalate(
     ops::escalate(&st, &id, &p.subject, &req.note)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,6 +94,7 @@ pub async fn ops_offer(
     ops::offer(&st, &id, &p.subject, &req.volunteer_id)
         .await
         .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -115,5 +120,7 @@ pub async fn nearby(
     Query(q): Query<NearbyQuery>,
 ) -> ApiResult<Envelope<Vec<NearbyVolunteer>>> {
     p.require(perm::VOLUNTEER_NEARBY)?;
-    ops::nearby(&st, q.latitude, q.longitude, q.radius).map(Envelope::ok)
+    ops::nearby(&st, q.latitude, q.longitude, q.radius)
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }

@@ -4,17 +4,14 @@
 pub mod http;
 
 use kreki_emergency_contracts::socket::ServerMsg;
-use kreki_platform::{
-    ApiError, ApiResult, Msg,
-    time_util::{now_micros, rfc3339},
-};
+use kreki_platform::time_util::{now_micros, rfc3339};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
     cases::view::{CaseView, current},
     domain::{DomainError, OfferState},
-    errors::{coord_error, not_found, not_on_duty, radius_invalid},
+    errors::{CaseError, OpsError},
     geo::LatLng,
     state::AppState,
     store::{OfferRow, Store, timeline_add},
@@ -35,7 +32,7 @@ pub struct OpsStats {
 }
 
 /// Open cases, cases today and the median time to the first accept today.
-pub async fn stats(st: &AppState) -> ApiResult<OpsStats> {
+pub async fn stats(st: &AppState) -> Result<OpsStats, OpsError> {
     // Midnight in Jakarta (WIB, UTC+7, no daylight saving).
     const WIB_US: i64 = 7 * 3_600 * 1_000_000;
     const DAY_US: i64 = 86_400 * 1_000_000;
@@ -57,32 +54,23 @@ pub async fn stats(st: &AppState) -> ApiResult<OpsStats> {
 }
 
 /// Ops hands a case to PSC 119 now (`CaseEscalated` with reason `ops`), with a note.
-pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> ApiResult<CaseView> {
+pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> Result<CaseView, OpsError> {
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 500 {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new(
-                "Catatan wajib diisi (maks. 500 karakter)",
-                "A note is required (at most 500 characters)",
-            ),
-        ));
+        return Err(OpsError::NoteInvalid);
     }
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
     if !case.status.is_open() {
         return Err(DomainError::CaseClosed.into());
     }
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
     // Serialises with the dispatcher's own escalation of this case.
-    st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    st.store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     if !crate::dispatch::escalate(&mut tx, &case, "ops", Some(by)).await? {
-        return Err(ApiError::conflict(
-            "EMERGENCY_ALREADY_ESCALATED",
-            Msg::new(
-                "Kasus sudah diteruskan ke PSC 119",
-                "The case was already handed to PSC 119",
-            ),
-        ));
+        return Err(OpsError::AlreadyEscalated);
     }
     timeline_add(
         &mut tx,
@@ -94,20 +82,22 @@ pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> ApiResul
     .await?;
     tx.commit().await?;
     st.dispatcher.changed(id);
-    current(st, id).await
+    Ok(current(&st.cases(), id).await?)
 }
 
 /// Ops offers a case to a named on-duty volunteer (manual assign, or a re-offer after an
 /// expired or declined offer). The volunteer still accepts or declines.
-pub async fn offer(st: &AppState, id: &str, by: &str, volunteer: &str) -> ApiResult<OfferRow> {
+pub async fn offer(
+    st: &AppState,
+    id: &str,
+    by: &str,
+    volunteer: &str,
+) -> Result<OfferRow, OpsError> {
     let vol = volunteer.trim().to_string();
     if vol.is_empty() || vol.len() > 100 {
-        return Err(ApiError::validation(
-            "VALIDATION_FAILED",
-            Msg::new("volunteer_id tidak valid", "Invalid volunteer_id"),
-        ));
+        return Err(OpsError::VolunteerIdInvalid);
     }
-    let case = st.store.get(id).await?.ok_or_else(not_found)?;
+    let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
     if !case.status.is_open() {
         return Err(DomainError::CaseClosed.into());
     }
@@ -117,45 +107,31 @@ pub async fn offer(st: &AppState, id: &str, by: &str, volunteer: &str) -> ApiRes
         .then(|| st.live.nearby_of(&vol))
         .flatten()
     else {
-        return Err(not_on_duty());
+        return Err(OpsError::NotOnDuty);
     };
     if !st.live.eligibility(&vol).is_some_and(|e| e.verified) {
-        return Err(ApiError::conflict(
-            "EMERGENCY_VOLUNTEER_NOT_ELIGIBLE",
-            Msg::new(
-                "Relawan belum terverifikasi untuk menerima kasus",
-                "The volunteer is not verified to take cases",
-            ),
-        ));
+        return Err(OpsError::VolunteerNotEligible);
     }
     let distance_m =
         crate::geo::haversine_m(case.latitude, case.longitude, lat, lng).round() as i64;
     let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    let state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
+    let state = st
+        .store
+        .lock(&mut tx, id)
+        .await?
+        .ok_or(CaseError::NotFound)?;
     if !state.status.is_open() {
         return Err(DomainError::CaseClosed.into());
     }
     if state.responder(&vol).is_some() {
-        return Err(ApiError::conflict(
-            "EMERGENCY_ALREADY_RESPONDING",
-            Msg::new(
-                "Relawan sudah menangani kasus ini",
-                "The volunteer already responds to this case",
-            ),
-        ));
+        return Err(OpsError::AlreadyResponding);
     }
     if state.responders.len() >= state.accepts_wanted {
         return Err(DomainError::CaseFull.into());
     }
     let earlier = Store::offer_state(&mut tx, id, &vol).await?;
     if earlier == Some(OfferState::Open) {
-        return Err(ApiError::conflict(
-            "EMERGENCY_ALREADY_OFFERED",
-            Msg::new(
-                "Relawan sedang mempertimbangkan tawaran ini",
-                "The volunteer is already considering this offer",
-            ),
-        ));
+        return Err(OpsError::AlreadyOffered);
     }
     let wave = Store::offers_in(&mut tx, id)
         .await?
@@ -230,11 +206,13 @@ pub fn nearby(
     latitude: f64,
     longitude: f64,
     radius: Option<f64>,
-) -> ApiResult<Vec<NearbyVolunteer>> {
-    let center = LatLng::new(latitude, longitude).map_err(coord_error)?;
+) -> Result<Vec<NearbyVolunteer>, OpsError> {
+    let center = LatLng::new(latitude, longitude).map_err(OpsError::Location)?;
     let radius = radius.unwrap_or(3_000.0);
     if !radius.is_finite() || radius <= 0.0 || radius > f64::from(st.config.max_nearby_radius_m) {
-        return Err(radius_invalid(st.config.max_nearby_radius_m));
+        return Err(OpsError::RadiusInvalid {
+            max_m: st.config.max_nearby_radius_m,
+        });
     }
     Ok(st
         .live

@@ -1,16 +1,39 @@
 //! A volunteer's use-cases of presence: going on or off duty, a position update (the
 //! fallback of the socket), and the alert self-test.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
-use kreki_platform::{ApiError, ApiResult, Msg, bus::Event, time_util::now_micros};
+use kreki_platform::{
+    bus::{Event, outbox::RelayState},
+    storage::{Db, ratelimit::RateLimiter},
+    time_util::now_micros,
+};
+use kreki_volunteers_contracts::CertLevel;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    config::EmergencyConfig, errors::coord_error, geo::LatLng, state::AppState, work::Work,
+    config::EmergencyConfig,
+    errors::PresenceError,
+    geo::LatLng,
+    presence::{Eligibility, Live},
+    work::Work,
 };
+
+/// What the presence use-cases work with: the live index, the self-test's limit and outbox,
+/// the configuration. Built from the service's state for each request (`state.rs`).
+#[derive(Clone)]
+pub struct Presence {
+    pub live: Arc<Live>,
+    pub db: Db,
+    pub relay: Arc<RelayState>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub config: Arc<EmergencyConfig>,
+    /// `kreki up --demo`: volunteer accounts without an eligibility record yet are made
+    /// dispatchable when they go on duty (see [`demo_eligible_on_duty`]).
+    pub demo: bool,
+}
 
 /// Self-tests per volunteer per hour.
 const TEST_ALERTS_PER_HOUR: u32 = 5;
@@ -22,33 +45,31 @@ pub struct PresenceState {
     pub dispatchable: bool,
 }
 
-fn point(lat: Option<f64>, lng: Option<f64>, cfg: &EmergencyConfig) -> ApiResult<LatLng> {
+fn point(
+    lat: Option<f64>,
+    lng: Option<f64>,
+    cfg: &EmergencyConfig,
+) -> Result<LatLng, PresenceError> {
     match (lat, lng) {
         (Some(a), Some(b)) => LatLng::new(a, b)
             .and_then(|p| cfg.service_area.check(p))
-            .map_err(coord_error),
-        _ => Err(ApiError::validation(
-            "EMERGENCY_LOCATION_REQUIRED",
-            Msg::new(
-                "Lokasi diperlukan untuk bertugas",
-                "A location is needed to go on duty",
-            ),
-        )),
+            .map_err(PresenceError::Location),
+        _ => Err(PresenceError::LocationRequired),
     }
 }
 
 /// Go on duty (at a location) or off duty (the stored location is dropped).
 pub fn set_duty(
-    st: &AppState,
+    st: &Presence,
     volunteer: &str,
     on_duty: bool,
     latitude: Option<f64>,
     longitude: Option<f64>,
-) -> ApiResult<PresenceState> {
+) -> Result<PresenceState, PresenceError> {
     if on_duty {
         let at = point(latitude, longitude, &st.config)?;
         if st.demo {
-            crate::demo::eligible_on_duty(st, volunteer);
+            demo_eligible_on_duty(&st.live, volunteer);
         }
         st.live.locate(volunteer, at, now_micros());
     } else {
@@ -62,16 +83,15 @@ pub fn set_duty(
 }
 
 /// A position while on duty.
-pub fn locate(st: &AppState, volunteer: &str, latitude: f64, longitude: f64) -> ApiResult<()> {
+pub fn locate(
+    st: &Presence,
+    volunteer: &str,
+    latitude: f64,
+    longitude: f64,
+) -> Result<(), PresenceError> {
     let at = point(Some(latitude), Some(longitude), &st.config)?;
     if !st.live.is_on_duty(volunteer) {
-        return Err(ApiError::conflict(
-            "EMERGENCY_NOT_ON_DUTY",
-            Msg::new(
-                "Anda tidak sedang bertugas; lokasi tidak disimpan",
-                "You are not on duty; the location is not kept",
-            ),
-        ));
+        return Err(PresenceError::NotOnDuty);
     }
     st.live.locate(volunteer, at, now_micros());
     Ok(())
@@ -79,7 +99,7 @@ pub fn locate(st: &AppState, volunteer: &str, latitude: f64, longitude: f64) -> 
 
 /// Send the volunteer a test alert through the dispatch notification path (outbox → bus →
 /// notify → channel); returns the message id.
-pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
+pub async fn test_alert(st: &Presence, volunteer: &str) -> Result<String, PresenceError> {
     let d = st
         .limiter
         .hit(
@@ -89,7 +109,9 @@ pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
         )
         .await?;
     if !d.allowed {
-        return Err(ApiError::rate_limited(d.reset_after_s));
+        return Err(PresenceError::TooManyTestAlerts {
+            retry_after_s: d.reset_after_s,
+        });
     }
     let id = uuid::Uuid::now_v7().to_string();
     let req = MessageRequested {
@@ -106,10 +128,33 @@ pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
         correlation_id: None,
         attachments: Vec::new(),
     };
-    let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let event = Event::new("emergency", MESSAGE_REQUESTED, &req)
+        .map_err(|e| PresenceError::Internal(e.into()))?;
+    let mut tx = Work::begin(&st.db, &st.relay).await?;
     tx.enqueue(&event).await?;
     tx.commit().await?;
     tracing::info!(message_id = %id, "alert self-test queued");
     Ok(id)
+}
+
+/// The demo's volunteer accounts (KREKI ID's `relawan@` and `ketua@demo.kreki.id`) have no
+/// volunteers-service record that would send their eligibility: with `--demo`, a volunteer
+/// account going on duty without an eligibility copy is taken as verified with a valid BHD
+/// Plus certificate (version 0, so any real eligibility event replaces it).
+pub fn demo_eligible_on_duty(live: &Live, volunteer: &str) {
+    if live.eligibility(volunteer).is_some() {
+        return;
+    }
+    let valid = now_micros() + 2 * 365 * 86_400 * 1_000_000;
+    live.set_eligibility(
+        volunteer,
+        Eligibility {
+            verified: true,
+            cert_level: CertLevel::Plus,
+            cert_valid_until: Some(valid),
+            health_professional: false,
+            version: 0,
+        },
+    );
+    tracing::info!("demo: volunteer account made dispatchable");
 }

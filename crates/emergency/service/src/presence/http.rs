@@ -10,10 +10,7 @@ use kreki_platform::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{
-    presence::duty::{self, PresenceState},
-    state::AppState,
-};
+use crate::presence::duty::{self, Presence, PresenceState};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestAlertQueued {
@@ -31,7 +28,7 @@ pub struct TestAlertQueued {
     ),
     security(("bearer" = [])))]
 pub async fn test_alert(
-    State(st): State<AppState>,
+    State(st): State<Presence>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<TestAlertQueued>> {
     // Only those who receive dispatch alerts test them (the roles with
@@ -62,13 +59,15 @@ pub struct PresenceRequest {
     ),
     security(("bearer" = [])))]
 pub async fn presence(
-    State(st): State<AppState>,
+    State(st): State<Presence>,
     Auth(p): Auth,
     body: Result<ApiJson<PresenceRequest>, ApiError>,
 ) -> ApiResult<Envelope<PresenceState>> {
     p.require(perm::PRESENCE_OWN)?;
     let ApiJson(req) = body?;
-    duty::set_duty(&st, &p.subject, req.on_duty, req.latitude, req.longitude).map(Envelope::ok)
+    duty::set_duty(&st, &p.subject, req.on_duty, req.latitude, req.longitude)
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,7 +88,7 @@ pub struct LocationRequest {
     ),
     security(("bearer" = [])))]
 pub async fn location(
-    State(st): State<AppState>,
+    State(st): State<Presence>,
     Auth(p): Auth,
     body: Result<ApiJson<LocationRequest>, ApiError>,
 ) -> ApiResult<StatusCode> {

@@ -1,5 +1,5 @@
 //! `POST /sms/inbound`: the SMS gateway's webhook (HMAC-signed); the use-case is
-//! `cases::intake::sms`.
+//! `sms::intake::sms`.
 
 use axum::{
     extract::State,
@@ -8,8 +8,8 @@ use axum::{
 use kreki_platform::{ApiError, ApiResult, Envelope, Msg, error::ErrorEnvelope};
 
 use crate::{
-    cases::intake::{self, SmsInbound, SmsResult},
-    state::AppState,
+    cases::Cases,
+    sms::intake::{self, SmsInbound, SmsResult},
 };
 
 /// Inbound `DARURAT` SMS from the gateway (HMAC-signed).
@@ -22,7 +22,7 @@ use crate::{
         (status = 404, description = "EMERGENCY_SMS_NOT_CONFIGURED: no SMS gateway is configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
 pub async fn sms_inbound(
-    State(st): State<AppState>,
+    State(st): State<Cases>,
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult<Envelope<SmsResult>> {
@@ -55,5 +55,8 @@ pub async fn sms_inbound(
         )
         .details(serde_json::json!({ "reason": e.to_string() }))
     })?;
-    intake::sms(&st, msg).await.map(Envelope::ok)
+    intake::sms(&st, msg)
+        .await
+        .map(Envelope::ok)
+        .map_err(ApiError::from)
 }

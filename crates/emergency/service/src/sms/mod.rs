@@ -3,6 +3,7 @@
 //! coordinates and Indonesian decimal commas where that is unambiguous.
 
 pub mod http;
+pub mod intake;
 pub mod store;
 
 use kreki_emergency_contracts::EmergencyType;

@@ -3,15 +3,12 @@
 use axum::extract::{Path, State};
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg, auth::Auth, error::ErrorEnvelope, http::ApiJson,
-    time_util::now_micros,
+    storage::Db, time_util::now_micros,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::{
-    state::AppState,
-    wellbeing::{ANSWERS, Answered, CheckIn, HistoryEntry, answer, due, history},
-};
+use crate::wellbeing::{ANSWERS, Answered, CheckIn, HistoryEntry, answer, due, history};
 
 /// Well-being check-ins are for those who go on duty.
 const VOLUNTEER: &str = kreki_platform::auth::perm::PRESENCE_OWN;
@@ -24,11 +21,11 @@ const VOLUNTEER: &str = kreki_platform::auth::perm::PRESENCE_OWN;
     ),
     security(("bearer" = [])))]
 pub async fn history_mine(
-    State(st): State<AppState>,
+    State(db): State<Db>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<HistoryEntry>>> {
     p.require(VOLUNTEER)?;
-    Ok(Envelope::ok(history(st.store.db(), &p.subject).await?))
+    Ok(Envelope::ok(history(&db, &p.subject).await?))
 }
 
 /// My due well-being check-ins.
@@ -39,13 +36,11 @@ pub async fn history_mine(
     ),
     security(("bearer" = [])))]
 pub async fn wellbeing_mine(
-    State(st): State<AppState>,
+    State(db): State<Db>,
     Auth(p): Auth,
 ) -> ApiResult<Envelope<Vec<CheckIn>>> {
     p.require(VOLUNTEER)?;
-    Ok(Envelope::ok(
-        due(st.store.db(), &p.subject, now_micros()).await?,
-    ))
+    Ok(Envelope::ok(due(&db, &p.subject, now_micros()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -69,7 +64,7 @@ pub struct CheckInAnswer {
     ),
     security(("bearer" = [])))]
 pub async fn wellbeing_answer(
-    State(st): State<AppState>,
+    State(db): State<Db>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CheckInAnswer>,
@@ -92,16 +87,7 @@ pub async fn wellbeing_answer(
             ),
         ));
     }
-    match answer(
-        st.store.db(),
-        &id,
-        &p.subject,
-        &req.answer,
-        note,
-        now_micros(),
-    )
-    .await?
-    {
+    match answer(&db, &id, &p.subject, &req.answer, note, now_micros()).await? {
         Answered::Done => {
             tracing::info!(case_id = %id, "well-being check-in answered");
             Ok(axum::http::StatusCode::NO_CONTENT)

@@ -1,8 +1,4 @@
-//! Emergency Core store on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "emergency/structure.rs"]
-mod structure;
+//! The Emergency Core's store on SQLite and PostgreSQL (`storage_conformance!`).
 
 use kreki_emergency::{
     MIGRATIONS,
