@@ -5,6 +5,7 @@
 mod backup;
 mod bootstrap;
 mod bridge;
+mod consents;
 mod contracts;
 mod crash;
 mod deploy;
