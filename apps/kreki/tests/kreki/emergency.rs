@@ -47,9 +47,11 @@ async fn on_duty(app: &UpApp, token: &str, at: (f64, f64)) -> Value {
     res.json().await.unwrap()
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
+/// The gateway's signature: HMAC-SHA256 of `"<timestamp>.<body>"`.
+fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
     mac.update(body);
     let sig: String = mac
         .finalize()
@@ -68,7 +70,10 @@ async fn sms(app: &UpApp, secret: Option<&str>, msg: Value) -> (u16, Value) {
         .header("content-type", "application/json")
         .body(raw.clone());
     if let Some(s) = secret {
-        r = r.header("x-kreki-signature", sign(s, &raw));
+        let ts = kreki_platform::time_util::now_micros() / 1_000_000;
+        r = r
+            .header("x-kreki-timestamp", ts.to_string())
+            .header("x-kreki-signature", sign(s, ts, &raw));
     }
     let res = r.send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())

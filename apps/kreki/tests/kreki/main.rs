@@ -6,6 +6,7 @@ mod backup;
 mod bootstrap;
 mod bridge;
 mod cluster;
+mod consents;
 mod contracts;
 mod crash;
 mod deploy;

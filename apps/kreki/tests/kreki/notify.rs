@@ -443,11 +443,14 @@ async fn one_time_code_reaches_the_sms_gateway_and_its_receipt_comes_back() {
     );
 
     let receipt_url = format!("{}/api/notify/v1/receipts/sms", app.url);
+    // The gateway signs "<timestamp>.<body>" and sends the timestamp along.
+    let ts = kreki_platform::time_util::now_micros() / 1_000_000;
     let post = |raw: String, sig: Option<String>| {
         let mut r = app
             .client
             .post(receipt_url.clone())
             .header("content-type", "application/json")
+            .header("x-kreki-timestamp", ts.to_string())
             .body(raw);
         if let Some(s) = sig {
             r = r.header("x-kreki-signature", s);
@@ -455,7 +458,7 @@ async fn one_time_code_reaches_the_sms_gateway_and_its_receipt_comes_back() {
         r.send()
     };
     let good = json!({"message_id": "gw-42", "status": "DELIVERED"}).to_string();
-    let sign = |b: &str| kreki_notify::channel::sms::sign(secret, b.as_bytes());
+    let sign = |b: &str| kreki_notify::channel::sms::sign(secret, ts, b.as_bytes());
     // Sent is recorded before the receipt can match the gateway's id.
     testkit::eventually("sent recorded", Duration::from_secs(5), || {
         let (u, ops, id, c) = (
@@ -480,7 +483,11 @@ async fn one_time_code_reaches_the_sms_gateway_and_its_receipt_comes_back() {
     .await;
     let r = post(
         good.clone(),
-        Some(kreki_notify::channel::sms::sign("forged", good.as_bytes())),
+        Some(kreki_notify::channel::sms::sign(
+            "forged",
+            ts,
+            good.as_bytes(),
+        )),
     )
     .await
     .unwrap();

@@ -390,3 +390,80 @@ async fn a_flood_from_the_servers_own_address_does_not_cut_off_token_checks() {
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     app.stop().await;
 }
+
+/// Finding 12 (SMS ingress signatures carried no timestamp): the SMS gateway's webhook to the
+/// Emergency Core is signed over `"<X-Kreki-Timestamp>.<body>"`. A validly signed message
+/// replayed outside the freshness window is refused (401 `EMERGENCY_SMS_SIGNATURE_EXPIRED`),
+/// and so is the old body-only signature (401 `EMERGENCY_SMS_SIGNATURE_INVALID`); neither
+/// creates a case. A fresh one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_sms_ingress_replayed_late_or_signed_without_timestamp_is_refused() {
+    const SECRET: &str = "gateway-shared-secret";
+    let app = crate::up::start_up_with(None, |cfg| {
+        cfg.emergency
+            .insert("sms_webhook_secret".into(), SECRET.into());
+    })
+    .await;
+    let raw = json!({"from": "0812-3456-7890", "text": "DARURAT 0 -6.2088,106.8456 JANTUNG",
+                     "message_id": "m-replay", "received_at": "2026-11-25T10:00:00Z"})
+    .to_string();
+    let signed_at = |ts: i64| {
+        kreki_platform::signature::sign(
+            SECRET.as_bytes(),
+            &[ts.to_string().as_bytes(), b".", raw.as_bytes()],
+        )
+    };
+    let post = |ts: Option<i64>, sig: String| {
+        let mut r = app
+            .client
+            .post(format!("{}/api/emergency/v1/sms/inbound", app.url))
+            .header("content-type", "application/json")
+            .header("x-kreki-signature", sig)
+            .body(raw.clone());
+        if let Some(ts) = ts {
+            r = r.header("x-kreki-timestamp", ts.to_string());
+        }
+        async move {
+            let res = r.send().await.unwrap();
+            let s = res.status().as_u16();
+            let v: Value = res.json().await.unwrap_or(Value::Null);
+            (s, v)
+        }
+    };
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_string();
+    let now = kreki_platform::time_util::now_micros() / 1_000_000;
+    for ts in [now - 3_600, now - 301, now + 3_600] {
+        let (s, v) = post(Some(ts), signed_at(ts)).await;
+        assert_eq!(
+            (s, code(&v)),
+            (401, "EMERGENCY_SMS_SIGNATURE_EXPIRED".into()),
+            "timestamp {ts}: {v}"
+        );
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let body_only = kreki_platform::signature::sign(SECRET.as_bytes(), &[raw.as_bytes()]);
+    let (s, v) = post(None, body_only.clone()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (401, "EMERGENCY_SMS_SIGNATURE_INVALID".into()),
+        "{v}"
+    );
+    let (s, v) = post(Some(now), body_only).await;
+    assert_eq!(
+        (s, code(&v)),
+        (401, "EMERGENCY_SMS_SIGNATURE_INVALID".into())
+    );
+    let (s, v) = post(Some(now), signed_at(now - 3_600)).await;
+    assert_eq!(
+        (s, code(&v)),
+        (401, "EMERGENCY_SMS_SIGNATURE_INVALID".into())
+    );
+    // Nothing was stored: the fresh message creates the case (not a duplicate).
+    let (s, v) = post(Some(now), signed_at(now)).await;
+    assert_eq!(
+        (s, v["data"]["status"].as_str()),
+        (200, Some("created")),
+        "{v}"
+    );
+    app.stop().await;
+}

@@ -12,7 +12,12 @@ const SIM: &str = "simulator of SATUSEHAT or PSC 119 (demo and tests only)";
 
 pub const ROUTES: &[R] = &[
     R::permission("GET", "/api/satusehat/v1/jobs", perm::BRIDGE_READ),
-    R::permission("GET", "/api/satusehat/v1/jobs/{case_id}", perm::BRIDGE_READ),
+    R::permission(
+        "GET",
+        "/api/satusehat/v1/jobs/{case_id}",
+        perm::HEALTH_RECORD_READ,
+    ),
+    R::permission("GET", "/api/satusehat/v1/access-log", perm::AUDIT_READ),
     R::permission(
         "POST",
         "/api/satusehat/v1/jobs/{case_id}/replay",

@@ -27,7 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     clock::Clock,
     nik::Nik,
-    satusehat::store::{JobDetail, JobSummary, Store, state},
+    satusehat::store::{AccessEntry, JobDetail, JobSummary, Store, access, state},
 };
 
 #[derive(Clone)]
@@ -65,7 +65,8 @@ pub fn router(st: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .routes(routes!(replay_one))
                 .routes(routes!(replay_many))
                 .routes(routes!(discard))
-                .routes(routes!(set_patient)),
+                .routes(routes!(set_patient))
+                .routes(routes!(access_log)),
         )
         .nest(
             "/api/psc119/v1",
@@ -151,13 +152,14 @@ async fn list_jobs(
     }))
 }
 
-/// One job with every exchange (requests and answers as sent; the NIK masked in the
-/// summary). Health data: only for operators.
+/// One job with every exchange (requests and answers as sent, redacted; the NIK masked).
+/// Health data: only with `health_record:read` (Ops Admins), and every read is written to
+/// the access log (`GET /access-log`) before the job is answered.
 #[utoipa::path(get, path = "/jobs/{case_id}", tag = "satusehat",
     params(("case_id" = String, Path, description = "Emergency case id")),
     responses(
-        (status = 200, description = "The job and its exchanges", body = inline(Envelope<JobDetail>)),
-        (status = 403, description = "Needs ops_admin or system_admin", body = ErrorEnvelope),
+        (status = 200, description = "The job and its exchanges (the read is logged)", body = inline(Envelope<JobDetail>)),
+        (status = 403, description = "Needs health_record:read (Ops Admins)", body = ErrorEnvelope),
         (status = 404, description = "Unknown case (BRIDGE_JOB_NOT_FOUND)", body = ErrorEnvelope),
     ),
     security(("bearer" = [])))]
@@ -166,12 +168,65 @@ async fn get_job(
     Auth(p): Auth,
     Path(case_id): Path<String>,
 ) -> ApiResult<Envelope<JobDetail>> {
-    p.require(perm::BRIDGE_READ)?;
+    p.require(perm::HEALTH_RECORD_READ)?;
+    let job = st.store.get(&case_id).await?.ok_or_else(not_found)?;
     st.store
-        .get(&case_id)
-        .await?
-        .map(Envelope::ok)
-        .ok_or_else(not_found)
+        .log_access(
+            &p.subject,
+            &case_id,
+            access::JOB_READ,
+            st.clock.now_micros(),
+        )
+        .await?;
+    Ok(Envelope::ok(job))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessQuery {
+    /// Only the reads of this case.
+    pub case_id: Option<String>,
+    /// 1-based.
+    pub page: Option<u32>,
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Who read which job's health data, and when (newest first). Auditors (`audit:read`).
+#[utoipa::path(get, path = "/access-log", tag = "satusehat", params(AccessQuery),
+    responses(
+        (status = 200, description = "Recorded reads, newest first", body = inline(Envelope<Vec<AccessEntry>>)),
+        (status = 400, description = "Bad query (VALIDATION_FAILED)", body = ErrorEnvelope),
+        (status = 403, description = "Needs audit:read", body = ErrorEnvelope),
+    ),
+    security(("bearer" = [])))]
+async fn access_log(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    q: Result<Query<AccessQuery>, QueryRejection>,
+) -> ApiResult<Envelope<Vec<AccessEntry>>> {
+    p.require(perm::AUDIT_READ)?;
+    let Query(q) = q.map_err(|_| {
+        ApiError::bad_request(
+            "VALIDATION_FAILED",
+            Msg::new("Parameter tidak valid", "Invalid query parameters"),
+        )
+    })?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let page = q.page.unwrap_or(1).max(1);
+    let (items, total) = st
+        .store
+        .access_log(
+            q.case_id.as_deref(),
+            i64::from(limit),
+            i64::from(page - 1) * i64::from(limit),
+        )
+        .await?;
+    Ok(Envelope::ok(items).paged(Meta {
+        page,
+        limit,
+        total: u64::try_from(total).unwrap_or(0),
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -189,7 +244,9 @@ async fn replay(st: &AppState, ids: Vec<String>) -> Result<Replayed, ApiError> {
     Ok(Replayed { queued, skipped })
 }
 
-/// Send one job again (sends are conditional creates: no duplicate Encounter).
+/// Send one job again (sends are conditional creates: no duplicate Encounter). A job held
+/// because the caller withdrew `health_data_sharing` is sent only this way, one by one, and
+/// the decision is written to the access log (`consent_override`).
 #[utoipa::path(post, path = "/jobs/{case_id}/replay", tag = "satusehat",
     params(("case_id" = String, Path, description = "Emergency case id")),
     responses(
@@ -216,6 +273,20 @@ async fn replay_one(
                 "Complete the patient's NIK first (PUT …/patient)",
             ),
         ));
+    }
+    if current == state::CONSENT_WITHDRAWN {
+        // The operator decided that the report is due despite the withdrawn consent: on
+        // record, with who and when.
+        let now = st.clock.now_micros();
+        st.store
+            .log_access(&p.subject, &case_id, access::CONSENT_OVERRIDE, now)
+            .await?;
+        st.store.release_held(&case_id, now).await?;
+        st.wake.notify_one();
+        return Ok(Envelope::accepted(Replayed {
+            queued: vec![case_id],
+            skipped: Vec::new(),
+        }));
     }
     let r = replay(&st, vec![case_id]).await?;
     if r.queued.is_empty() {
@@ -320,7 +391,7 @@ pub struct PatientBody {
 #[utoipa::path(put, path = "/jobs/{case_id}/patient", tag = "satusehat", request_body = PatientBody,
     params(("case_id" = String, Path, description = "Emergency case id")),
     responses(
-        (status = 202, description = "NIK stored (masked in the answer), job queued", body = inline(Envelope<JobDetail>)),
+        (status = 202, description = "NIK stored (masked in the answer), job queued; the exchanges only for holders of health_record:read (the read is logged), else empty", body = inline(Envelope<JobDetail>)),
         (status = 403, description = "Needs ops_admin or system_admin", body = ErrorEnvelope),
         (status = 404, description = "Unknown case (BRIDGE_JOB_NOT_FOUND)", body = ErrorEnvelope),
         (status = 409, description = "The job is queued, being sent or sent (BRIDGE_JOB_BUSY)", body = ErrorEnvelope),
@@ -359,7 +430,19 @@ async fn set_patient(
         ));
     }
     st.wake.notify_one();
-    let job = st.store.get(&case_id).await?.ok_or_else(not_found)?;
+    let mut job = st.store.get(&case_id).await?.ok_or_else(not_found)?;
+    if p.can(perm::HEALTH_RECORD_READ) {
+        st.store
+            .log_access(
+                &p.subject,
+                &case_id,
+                access::PATIENT_SET,
+                st.clock.now_micros(),
+            )
+            .await?;
+    } else {
+        job.exchanges.clear();
+    }
     Ok(Envelope::with_status(
         axum::http::StatusCode::ACCEPTED,
         Msg::new("NIK disimpan, kasus diantrekan", "NIK stored, case queued"),
@@ -411,8 +494,8 @@ fn bad_signature(code: &'static str, centre: &str, why: &str) -> ApiError {
 
 /// A centre's status callback, signed like the hand-offs: headers `x-kreki-centre`,
 /// `x-kreki-timestamp` (Unix seconds) and `x-kreki-signature: sha256=<hex HMAC-SHA256 of
-/// "<timestamp>.<body>">` with the centre's shared secret. A repeated `callback_id` is
-/// acknowledged without effect.
+/// "<timestamp>.<body>">` with the centre's shared secret. A centre reports only on cases
+/// handed to it. A repeated `callback_id` is acknowledged without effect.
 #[utoipa::path(post, path = "/callbacks", tag = "psc119", request_body = crate::psc119::Callback,
     params(
         ("x-kreki-centre" = String, Header, description = "Configured centre name"),
@@ -423,6 +506,7 @@ fn bad_signature(code: &'static str, centre: &str, why: &str) -> ApiError {
         (status = 200, description = "A replay of a callback already received", body = inline(Envelope<CallbackAccepted>)),
         (status = 202, description = "Recorded and published to the case timeline", body = inline(Envelope<CallbackAccepted>)),
         (status = 401, description = "Unknown centre or bad signature (BRIDGE_SIGNATURE_INVALID), timestamp too old or new (BRIDGE_SIGNATURE_EXPIRED)", body = ErrorEnvelope),
+        (status = 403, description = "The case was not handed to this centre (BRIDGE_CENTRE_NOT_HANDED_OFF): a centre reports only on its own hand-offs", body = ErrorEnvelope),
         (status = 404, description = "No hand-off for this case (BRIDGE_HANDOFF_NOT_FOUND)", body = ErrorEnvelope),
         (status = 422, description = "Malformed callback (VALIDATION_FAILED, BRIDGE_STATUS_INVALID)", body = ErrorEnvelope),
     ))]
@@ -504,6 +588,17 @@ async fn callback(
                 "No hand-off for this case",
             ),
         )),
+        Received::NotHandedToCentre => {
+            tracing::warn!(centre = %centre, "PSC 119 callback for a case not handed to this centre refused");
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "BRIDGE_CENTRE_NOT_HANDED_OFF",
+                Msg::new(
+                    "Kasus ini tidak diserahkan ke pusat ini",
+                    "This case was not handed to this centre",
+                ),
+            ))
+        }
         Received::Duplicate => {
             Ok(Envelope::ok(CallbackAccepted { duplicate: true }).into_response())
         }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kreki_emergency_contracts::{CASE_COMPLETED, CASE_ESCALATED, CaseCompleted, CaseEscalated};
+use kreki_identity_contracts::{CONSENT_CHANGED, ConsentChanged};
 use kreki_platform::{
     bus::{
         Event,
@@ -51,6 +52,24 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "psc119",
         sqlite: include_str!("../migrations/sqlite/0002_psc119.sql"),
         postgres: include_str!("../migrations/postgres/0002_psc119.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "psc119_recipients",
+        sqlite: include_str!("../migrations/sqlite/0003_psc119_recipients.sql"),
+        postgres: include_str!("../migrations/postgres/0003_psc119_recipients.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "access_log",
+        sqlite: include_str!("../migrations/sqlite/0004_access_log.sql"),
+        postgres: include_str!("../migrations/postgres/0004_access_log.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "consents",
+        sqlite: include_str!("../migrations/sqlite/0005_consents.sql"),
+        postgres: include_str!("../migrations/postgres/0005_consents.sql"),
     },
 ];
 
@@ -131,6 +150,43 @@ impl Handler for CompletedHandler {
         tracing::info!(case_id = %case.case_id, state = st.unwrap_or("duplicate"), "completed case recorded for SATUSEHAT");
         let wake = self.wake.clone();
         after.then(move || wake.notify_one());
+        Ok(())
+    }
+}
+
+/// Keeps the callers' `health_data_sharing` decisions (`identity.consent.changed`); a
+/// withdrawal holds their unsent jobs for Ops review.
+pub struct ConsentHandler {
+    pub clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Handler for ConsentHandler {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
+        let c: ConsentChanged = event.decode()?;
+        if c.purpose != kreki_identity_contracts::consent::HEALTH_DATA_SHARING {
+            return Ok(());
+        }
+        let held = Store::consent(
+            tx,
+            &c.account_id,
+            &c.purpose,
+            c.granted,
+            c.at,
+            self.clock.now_micros(),
+        )
+        .await?;
+        if held > 0 {
+            tracing::info!(
+                jobs = held,
+                "SATUSEHAT sends held: health_data_sharing withdrawn"
+            );
+        }
         Ok(())
     }
 }
@@ -217,6 +273,13 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             .iter()
             .filter_map(|c| Some((c.name.clone(), c.secret.clone()?)))
             .collect();
+        ctx.spawn_consumer(
+            "bridge-consents",
+            &[CONSENT_CHANGED],
+            Arc::new(ConsentHandler {
+                clock: clock.clone(),
+            }),
+        );
         ctx.spawn_consumer(
             "bridge-satusehat",
             &[CASE_COMPLETED],

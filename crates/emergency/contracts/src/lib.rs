@@ -346,6 +346,10 @@ pub struct CaseCompleted {
     pub clinical: ClinicalRecord,
     /// KREKI ID subjects of the responders; the first is the team lead.
     pub responders: Vec<String>,
+    /// The signed-in caller's KREKI ID subject (none for anonymous and SMS callers): the
+    /// bridge honours their `health_data_sharing` consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_account: Option<String>,
 }
 
 /// WebSocket messages (`/api/emergency/v1/ws`). The first client frame authenticates

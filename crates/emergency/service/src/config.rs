@@ -27,9 +27,13 @@ pub struct EmergencyConfig {
     pub service_area: ServiceArea,
     /// Largest radius an Ops `GET /nearby` may ask for (metres).
     pub max_nearby_radius_m: u32,
-    /// HMAC-SHA256 key shared with the SMS gateway (`X-Kreki-Signature: sha256=<hex>`).
-    /// Without it the SMS ingress refuses every message.
+    /// HMAC-SHA256 key shared with the SMS gateway (`X-Kreki-Timestamp: <Unix s>`,
+    /// `X-Kreki-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`). Without it the SMS
+    /// ingress does not exist (404).
     pub sms_webhook_secret: Option<kreki_platform::config::Secret>,
+    /// A signed SMS webhook whose timestamp is further than this from now is refused (a
+    /// replay); the message id still de-duplicates the gateway's retries within it.
+    pub sms_signature_tolerance_s: u32,
     /// Messages from the same number with the same text within this window are one case.
     pub sms_duplicate_window_s: u32,
     /// Closed cases (with their responders, offers and timeline) are deleted this many days
@@ -71,6 +75,7 @@ impl Default for EmergencyConfig {
             service_area: ServiceArea::default(),
             max_nearby_radius_m: 50_000,
             sms_webhook_secret: None,
+            sms_signature_tolerance_s: kreki_platform::signature::DEFAULT_TOLERANCE_S,
             sms_duplicate_window_s: 600,
             case_retention_days: 3_650,
             sms_retention_days: 730,
@@ -96,6 +101,12 @@ impl EmergencyConfig {
             return Err(ConfigError::new(
                 "emergency.case_retention_days",
                 "retention periods must be at least one day",
+            ));
+        }
+        if self.sms_signature_tolerance_s == 0 {
+            return Err(ConfigError::new(
+                "emergency.sms_signature_tolerance_s",
+                "must be at least 1",
             ));
         }
         if self.offers_per_wave == 0 {

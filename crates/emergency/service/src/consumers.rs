@@ -1,5 +1,6 @@
 //! The events the Emergency Core consumes: volunteers' eligibility (kept in memory and in the
-//! store) and PSC 119's status callbacks (added to the case timeline).
+//! store), PSC 119's status callbacks (added to the case timeline) and callers'
+//! `emergency_location` consents (kept in `consents`, applied to closed cases).
 
 use std::sync::Arc;
 
@@ -15,8 +16,41 @@ use kreki_volunteers_contracts::EligibilityChanged;
 
 use crate::{
     presence::{Live, eligibility_from, store_eligibility},
-    store::timeline_add,
+    store::{Store, timeline_add},
 };
+
+/// `identity.consent.changed`: the latest `emergency_location` decision per account. A
+/// withdrawal coarsens the locations of the account's closed cases at once (open ones when
+/// they close); the location of an open case stays exact (help is on its way).
+pub struct ConsentHandler;
+
+#[async_trait::async_trait]
+impl Handler for ConsentHandler {
+    async fn handle(
+        &self,
+        event: &Event,
+        tx: &mut Tx,
+        _after: &mut AfterCommit,
+    ) -> Result<(), HandleError> {
+        let c: kreki_identity_contracts::ConsentChanged = event.decode()?;
+        if c.purpose != kreki_identity_contracts::consent::EMERGENCY_LOCATION {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO consents (account_id, purpose, granted, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, purpose) DO UPDATE SET granted = excluded.granted, at = excluded.at \
+             WHERE consents.at < excluded.at",
+        )
+        .bind(&c.account_id)
+        .bind(&c.purpose)
+        .bind(i64::from(c.granted))
+        .bind(c.at)
+        .execute(&mut **tx)
+        .await?;
+        Store::coarsen_closed_locations(tx, &c.account_id).await?;
+        Ok(())
+    }
+}
 
 pub struct EligibilityHandler {
     pub live: Arc<Live>,

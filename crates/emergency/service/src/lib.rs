@@ -89,6 +89,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_wellbeing.sql"),
         postgres: include_str!("../migrations/postgres/0007_wellbeing.sql"),
     },
+    Migration {
+        version: 8,
+        name: "consents",
+        sqlite: include_str!("../migrations/sqlite/0008_consents.sql"),
+        postgres: include_str!("../migrations/postgres/0008_consents.sql"),
+    },
 ];
 
 pub fn descriptor() -> ServiceDescriptor {
@@ -149,6 +155,11 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             "emergency-psc119",
             &[PSC119_STATUS],
             Arc::new(consumers::Psc119Handler),
+        );
+        ctx.spawn_consumer(
+            "emergency-consents",
+            &[kreki_identity_contracts::CONSENT_CHANGED],
+            Arc::new(consumers::ConsentHandler),
         );
         let mut dispatcher = dispatch::Dispatcher::new(
             store.clone(),

@@ -498,6 +498,27 @@ impl Store {
             .bind(id)
             .execute(&mut **tx)
             .await?;
+        if closed.is_some() {
+            Self::coarsen_location(tx, "id = $1", id).await?;
+        }
+        Ok(())
+    }
+
+    /// The closed cases of a signed-in caller who withdrew `emergency_location` keep their
+    /// location only to 0.01° (about 1 km): no precise location history beyond the case.
+    pub async fn coarsen_closed_locations(tx: &mut Tx, account: &str) -> Result<(), sqlx::Error> {
+        Self::coarsen_location(tx, "caller_account = $1 AND closed_at IS NOT NULL", account).await
+    }
+
+    async fn coarsen_location(tx: &mut Tx, which: &str, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "UPDATE cases SET lat_e6 = (lat_e6 / 10000) * 10000, lng_e6 = (lng_e6 / 10000) * 10000, accuracy_m = NULL \
+             WHERE {which} AND caller_account IS NOT NULL AND EXISTS (SELECT 1 FROM consents \
+             WHERE consents.account_id = cases.caller_account AND consents.purpose = 'emergency_location' AND consents.granted = 0)"
+        ))
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 }

@@ -6,6 +6,30 @@ use utoipa::ToSchema;
 pub const ACCOUNT_CREATED: &str = "identity.account.created";
 pub const ACCOUNT_UPDATED: &str = "identity.account.updated";
 pub const ACCOUNT_ERASED: &str = "identity.account.erased";
+/// A consent given or withdrawn ([`ConsentChanged`]): services that process data under a
+/// purpose keep the latest decision per account in a table of their own.
+pub const CONSENT_CHANGED: &str = "identity.consent.changed";
+
+/// Consent purposes (UU 27/2022) that other services act on.
+pub mod consent {
+    /// Keeping a signed-in caller's precise emergency location after the case (the Emergency
+    /// Core). Without it the location of a closed case is kept coarsened (about 1 km).
+    pub const EMERGENCY_LOCATION: &str = "emergency_location";
+    /// Sending the caller's clinical record to SATUSEHAT (the bridge). Withdrawn: the send is
+    /// held for Ops review.
+    pub const HEALTH_DATA_SHARING: &str = "health_data_sharing";
+}
+
+/// Payload of `identity.consent.changed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsentChanged {
+    pub account_id: String,
+    /// `emergency_location`, `health_data_sharing`, `training_records`, `marketing`.
+    pub purpose: String,
+    pub granted: bool,
+    /// Unix microseconds of the decision: a consumer keeps the latest (events may overtake).
+    pub at: i64,
+}
 
 /// Live (not stored) subject on which KREKI ID publishes the whole list of revoked access
 /// tokens every few seconds ([`Revocations`]): every process of every service applies it to
@@ -119,6 +143,9 @@ pub mod perm {
     pub const BRIDGE_CALLBACK: &str = "bridge:callback";
     /// Replay, discard or complete (patient identity) SATUSEHAT exchanges.
     pub const BRIDGE_MANAGE: &str = "bridge:manage";
+    /// Read health records: a SATUSEHAT job's exchanges with their FHIR bodies. Ops Admins
+    /// only (they fix refused sends); every read is written to the bridge's access log.
+    pub const HEALTH_RECORD_READ: &str = "health_record:read";
     pub const NOTIFICATION_READ: &str = "notification:read";
     /// Ask notify to send a message (operators; machine clients with the `notify.send` scope).
     pub const NOTIFICATION_SEND: &str = "notification:send";
@@ -186,6 +213,7 @@ const OPS_ADMIN: &[&str] = &[
     AED_MANAGE,
     BRIDGE_READ,
     BRIDGE_MANAGE,
+    HEALTH_RECORD_READ,
     NOTIFICATION_READ,
     NOTIFICATION_SEND,
     AUDIT_READ,
@@ -292,6 +320,19 @@ mod tests {
         assert!(roles_permit(&["ops_admin"], perm::AREA_ANY));
         assert!(!roles_permit(&["training_admin"], perm::VOLUNTEER_VERIFY));
         assert!(roles_permit(&["system_admin"], perm::LEAD_AREA_ASSIGN));
+    }
+
+    #[test]
+    fn who_reads_health_records() {
+        // The exchanges with SATUSEHAT carry FHIR records: Ops Admins, who fix refused sends,
+        // read them (each read logged); the System Admin runs the platform, not the cases.
+        assert!(roles_permit(&["ops_admin"], perm::HEALTH_RECORD_READ));
+        for r in Role::ALL.iter().filter(|r| **r != Role::OpsAdmin) {
+            assert!(
+                !r.permissions().contains(&perm::HEALTH_RECORD_READ),
+                "{r:?}"
+            );
+        }
     }
 
     #[test]

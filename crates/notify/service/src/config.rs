@@ -160,8 +160,12 @@ pub struct SmsConfig {
     /// Sender id or number shown to the recipient.
     #[serde(default = "default_sender")]
     pub sender: String,
-    /// Shared secret of the delivery-receipt webhook's HMAC signature.
+    /// Shared secret of the delivery-receipt webhook's HMAC signature (over
+    /// `"<X-Kreki-Timestamp>.<body>"`).
     pub webhook_secret: Secret,
+    /// A receipt whose signed timestamp is further than this from now is refused (a replay).
+    #[serde(default = "default_webhook_tolerance")]
+    pub webhook_tolerance_s: u32,
     /// The gateway drops a second message with the same `reference` (so re-sending after a
     /// crash cannot duplicate).
     #[serde(default = "yes")]
@@ -171,6 +175,10 @@ pub struct SmsConfig {
     pub allowed_prefixes: Vec<String>,
     #[serde(default)]
     pub limits: Limits,
+}
+
+fn default_webhook_tolerance() -> u32 {
+    kreki_platform::signature::DEFAULT_TOLERANCE_S
 }
 
 fn default_sender() -> String {

@@ -449,6 +449,12 @@ pub fn build_with(ctx: ServiceContext, options: Options) -> BuildFuture {
             push_policy: push_policy(&cfg),
             resolver: options.resolver.clone(),
             sms_webhook_secret: cfg.sms.as_ref().map(|s| s.webhook_secret.clone()),
+            sms_webhook_tolerance_s: cfg
+                .sms
+                .as_ref()
+                .map_or(kreki_platform::signature::DEFAULT_TOLERANCE_S, |s| {
+                    s.webhook_tolerance_s.max(1)
+                }),
             whatsapp_app_secret: cfg.whatsapp.as_ref().map(|w| w.app_secret.clone()),
             whatsapp_verify_token: cfg.whatsapp.as_ref().and_then(|w| w.verify_token.clone()),
             metrics: Some(metrics),

@@ -59,6 +59,8 @@ pub enum Received {
     New,
     Duplicate,
     UnknownCase,
+    /// The case was never handed to the calling centre: it may not report on it.
+    NotHandedToCentre,
 }
 
 #[derive(Clone)]
@@ -136,6 +138,26 @@ impl Store {
             log(conn, &e.case_id, now, "escalated", None, Some(&e.reason)).await?;
         }
         Ok(n > 0)
+    }
+
+    /// The hand-off is about to go to `centre`: from now on that centre may report on the
+    /// case (recorded before the send, so an acknowledgement that overtakes the send's
+    /// record is not refused).
+    pub async fn handing_to(
+        &self,
+        case_id: &str,
+        centre: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO psc119_recipients (case_id, centre, first_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(centre)
+        .bind(now)
+        .execute(self.db.writer())
+        .await?;
+        Ok(())
     }
 
     /// Due hand-offs, leased for a minute (one statement: write first).
@@ -248,7 +270,8 @@ impl Store {
         tx.commit().await
     }
 
-    /// A verified callback: recorded once, published once.
+    /// A verified callback: recorded once, published once; only from a centre the case was
+    /// handed to.
     pub async fn callback(
         &self,
         cb: &Callback,
@@ -259,7 +282,7 @@ impl Store {
         // Write first (SQLite refuses a read-then-write upgrade under a concurrent writer).
         let n = sqlx::query(
             "INSERT INTO psc119_callbacks (callback_id, case_id, centre, status, at, received_at) \
-             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM psc119_handoffs WHERE case_id = $2) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM psc119_recipients WHERE case_id = $2 AND centre = $3) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&cb.callback_id)
@@ -272,15 +295,24 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            let known = sqlx::query("SELECT 1 FROM psc119_handoffs WHERE case_id = $1")
-                .bind(&cb.case_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let handed =
+                sqlx::query("SELECT 1 FROM psc119_recipients WHERE case_id = $1 AND centre = $2")
+                    .bind(&cb.case_id)
+                    .bind(centre)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            let known = handed
+                || sqlx::query("SELECT 1 FROM psc119_handoffs WHERE case_id = $1")
+                    .bind(&cb.case_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
             tx.commit().await?;
-            return Ok(if known.is_some() {
-                Received::Duplicate
-            } else {
-                Received::UnknownCase
+            return Ok(match (handed, known) {
+                (true, _) => Received::Duplicate,
+                (false, true) => Received::NotHandedToCentre,
+                (false, false) => Received::UnknownCase,
             });
         }
         // Any status from a centre means it has the case.

@@ -64,6 +64,12 @@ impl Worker {
             };
             let attempt = u32::try_from(sends + 1).unwrap_or(u32::MAX);
             let h = Handoff::from_event(&d.record, attempt, &self.callback_url);
+            // Bind the case to this centre before it can answer: only the centres a case
+            // was handed to may report on it. Without the record the hand-off still goes
+            // out (a patient waits); the centre's callbacks would then be refused.
+            if let Err(e) = self.store.handing_to(&d.case_id, adapter.name(), now).await {
+                tracing::warn!(case_id = %d.case_id, error = %e, "cannot record the PSC 119 recipient");
+            }
             let result = adapter.hand_off(&h, now / 1_000_000).await;
             let first = sends == 0;
             let status = first.then(|| {

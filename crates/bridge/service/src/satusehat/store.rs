@@ -14,6 +14,11 @@ use utoipa::ToSchema;
 use super::client::Exchange;
 use crate::nik::Nik;
 
+/// `last_error` of a job held because the caller withdrew `health_data_sharing`.
+pub const WITHDRAWN_NOTE: &str = "consent: the caller withdrew health_data_sharing; Ops decides (replay if the law requires the report, else discard)";
+
+const HEALTH_DATA_SHARING: &str = "health_data_sharing";
+
 /// How long a claimed job is leased before another worker may take it again.
 pub const LEASE_MICROS: i64 = 300_000_000;
 
@@ -33,6 +38,9 @@ pub mod state {
     /// Transient failures beyond the attempt limit.
     pub const DEAD: &str = "dead";
     pub const DISCARDED: &str = "discarded";
+    /// The signed-in caller withdrew `health_data_sharing`: held for Ops review (replay when
+    /// the legal duty to report applies, else discard).
+    pub const CONSENT_WITHDRAWN: &str = "consent_withdrawn";
     pub const ALL: &[&str] = &[
         QUEUED,
         SENDING,
@@ -42,6 +50,7 @@ pub mod state {
         PATIENT_NOT_FOUND,
         DEAD,
         DISCARDED,
+        CONSENT_WITHDRAWN,
     ];
 }
 
@@ -84,6 +93,27 @@ pub struct ExchangeView {
     pub duration_ms: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One read of a job's health data, in the access log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessEntry {
+    pub at: String,
+    /// Account id of the reader.
+    pub actor: String,
+    pub case_id: String,
+    /// `job_read` (`GET /jobs/{case_id}`), `patient_set` (`PUT /jobs/{case_id}/patient`,
+    /// whose answer carries the job) or `consent_override` (a job held for a withdrawn
+    /// consent replayed).
+    pub action: String,
+}
+
+/// Actions of the access log.
+pub mod access {
+    pub const JOB_READ: &str = "job_read";
+    pub const PATIENT_SET: &str = "patient_set";
+    /// A job held for a withdrawn consent sent anyway (replay by an operator).
+    pub const CONSENT_OVERRIDE: &str = "consent_override";
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -140,27 +170,88 @@ impl Store {
         case: &CaseCompleted,
         now: i64,
     ) -> Result<Option<&'static str>, sqlx::Error> {
-        let (st, err) = match case.clinical.patient.nik.as_deref().map(str::trim) {
+        let (mut st, mut err) = match case.clinical.patient.nik.as_deref().map(str::trim) {
             None | Some("") => (state::UNIDENTIFIED, None),
             Some(n) => match Nik::parse(n) {
                 Ok(_) => (state::QUEUED, None),
                 Err(e) => (state::NEEDS_FIX, Some(format!("{}: {e}", e.code()))),
             },
         };
+        if let Some(account) = &case.caller_account
+            && Self::consent_withdrawn(&mut *conn, account).await?
+        {
+            (st, err) = (state::CONSENT_WITHDRAWN, Some(WITHDRAWN_NOTE.to_string()));
+        }
         let record = serde_json::to_string(case).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let n = sqlx::query(
-            "INSERT INTO satusehat_jobs (case_id, record, state, attempts, next_attempt_at, last_error, created_at, updated_at) \
-             VALUES ($1, $2, $3, 0, $4, $5, $4, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO satusehat_jobs (case_id, record, state, attempts, next_attempt_at, last_error, created_at, updated_at, caller_account) \
+             VALUES ($1, $2, $3, 0, $4, $5, $4, $4, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&case.case_id)
         .bind(record)
         .bind(st)
         .bind(now)
         .bind(err)
+        .bind(&case.caller_account)
         .execute(conn)
         .await?
         .rows_affected();
         Ok((n > 0).then_some(st))
+    }
+
+    /// Whether `account` withdrew `health_data_sharing` (no decision recorded: not withdrawn).
+    async fn consent_withdrawn(
+        conn: &mut AnyConnection,
+        account: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT granted FROM consents WHERE account_id = $1 AND purpose = $2")
+                .bind(account)
+                .bind(HEALTH_DATA_SHARING)
+                .fetch_optional(conn)
+                .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? == 0,
+            None => false,
+        })
+    }
+
+    /// A consent decision (from `identity.consent.changed`, in the consumer's transaction):
+    /// the latest per account and purpose is kept. A withdrawn `health_data_sharing` holds
+    /// the account's jobs that are not sent yet (nor being sent) for Ops review; a consent
+    /// given again releases nothing by itself (Ops replays). Returns the jobs held.
+    pub async fn consent(
+        conn: &mut AnyConnection,
+        account: &str,
+        purpose: &str,
+        granted: bool,
+        at: i64,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO consents (account_id, purpose, granted, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, purpose) DO UPDATE SET granted = excluded.granted, at = excluded.at \
+             WHERE consents.at < excluded.at",
+        )
+        .bind(account)
+        .bind(purpose)
+        .bind(i64::from(granted))
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+        if purpose != HEALTH_DATA_SHARING || !Self::consent_withdrawn(&mut *conn, account).await? {
+            return Ok(0);
+        }
+        Ok(sqlx::query(
+            "UPDATE satusehat_jobs SET state = 'consent_withdrawn', last_error = $1, updated_at = $2 \
+             WHERE caller_account = $3 AND state IN ('queued', 'unidentified', 'needs_fix', 'patient_not_found', 'dead')",
+        )
+        .bind(WITHDRAWN_NOTE)
+        .bind(now)
+        .bind(account)
+        .execute(conn)
+        .await?
+        .rows_affected())
     }
 
     /// Take up to `limit` due jobs and count the attempt before anything is sent. One
@@ -338,6 +429,67 @@ impl Store {
         }))
     }
 
+    /// Record a read of a job's health data (before the data is answered: no record, no data).
+    pub async fn log_access(
+        &self,
+        actor: &str,
+        case_id: &str,
+        action: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO access_log (id, at, actor, case_id, action) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(now)
+        .bind(actor)
+        .bind(case_id)
+        .bind(action)
+        .execute(self.db.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The access log, newest first, of one case or of all; with the total.
+    pub async fn access_log(
+        &self,
+        case_id: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<AccessEntry>, i64), sqlx::Error> {
+        let filter = if case_id.is_some() {
+            "WHERE case_id = $1"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT at, actor, case_id, action FROM access_log {filter} ORDER BY at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(c) = case_id {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(self.db.pool()).await?;
+        let count_sql = format!("SELECT COUNT(*) FROM access_log {filter}");
+        let mut c = sqlx::query(&count_sql);
+        if let Some(id) = case_id {
+            c = c.bind(id);
+        }
+        let total: i64 = c.fetch_one(self.db.pool()).await?.try_get(0)?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(AccessEntry {
+                    at: rfc3339(r.try_get(0)?),
+                    actor: r.try_get(1)?,
+                    case_id: r.try_get(2)?,
+                    action: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok((items, total))
+    }
+
     /// Queue jobs again now (with a fresh attempt budget). Jobs being sent, without a NIK
     /// or already queued are left alone; returns the case ids queued.
     pub async fn replay(&self, case_ids: &[String], now: i64) -> Result<Vec<String>, sqlx::Error> {
@@ -361,6 +513,21 @@ impl Store {
         Ok(done)
     }
 
+    /// An operator releases a job held for a withdrawn consent (the report is a legal duty
+    /// here): queued now. `false` when it is not held.
+    pub async fn release_held(&self, case_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+        Ok(sqlx::query(
+            "UPDATE satusehat_jobs SET state = 'queued', attempts = 0, next_attempt_at = $1, last_error = NULL, updated_at = $1 \
+             WHERE case_id = $2 AND state = 'consent_withdrawn'",
+        )
+        .bind(now)
+        .bind(case_id)
+        .execute(self.db.writer())
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
     /// Case ids in `state` (replay of all dead letters).
     pub async fn ids_in(&self, st: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query(&format!(
@@ -378,7 +545,7 @@ impl Store {
     pub async fn discard(&self, case_id: &str, now: i64) -> Result<bool, sqlx::Error> {
         Ok(sqlx::query(
             "UPDATE satusehat_jobs SET state = 'discarded', updated_at = $1 \
-             WHERE case_id = $2 AND state IN ('dead', 'needs_fix', 'patient_not_found', 'unidentified')",
+             WHERE case_id = $2 AND state IN ('dead', 'needs_fix', 'patient_not_found', 'unidentified', 'consent_withdrawn')",
         )
         .bind(now)
         .bind(case_id)

@@ -164,12 +164,7 @@ async fn operator_api(db: Db) {
         (404, Some("BRIDGE_JOB_NOT_FOUND"))
     );
     let (s, d) = a
-        .call(
-            M::GET,
-            "/api/satusehat/v1/jobs/known",
-            Some(&a.token(&["system_admin"])),
-            None,
-        )
+        .call(M::GET, "/api/satusehat/v1/jobs/known", Some(&ops), None)
         .await;
     assert_eq!(
         (s, d["data"]["nik"].as_str()),
@@ -602,6 +597,8 @@ async fn acknowledgement_overtaking_the_send(db: Db) {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.claim_due(now, 10).await.unwrap().len(), 1);
+    // The worker records the recipient before it sends.
+    store.handing_to("fast", "centre-a", now).await.unwrap();
     let cb = psc119::Callback {
         callback_id: "cb-fast".into(),
         case_id: "fast".into(),
@@ -652,4 +649,202 @@ storage_conformance!(
     "bridge",
     super::MIGRATIONS,
     super::acknowledgement_overtaking_the_send
+);
+
+/// Attack (security review, finding 12: PSC 119 callbacks not bound to the centre of the
+/// hand-off): centre B, with its own valid secret, reports on a case handed to centre A.
+/// Refused with 403 `BRIDGE_CENTRE_NOT_HANDED_OFF`; nothing changes in the case, and the
+/// callback id is not used up for centre A.
+async fn attack_a_centre_reports_only_on_cases_handed_to_it(db: Db) {
+    let a = api(db.clone()).await;
+    let sim_a = Psc119Sim::named("centre-a", "secret-a", false);
+    let url_a = serve(sim_a.router()).await;
+    let cfg = Psc119Config {
+        centres: vec![CentreConfig {
+            name: "centre-a".into(),
+            kind: CentreKind::Webhook,
+            url: Some(format!("{url_a}/sim/psc119/webhook")),
+            secret: Some(Secret::new("secret-a")),
+            phone: None,
+        }],
+        ..Psc119Config::default()
+    };
+    let worker = psc119::worker::Worker {
+        store: a.psc_store.clone(),
+        adapters: psc119::adapters(&cfg, &reqwest::Client::new()),
+        clock: Arc::new(SystemClock),
+        ack_timeout_secs: 120,
+        resends: 1,
+        callback_url: format!("{}/api/psc119/v1/callbacks", a.url),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        relay: None,
+        metrics: Default::default(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    psc119::store::Store::enqueue(
+        &mut tx,
+        &escalated("to-a"),
+        kreki_platform::time_util::now_micros(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    worker.run_once().await;
+    assert_eq!(sim_a.handoffs().len(), 1, "handed to centre A");
+    let before = statuses(&db, "to-a").await;
+    assert_eq!(before, ["handed_off"]);
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    for status in ["acknowledged", "patient_transferred"] {
+        let cb = json!({"callback_id": format!("cb-{status}"), "case_id": "to-a", "status": status, "at": "2026-12-01T07:05:00Z"});
+        let (s, e) = signed(&a, "centre-b", "secret-b", ts, &cb).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (403, Some("BRIDGE_CENTRE_NOT_HANDED_OFF")),
+            "{e}"
+        );
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(statuses(&db, "to-a").await, before, "nothing published");
+    let v = a.psc_store.get("to-a").await.unwrap().unwrap();
+    assert_eq!(
+        (v.state.as_str(), v.acknowledged_by.as_deref()),
+        ("pending", None)
+    );
+    assert!(
+        v.log
+            .iter()
+            .all(|l| l.centre.as_deref() != Some("centre-b"))
+    );
+    let stored: i64 = sqlx::query("SELECT COUNT(*) FROM psc119_callbacks")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(stored, 0, "no callback recorded");
+    // Centre A's own report, even with the same callback id, counts.
+    let cb = json!({"callback_id": "cb-acknowledged", "case_id": "to-a", "status": "acknowledged", "at": "2026-12-01T07:05:00Z"});
+    assert_eq!(signed(&a, "centre-a", "secret-a", ts, &cb).await.0, 202);
+    let v = a.psc_store.get("to-a").await.unwrap().unwrap();
+    assert_eq!(
+        (v.state.as_str(), v.acknowledged_by.as_deref()),
+        ("acknowledged", Some("centre-a"))
+    );
+}
+storage_conformance!(
+    attack_centre_binding,
+    "bridge",
+    super::MIGRATIONS,
+    super::attack_a_centre_reports_only_on_cases_handed_to_it
+);
+
+/// Insider (security review, finding 12: the exchange log's FHIR records for every operator):
+/// a job's exchanges are read only with `health_record:read` (Ops Admins); a System Admin, who
+/// has `bridge:read` for the list, gets 403, and the answer to their NIK completion carries no
+/// exchanges. Every read is in the access log (who, when, which case), which auditors read.
+async fn attack_health_records_only_with_the_permission_and_every_read_logged(db: Db) {
+    let a = api(db.clone()).await;
+    let mut tx = db.begin().await.unwrap();
+    let now = kreki_platform::time_util::now_micros();
+    Store::enqueue(&mut tx, &case("known", Some(NIK)), now)
+        .await
+        .unwrap();
+    Store::enqueue(&mut tx, &case("anon", None), now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query(
+        "INSERT INTO satusehat_exchanges (case_id, attempt, at, method, url, request, status, response, duration_ms, error) \
+         VALUES ('known', 1, 1, 'POST', '/Encounter', '{\"resourceType\":\"Encounter\"}', 201, '{}', 5, NULL), \
+                ('anon', 1, 1, 'POST', '/Encounter', '{\"resourceType\":\"Encounter\"}', 201, '{}', 5, NULL)",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    use reqwest::Method as M;
+    let sys = a.signer.token(ISSUER, "acct-sys", &["system_admin"]);
+    let ops = a.signer.token(ISSUER, "acct-ops", &["ops_admin"]);
+    // The list (no patient data) stays open to both.
+    assert_eq!(
+        a.call(M::GET, "/api/satusehat/v1/jobs", Some(&sys), None)
+            .await
+            .0,
+        200
+    );
+    let (s, e) = a
+        .call(M::GET, "/api/satusehat/v1/jobs/known", Some(&sys), None)
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("AUTH_FORBIDDEN")),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("Encounter"));
+    let (s, d) = a
+        .call(
+            M::PUT,
+            "/api/satusehat/v1/jobs/anon/patient",
+            Some(&sys),
+            Some(json!({"nik": NIK})),
+        )
+        .await;
+    assert_eq!(s, 202, "{d}");
+    assert_eq!(
+        d["data"]["exchanges"],
+        json!([]),
+        "no exchanges without the permission"
+    );
+    // Ops reads them; the read is logged.
+    let (s, d) = a
+        .call(M::GET, "/api/satusehat/v1/jobs/known", Some(&ops), None)
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["data"]["exchanges"].as_array().unwrap().len(), 1);
+    let (s, log) = a
+        .call(
+            M::GET,
+            "/api/satusehat/v1/access-log?case_id=known",
+            Some(&sys),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{log}");
+    let entries = log["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(
+        (
+            entries[0]["actor"].as_str(),
+            entries[0]["case_id"].as_str(),
+            entries[0]["action"].as_str()
+        ),
+        (Some("acct-ops"), Some("known"), Some("job_read"))
+    );
+    assert!(entries[0]["at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let (_, all) = a
+        .call(M::GET, "/api/satusehat/v1/access-log", Some(&ops), None)
+        .await;
+    assert_eq!(
+        all["meta"]["total"], 1,
+        "refused reads and the bare NIK completion log nothing: {all}"
+    );
+    // The log is for auditors only.
+    for roles in [&["volunteer"][..], &["training_admin"][..]] {
+        assert_eq!(
+            a.call(
+                M::GET,
+                "/api/satusehat/v1/access-log",
+                Some(&a.token(roles)),
+                None
+            )
+            .await
+            .0,
+            403
+        );
+    }
+}
+storage_conformance!(
+    attack_health_records,
+    "bridge",
+    super::MIGRATIONS,
+    super::attack_health_records_only_with_the_permission_and_every_read_logged
 );

@@ -121,6 +121,7 @@ pub fn case(id: &str, nik: Option<&str>) -> CaseCompleted {
             notes: Some("RJP 6 menit, 1 kejut AED".into()),
         },
         responders: vec!["acct-lead".into(), "acct-2".into()],
+        caller_account: None,
     }
 }
 

@@ -83,6 +83,7 @@ pub async fn complete_case(
             .iter()
             .map(|r| r.volunteer_id.clone())
             .collect(),
+        caller_account: case.caller_account.clone(),
     };
     let event = Event::new("emergency", CASE_COMPLETED, &ev)
         .map_err(|e| CaseError::Internal(e.into()))?

@@ -12,13 +12,17 @@ use crate::{
     sms::intake::{self, SmsInbound, SmsResult},
 };
 
-/// Inbound `DARURAT` SMS from the gateway (HMAC-signed).
+/// Inbound `DARURAT` SMS from the gateway (HMAC-signed with a timestamp: a replay outside
+/// the freshness window is refused; within it the message id de-duplicates).
 #[utoipa::path(post, path = "/sms/inbound", tag = "cases",
     request_body = SmsInbound,
-    params(("X-Kreki-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the body with the shared key>")),
+    params(
+        ("X-Kreki-Timestamp" = i64, Header, description = "Unix seconds when the gateway signed the request"),
+        ("X-Kreki-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\" with the shared key>"),
+    ),
     responses(
         (status = 200, description = "Handled: created, duplicate (carrier retry) or unparsed (help reply sent)", body = inline(Envelope<SmsResult>)),
-        (status = 401, description = "EMERGENCY_SMS_SIGNATURE_INVALID", body = ErrorEnvelope),
+        (status = 401, description = "EMERGENCY_SMS_SIGNATURE_INVALID: no timestamp, no or a wrong signature; EMERGENCY_SMS_SIGNATURE_EXPIRED: the timestamp is outside the freshness window (a replay)", body = ErrorEnvelope),
         (status = 404, description = "EMERGENCY_SMS_NOT_CONFIGURED: no SMS gateway is configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
 pub async fn sms_inbound(
@@ -37,16 +41,31 @@ pub async fn sms_inbound(
             ),
         ));
     };
-    let sig = headers
-        .get("x-kreki-signature")
-        .and_then(|v| v.to_str().ok());
-    if !kreki_platform::signature::verify(secret.expose().as_bytes(), &[&raw], sig) {
-        tracing::warn!("SMS webhook with a bad signature refused");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "EMERGENCY_SMS_SIGNATURE_INVALID",
-            Msg::new("Tanda tangan tidak valid", "Invalid signature"),
-        ));
+    use kreki_platform::signature::{Refusal, verify_timestamped};
+    let now_s = kreki_platform::time_util::now_micros() / 1_000_000;
+    if let Err(r) = verify_timestamped(
+        secret.expose().as_bytes(),
+        &headers,
+        &raw,
+        now_s,
+        st.config.sms_signature_tolerance_s,
+    ) {
+        tracing::warn!(reason = r.reason(), "SMS webhook refused");
+        return Err(match r {
+            Refusal::Invalid => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "EMERGENCY_SMS_SIGNATURE_INVALID",
+                Msg::new("Tanda tangan tidak valid", "Invalid signature"),
+            ),
+            Refusal::Expired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "EMERGENCY_SMS_SIGNATURE_EXPIRED",
+                Msg::new(
+                    "Tanda waktu di luar batas (pesan diulang?)",
+                    "Timestamp outside the allowed window (a replay?)",
+                ),
+            ),
+        });
     }
     let msg: SmsInbound = serde_json::from_slice(&raw).map_err(|e| {
         ApiError::validation(

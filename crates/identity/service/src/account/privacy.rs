@@ -1,7 +1,7 @@
 //! Privacy rights (UU 27/2022): consents per purpose, export, erasure.
 
 use axum::extract::State;
-use kreki_identity_contracts::{ACCOUNT_ERASED, AccountErased};
+use kreki_identity_contracts::{ACCOUNT_ERASED, AccountErased, CONSENT_CHANGED, ConsentChanged};
 use kreki_platform::{
     ApiError, ApiResult, Envelope,
     error::ErrorEnvelope,
@@ -187,6 +187,20 @@ pub async fn consents_put(
         serde_json::json!({ "purpose": b.purpose, "granted": b.granted }),
     )
     .await?;
+    // The services that act on a consent keep their own copy (emergency, bridge).
+    enqueue_event(
+        &mut tx,
+        CONSENT_CHANGED,
+        &ConsentChanged {
+            account_id: caller.0.sub.clone(),
+            purpose: b.purpose.clone(),
+            granted: b.granted,
+            at: now_micros(),
+        },
+    )
+    .await
+    .map_err(store_err)?;
     tx.commit().await?;
+    idp.relay.poke();
     Ok(Envelope::ok(current_consents(&idp, &caller.0.sub).await?))
 }

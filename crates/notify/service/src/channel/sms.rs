@@ -113,15 +113,28 @@ impl Channel for SmsChannel {
 }
 
 /// Sign a receipt as the gateway does (the same scheme as its inbound-SMS webhook to the
-/// Emergency Core): `X-Kreki-Signature: sha256=<hex HMAC-SHA256(secret, body)>`. Receipts
-/// are idempotent, so a replayed one changes nothing.
-pub fn sign(secret: &str, body: &[u8]) -> String {
-    kreki_platform::signature::sign(secret.as_bytes(), &[body])
+/// Emergency Core): `X-Kreki-Timestamp: <Unix s>` and `X-Kreki-Signature: sha256=<hex
+/// HMAC-SHA256(secret, "<timestamp>.<body>")>`. A receipt outside the freshness window is
+/// refused; within it receipts are idempotent, so a replayed one changes nothing.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    kreki_platform::signature::sign_timestamped(secret.as_bytes(), timestamp, body)
 }
 
-/// Check a receipt's signature.
-pub fn verify(secret: &str, signature: Option<&str>, body: &[u8]) -> bool {
-    kreki_platform::signature::verify(secret.as_bytes(), &[body], signature)
+/// Check a receipt's timestamp and signature (see [`sign`]).
+pub fn verify(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    now_s: i64,
+    tolerance_s: u32,
+) -> Result<(), kreki_platform::signature::Refusal> {
+    kreki_platform::signature::verify_timestamped(
+        secret.as_bytes(),
+        headers,
+        body,
+        now_s,
+        tolerance_s,
+    )
 }
 
 #[cfg(test)]
@@ -130,13 +143,37 @@ mod tests {
 
     #[test]
     fn receipt_signatures() {
+        use axum::http::{HeaderMap, HeaderValue};
+        use kreki_platform::signature::Refusal;
         let body = br#"{"reference":"r","status":"delivered"}"#;
-        let sig = sign("s3cret", body);
-        assert!(verify("s3cret", Some(&sig), body));
-        assert!(!verify("other", Some(&sig), body));
-        assert!(!verify("s3cret", Some(&sig), b"{}"));
-        assert!(!verify("s3cret", None, body));
-        assert!(!verify("s3cret", Some("md5=00"), body));
-        assert!(!verify("s3cret", Some("sha256=zz"), body));
+        let h = |ts: i64, sig: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-kreki-timestamp", HeaderValue::from(ts));
+            h.insert("x-kreki-signature", HeaderValue::from_str(sig).unwrap());
+            h
+        };
+        let now = 1_800_000_000;
+        let sig = sign("s3cret", now, body);
+        assert_eq!(verify("s3cret", &h(now, &sig), body, now + 10, 300), Ok(()));
+        assert_eq!(
+            verify("other", &h(now, &sig), body, now, 300),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            verify("s3cret", &h(now, &sig), b"{}", now, 300),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            verify("s3cret", &h(now, &sig), body, now + 301, 300),
+            Err(Refusal::Expired)
+        );
+        assert_eq!(
+            verify("s3cret", &h(now, "md5=00"), body, now, 300),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            verify("s3cret", &HeaderMap::new(), body, now, 300),
+            Err(Refusal::Invalid)
+        );
     }
 }

@@ -47,6 +47,8 @@ pub struct AppState {
     /// Looks up push endpoints' hosts when a subscription is made.
     pub resolver: Arc<dyn crate::endpoint::Resolver>,
     pub sms_webhook_secret: Option<Secret>,
+    /// Freshness window of the SMS receipts' signed timestamp (seconds).
+    pub sms_webhook_tolerance_s: u32,
     pub whatsapp_app_secret: Option<Secret>,
     pub whatsapp_verify_token: Option<Secret>,
     pub metrics: Option<Arc<NotifyMetrics>>,

@@ -57,15 +57,19 @@ pub(super) fn not_configured(what: &'static str) -> ApiError {
     )
 }
 
-/// Delivery receipt webhook of the SMS gateway (`X-Kreki-Signature: sha256=<hex HMAC of
-/// the body>`). Receipts are idempotent.
+/// Delivery receipt webhook of the SMS gateway (`X-Kreki-Timestamp: <Unix s>`,
+/// `X-Kreki-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`). A receipt signed
+/// outside the freshness window is refused; within it receipts are idempotent.
 #[utoipa::path(post, path = "/receipts/sms", tag = "receipts",
     request_body(content = SmsReceipt, description = "The gateway's receipt"),
-    params(("X-Kreki-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the body with the webhook secret>")),
+    params(
+        ("X-Kreki-Timestamp" = i64, Header, description = "Unix seconds when the gateway signed the receipt"),
+        ("X-Kreki-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\" with the webhook secret>"),
+    ),
     responses(
         (status = 200, description = "Recorded", body = inline(Envelope<ReceiptResult>)),
         (status = 400, description = "NOTIFY_RECEIPT_MALFORMED", body = ErrorEnvelope),
-        (status = 401, description = "NOTIFY_RECEIPT_SIGNATURE_INVALID", body = ErrorEnvelope),
+        (status = 401, description = "NOTIFY_RECEIPT_SIGNATURE_INVALID: no timestamp, no or a wrong signature; NOTIFY_RECEIPT_SIGNATURE_EXPIRED: the timestamp is outside the freshness window (a replay)", body = ErrorEnvelope),
         (status = 404, description = "NOTIFY_RECEIPT_UNKNOWN: no such message", body = ErrorEnvelope),
         (status = 404, description = "NOTIFY_SMS_NOT_CONFIGURED: the channel is not configured, so there is no such webhook", body = ErrorEnvelope),
     ))]
@@ -78,11 +82,32 @@ pub(super) async fn sms_receipt(
         .sms_webhook_secret
         .as_ref()
         .ok_or_else(|| not_configured("NOTIFY_SMS_NOT_CONFIGURED"))?;
-    let sig = headers
-        .get("x-kreki-signature")
-        .and_then(|v| v.to_str().ok());
-    if !sms::verify(secret.expose(), sig, &raw) {
-        return Err(unauthorized_webhook("sms"));
+    let now_s = kreki_platform::time_util::now_micros() / 1_000_000;
+    match sms::verify(
+        secret.expose(),
+        &headers,
+        &raw,
+        now_s,
+        st.sms_webhook_tolerance_s,
+    ) {
+        Ok(()) => {}
+        Err(kreki_platform::signature::Refusal::Invalid) => {
+            return Err(unauthorized_webhook("sms"));
+        }
+        Err(kreki_platform::signature::Refusal::Expired) => {
+            tracing::warn!(
+                webhook = "sms",
+                "delivery receipt outside the freshness window refused"
+            );
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "NOTIFY_RECEIPT_SIGNATURE_EXPIRED",
+                Msg::new(
+                    "Tanda waktu di luar batas (tanda terima diulang?)",
+                    "Timestamp outside the allowed window (a replayed receipt?)",
+                ),
+            ));
+        }
     }
     let r: SmsReceipt = serde_json::from_slice(&raw).map_err(|_| malformed())?;
     let Some(reference) = r.reference.or(r.message_id) else {

@@ -568,3 +568,78 @@ storage_conformance!(
     kreki_notify::MIGRATIONS,
     super::erasure_reaches_messages_to_raw_addresses
 );
+
+// ---- finding 12: SMS delivery receipts signed with a timestamp ------------------------------
+
+/// A delivery receipt is signed over `"<X-Kreki-Timestamp>.<body>"`: a validly signed receipt
+/// replayed outside the freshness window is refused (401 `NOTIFY_RECEIPT_SIGNATURE_EXPIRED`),
+/// and so is the old body-only signature, with or without a timestamp (401
+/// `NOTIFY_RECEIPT_SIGNATURE_INVALID`). A fresh one passes the signature check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attack_sms_receipt_replayed_late_or_signed_without_timestamp_is_refused() {
+    const SECRET: &str = "receipt-secret-0123456789";
+    let (db, _guard) = testkit::sqlite_db("notify", kreki_notify::MIGRATIONS).await;
+    let app = start(
+        db,
+        Start::new(json!({"console": "off", "sms": {
+            "url": "http://127.0.0.1:9/send", "api_key": "k-1", "webhook_secret": SECRET}})),
+    )
+    .await;
+    let body = json!({"message_id": "gw-1", "status": "delivered"}).to_string();
+    let signed_at = |ts: i64| {
+        kreki_platform::signature::sign(
+            SECRET.as_bytes(),
+            &[ts.to_string().as_bytes(), b".", body.as_bytes()],
+        )
+    };
+    let body_only = kreki_platform::signature::sign(SECRET.as_bytes(), &[body.as_bytes()]);
+    let post = |ts: Option<i64>, sig: String| {
+        let mut r = app
+            .client
+            .post(format!("{}/api/notify/v1/receipts/sms", app.url))
+            .header("content-type", "application/json")
+            .header("x-kreki-signature", sig)
+            .body(body.clone());
+        if let Some(ts) = ts {
+            r = r.header("x-kreki-timestamp", ts.to_string());
+        }
+        async move {
+            let res = r.send().await.unwrap();
+            let s = res.status().as_u16();
+            let v: Value = res.json().await.unwrap_or(Value::Null);
+            (
+                s,
+                v["error"]["code"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+    };
+    let now = kreki_platform::time_util::now_micros() / 1_000_000;
+    // Fresh: the signature holds (the message is unknown to this instance).
+    assert_eq!(
+        post(Some(now), signed_at(now)).await,
+        (404, "NOTIFY_RECEIPT_UNKNOWN".into())
+    );
+    // A captured receipt replayed an hour later, or dated ahead: refused.
+    for ts in [now - 3_600, now - 301, now + 3_600] {
+        assert_eq!(
+            post(Some(ts), signed_at(ts)).await,
+            (401, "NOTIFY_RECEIPT_SIGNATURE_EXPIRED".into()),
+            "timestamp {ts}"
+        );
+    }
+    // The body-only signature: without a timestamp, or with one it does not cover.
+    assert_eq!(
+        post(None, body_only.clone()).await,
+        (401, "NOTIFY_RECEIPT_SIGNATURE_INVALID".into())
+    );
+    assert_eq!(
+        post(Some(now), body_only).await,
+        (401, "NOTIFY_RECEIPT_SIGNATURE_INVALID".into())
+    );
+    // An old signature with the timestamp header moved to now.
+    assert_eq!(
+        post(Some(now), signed_at(now - 3_600)).await,
+        (401, "NOTIFY_RECEIPT_SIGNATURE_INVALID".into())
+    );
+    app.stop().await;
+}
