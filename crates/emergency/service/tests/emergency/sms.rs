@@ -14,10 +14,12 @@ use crate::{
 
 const SECRET: &str = "gateway-shared-secret";
 
-/// `sha256=<hex HMAC-SHA256 of the body>`, computed here independently of the service.
-fn sign(secret: &str, body: &[u8]) -> String {
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, computed here independently of the
+/// service.
+fn sign(secret: &str, ts: i64, body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
     mac.update(body);
     let sig: String = mac
         .finalize()
@@ -36,7 +38,13 @@ async fn sms(app: &Em, secret: Option<&str>, msg: Value) -> (u16, Value) {
         .header("content-type", "application/json")
         .body(raw.clone());
     if let Some(s) = secret {
-        r = r.header("x-kreki-signature", sign(s, &raw));
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        r = r
+            .header("x-kreki-timestamp", ts.to_string())
+            .header("x-kreki-signature", sign(s, ts, &raw));
     }
     let res = r.send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
