@@ -31,7 +31,6 @@ pub mod store;
 pub mod sync;
 pub mod web;
 pub mod wellbeing;
-pub mod work;
 pub mod ws;
 
 use std::sync::Arc;
@@ -154,7 +153,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             store.clone(),
             live.clone(),
             config.clone(),
-            ctx.relay.clone(),
             ctx.base_url.clone(),
             ctx.shutdown.clone(),
         );

@@ -4,7 +4,7 @@
 use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted, ClinicalRecord};
 use kreki_platform::{
     ApiError, ApiResult, Msg,
-    bus::Event,
+    bus::{Event, outbox},
     time_util::{now_micros, rfc3339},
 };
 use serde::Deserialize;
@@ -15,7 +15,6 @@ use crate::{
     errors::not_found,
     state::AppState,
     store::{Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -57,7 +56,7 @@ pub async fn complete_case(
     if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == by) {
         return Err(not_found());
     }
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     state.complete(by, by_ops)?;
     Store::set_status(&mut tx, id, state.status, Some(&req.outcome)).await?;
@@ -86,7 +85,7 @@ pub async fn complete_case(
     let event = Event::new("emergency", CASE_COMPLETED, &ev)
         .map_err(ApiError::internal)?
         .correlated(id.to_string());
-    tx.enqueue(&event).await?;
+    outbox::enqueue(&mut tx, &event).await?;
     if crate::wellbeing::is_hard(case.severity, &req.outcome, &req.clinical) {
         let due = now + i64::from(st.config.wellbeing_checkin_after_s) * 1_000_000;
         crate::wellbeing::schedule(&mut tx, id, &ev.responders, due).await?;

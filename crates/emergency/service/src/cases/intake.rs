@@ -10,7 +10,7 @@ use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Temp
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::Principal,
-    bus::Event,
+    bus::{Event, outbox},
     storage::{idempotency, ratelimit::RateLimiter},
     time_util::{now_micros, rfc3339},
     types::PhoneE164,
@@ -26,7 +26,6 @@ use crate::{
     sms::store::{self as sms_store, Seen},
     state::AppState,
     store::{Created, NewCase, Store, timeline_add},
-    work::Work,
 };
 
 /// `POST /panic` body.
@@ -354,7 +353,7 @@ pub async fn sms(st: &AppState, msg: SmsInbound) -> ApiResult<SmsResult> {
         .to_uppercase();
     let text_hash = token_hash(&normalized);
     let now = now_micros();
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let window = now - i64::from(st.config.sms_duplicate_window_s) * 1_000_000;
     let seen = sms_store::receive(
         &mut tx,
@@ -411,7 +410,7 @@ pub async fn sms(st: &AppState, msg: SmsInbound) -> ApiResult<SmsResult> {
             };
             let event =
                 Event::new("emergency", MESSAGE_REQUESTED, &help).map_err(ApiError::internal)?;
-            tx.enqueue(&event).await?;
+            outbox::enqueue(&mut tx, &event).await?;
             tx.commit().await?;
             tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
             Ok(SmsResult {

@@ -13,7 +13,6 @@ use crate::{
     geo::LatLng,
     state::AppState,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
@@ -42,7 +41,7 @@ pub async fn answer(
     action: RespondAction,
     eta_minutes: Option<u32>,
 ) -> ApiResult<RespondResult> {
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     let offer = Store::offer_state(&mut tx, id, volunteer).await?;
     let mut first_accept = false;

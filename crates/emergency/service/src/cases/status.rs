@@ -10,7 +10,6 @@ use crate::{
     errors::not_found,
     state::AppState,
     store::{Milestone, Store, timeline_add},
-    work::Work,
 };
 
 /// A responder's new status (HTTP and the demo simulator).
@@ -22,7 +21,7 @@ pub async fn report_status(
     reason: Option<String>,
 ) -> ApiResult<CaseView> {
     let case = st.store.get(id).await?.ok_or_else(not_found)?;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     state.set_status(volunteer, status)?;
     Store::set_responder_status(&mut tx, id, volunteer, status).await?;
@@ -78,7 +77,7 @@ pub async fn cancel(
         CaseActor::User(p) => Some(p.subject.clone()),
         CaseActor::Caller { .. } => None,
     };
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     state.cancel()?;
     Store::set_status(&mut tx, id, state.status, Some(reason)).await?;

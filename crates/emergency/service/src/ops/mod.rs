@@ -18,7 +18,6 @@ use crate::{
     geo::LatLng,
     state::AppState,
     store::{OfferRow, Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,7 +71,7 @@ pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> ApiResul
     if !case.status.is_open() {
         return Err(DomainError::CaseClosed.into());
     }
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     // Serialises with the dispatcher's own escalation of this case.
     st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     if !crate::dispatch::escalate(&mut tx, &case, "ops", Some(by)).await? {
@@ -130,7 +129,7 @@ pub async fn offer(st: &AppState, id: &str, by: &str, volunteer: &str) -> ApiRes
     }
     let distance_m =
         crate::geo::haversine_m(case.latitude, case.longitude, lat, lng).round() as i64;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let state = st.store.lock(&mut tx, id).await?.ok_or_else(not_found)?;
     if !state.status.is_open() {
         return Err(DomainError::CaseClosed.into());

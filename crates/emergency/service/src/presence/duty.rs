@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
-use kreki_platform::{ApiError, ApiResult, Msg, bus::Event, time_util::now_micros};
+use kreki_platform::{
+    ApiError, ApiResult, Msg,
+    bus::{Event, outbox},
+    time_util::now_micros,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{
-    config::EmergencyConfig, errors::coord_error, geo::LatLng, state::AppState, work::Work,
-};
+use crate::{config::EmergencyConfig, errors::coord_error, geo::LatLng, state::AppState};
 
 /// Self-tests per volunteer per hour.
 const TEST_ALERTS_PER_HOUR: u32 = 5;
@@ -107,8 +109,8 @@ pub async fn test_alert(st: &AppState, volunteer: &str) -> ApiResult<String> {
         attachments: Vec::new(),
     };
     let event = Event::new("emergency", MESSAGE_REQUESTED, &req).map_err(ApiError::internal)?;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
-    tx.enqueue(&event).await?;
+    let mut tx = st.store.db().begin().await?;
+    outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(message_id = %id, "alert self-test queued");
     Ok(id)

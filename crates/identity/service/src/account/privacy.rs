@@ -66,7 +66,6 @@ pub async fn me_delete(
     idp.revoke_access(&caller.0)
         .await
         .map_err(ApiError::internal)?;
-    idp.relay.poke();
     tracing::info!(account = %a.id, "account erased");
     Ok(Envelope::ok(serde_json::json!({ "erased": true })))
 }

@@ -52,7 +52,6 @@ pub async fn login_mfa(
     idp.audit_login(&a, "mfa", ip)
         .await
         .map_err(ApiError::internal)?;
-    idp.relay.poke();
     let t = api_tokens(&idp, &a, &amr).await?;
     Ok(Envelope::ok(tokens_result(&a, t, recovery)))
 }
@@ -257,7 +256,6 @@ pub async fn totp_enable(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok(codes))
 }
 
@@ -306,6 +304,5 @@ pub async fn totp_disable(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok((&a).into()))
 }

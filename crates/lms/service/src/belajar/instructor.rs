@@ -187,9 +187,6 @@ pub(super) async fn instructor_sign(
         .await
     {
         Ok(so) => {
-            if so.certificate_id.is_some() {
-                web.app.relay.poke();
-            }
             let notice = match &so.certificate_id {
                 Some(c) => format!(
                     "{} {c}",

@@ -426,9 +426,6 @@ pub(super) async fn quiz_submit(
         .await;
     match res {
         Ok(r) => {
-            if r.certificate_id.is_some() {
-                web.app.relay.poke();
-            }
             let mut body = format!(
                 "<p id=\"quiz-result\" class=\"status {}\" data-passed=\"{}\" data-percent=\"{}\">{} {}% ({}/{}) — {} {}%</p>",
                 if r.passed { "valid" } else { "revoked" },

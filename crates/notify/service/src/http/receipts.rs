@@ -105,7 +105,6 @@ pub(super) async fn sms_receipt(
         ));
     };
     st.lanes.wake(lane);
-    st.relay.poke();
     if let Some(m) = &st.metrics {
         m.count(ChannelKind::Sms, &state);
     }
@@ -153,7 +152,6 @@ pub(super) async fn whatsapp_webhook(
             }
         }
     }
-    st.relay.poke();
     Ok(Envelope::ok(ReceiptResult { recorded }))
 }
 
