@@ -23,7 +23,7 @@ use kreki_notify::{
 use kreki_notify_contracts::{
     Channel as ChannelKind, MessageRequested, Priority, Recipient, Template,
 };
-use kreki_platform::{bus::outbox::RelayState, storage::Db};
+use kreki_platform::storage::Db;
 use tokio_util::sync::CancellationToken;
 
 struct Args {
@@ -234,7 +234,6 @@ async fn throughput(a: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         store: store.clone(),
         senders,
         lanes: Lanes::new(&store),
-        relay: Arc::new(RelayState::default()),
         settings: Arc::new(Settings {
             limits,
             ..Settings::default()
@@ -309,7 +308,6 @@ async fn overtaking(a: &Args, dir: &std::path::Path, same_lane: bool) -> anyhow:
         store: store.clone(),
         senders,
         lanes: Lanes::new(&store),
-        relay: Arc::new(RelayState::default()),
         settings: Arc::new(Settings::default()),
         metrics: None,
     };

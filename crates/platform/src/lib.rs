@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod pages;
 pub mod service;
 pub mod signature;
 pub mod storage;

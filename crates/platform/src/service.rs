@@ -81,7 +81,6 @@ impl ServiceContext {
             subjects: subjects.iter().map(|s| s.to_string()).collect(),
             db: self.db.clone(),
             bus: self.bus.clone(),
-            relay: Some(self.relay.clone()),
             metrics: self.metrics.clone(),
             health: Some(self.health.clone()),
         };

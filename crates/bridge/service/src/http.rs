@@ -45,7 +45,6 @@ pub struct PscState {
     /// Centre name → shared secret.
     pub secrets: Arc<HashMap<String, Secret>>,
     pub tolerance_secs: i64,
-    pub relay: Option<Arc<kreki_platform::bus::outbox::RelayState>>,
 }
 
 #[derive(OpenApi)]
@@ -603,9 +602,6 @@ async fn callback(
             Ok(Envelope::ok(CallbackAccepted { duplicate: true }).into_response())
         }
         Received::New => {
-            if let Some(r) = &st.psc.relay {
-                r.poke();
-            }
             Ok(Envelope::accepted(CallbackAccepted { duplicate: false }).into_response())
         }
     }

@@ -264,7 +264,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 ctx.base_url.trim_end_matches('/')
             ),
             wake: psc_wake,
-            relay: Some(ctx.relay.clone()),
             metrics: bridge_metrics.clone(),
         };
         ctx.tasks.spawn(psc_worker.run(ctx.shutdown.clone()));
@@ -340,7 +339,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 store: psc_store,
                 secrets: Arc::new(secrets),
                 tolerance_secs: i64::from(psc.callback_tolerance_secs.max(1)),
-                relay: Some(ctx.relay.clone()),
             },
         });
         Ok(Built {

@@ -20,7 +20,8 @@ use kreki_emergency_contracts::{
 };
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    bus::{Event, outbox::RelayState},
+    bus::{Event, outbox},
+    storage::Tx,
     time_util::{now_micros, rfc3339},
 };
 use tokio::sync::Notify;
@@ -32,14 +33,12 @@ use crate::{
     geo::LatLng,
     presence::Live,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
-    work::Work,
 };
 
 pub struct Dispatcher {
     pub store: Store,
     pub live: Arc<Live>,
     pub config: Arc<EmergencyConfig>,
-    pub relay: Arc<RelayState>,
     pub base_url: String,
     pub shutdown: CancellationToken,
     pub hub: Arc<crate::hub::Hub>,
@@ -122,7 +121,7 @@ fn escalation_window_s(cfg: &EmergencyConfig, s: Severity) -> u32 {
 
 /// Flag the case as escalated and publish `emergency.case.escalated` (once per case).
 pub async fn escalate(
-    tx: &mut Work,
+    tx: &mut Tx,
     case: &CaseRecord,
     reason: &str,
     actor: Option<&str>,
@@ -147,7 +146,7 @@ pub async fn escalate(
     let event = Event::new("emergency", CASE_ESCALATED, &ev)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
         .correlated(case.id.clone());
-    tx.enqueue(&event).await?;
+    outbox::enqueue(tx, &event).await?;
     timeline_add(
         tx,
         &case.id,
@@ -196,7 +195,6 @@ impl Dispatcher {
         store: Store,
         live: Arc<Live>,
         config: Arc<EmergencyConfig>,
-        relay: Arc<RelayState>,
         base_url: String,
         shutdown: CancellationToken,
     ) -> Dispatcher {
@@ -204,7 +202,6 @@ impl Dispatcher {
             store,
             live,
             config,
-            relay,
             base_url,
             shutdown,
             hub: Arc::new(crate::hub::Hub::default()),
@@ -373,7 +370,7 @@ impl Dispatcher {
             return Ok(None);
         };
         let now = now_micros();
-        let mut tx = Work::begin(self.store.db(), &self.relay).await?;
+        let mut tx = self.store.db().begin().await?;
         let Some(state) = self.store.lock(&mut tx, case_id).await? else {
             return Ok(None);
         };
@@ -509,7 +506,7 @@ impl Dispatcher {
             };
             if self.hub.to_volunteer(&offer.volunteer_id, &msg) == 0 && !notified {
                 // The socket went away in between: fall back to notify.
-                let mut tx = Work::begin(self.store.db(), &self.relay).await?;
+                let mut tx = self.store.db().begin().await?;
                 self.notify_offer(&mut tx, &case, &offer).await?;
                 tx.commit().await?;
             }
@@ -538,7 +535,7 @@ impl Dispatcher {
 
     pub(crate) async fn notify_offer(
         &self,
-        tx: &mut Work,
+        tx: &mut Tx,
         case: &CaseRecord,
         offer: &OfferRow,
     ) -> Result<(), sqlx::Error> {
@@ -560,7 +557,7 @@ impl Dispatcher {
 
     async fn notify_withdrawn(
         &self,
-        tx: &mut Work,
+        tx: &mut Tx,
         case: &CaseRecord,
         volunteer: &str,
     ) -> Result<(), sqlx::Error> {
@@ -581,7 +578,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     async fn request(
         &self,
-        tx: &mut Work,
+        tx: &mut Tx,
         volunteer: &str,
         template: Template,
         vars: serde_json::Map<String, serde_json::Value>,
@@ -606,6 +603,6 @@ impl Dispatcher {
         let event = Event::new("emergency", MESSAGE_REQUESTED, &msg)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
             .correlated(case_id.to_string());
-        tx.enqueue(&event).await
+        outbox::enqueue(tx, &event).await
     }
 }

@@ -31,7 +31,6 @@ pub mod store;
 pub mod sync;
 pub mod web;
 pub mod wellbeing;
-pub mod work;
 pub mod ws;
 
 use std::sync::Arc;
@@ -165,7 +164,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             store.clone(),
             live.clone(),
             config.clone(),
-            ctx.relay.clone(),
             ctx.base_url.clone(),
             ctx.shutdown.clone(),
         );

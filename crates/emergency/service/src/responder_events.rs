@@ -3,15 +3,14 @@
 
 use kreki_emergency_contracts::{RESPONDER_STATUS, ResponderStatus, ResponderStatusChanged};
 use kreki_platform::{
-    bus::Event,
+    bus::{Event, outbox},
+    storage::Tx,
     time_util::{now_micros, rfc3339},
 };
 
-use crate::work::Work;
-
 /// Write the event into the outbox inside the caller's transaction.
 pub async fn publish(
-    tx: &mut Work,
+    tx: &mut Tx,
     case_id: &str,
     volunteer_id: &str,
     status: ResponderStatus,
@@ -25,5 +24,5 @@ pub async fn publish(
     let event = Event::new("emergency", RESPONDER_STATUS, &ev)
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
         .correlated(case_id.to_string());
-    tx.enqueue(&event).await
+    outbox::enqueue(tx, &event).await
 }

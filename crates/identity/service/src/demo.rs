@@ -88,7 +88,6 @@ pub async fn seed(idp: &Idp) -> anyhow::Result<()> {
             Err(e) => return Err(anyhow::anyhow!(e)),
         }
     }
-    idp.relay.poke();
     tracing::info!(created, "demo accounts ready (password {PASSWORD})");
     Ok(())
 }

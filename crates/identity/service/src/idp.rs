@@ -3,9 +3,7 @@
 
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
 
-use kreki_platform::{
-    bus::outbox::RelayState, storage::ratelimit::RateLimiter, time_util::now_micros,
-};
+use kreki_platform::{storage::ratelimit::RateLimiter, time_util::now_micros};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
@@ -98,7 +96,6 @@ pub struct Idp {
     pub clients: Registry,
     pub cfg: Arc<IdentityConfig>,
     pub issuer: String,
-    pub relay: Arc<RelayState>,
     pub limiter: Arc<dyn RateLimiter>,
     /// Argon2 runs at most this many at once (one per core): its memory cost is per hash.
     pub hash_slots: tokio::sync::Semaphore,
@@ -473,7 +470,6 @@ impl Idp {
         let mut tx = self.store.db.begin().await?;
         self.store.save_account(&mut tx, a).await?;
         tx.commit().await?;
-        self.relay.poke();
         Ok(())
     }
 

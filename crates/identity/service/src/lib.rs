@@ -166,7 +166,6 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             cfg,
             secure_cookies: issuer.starts_with("https://"),
             issuer,
-            relay: ctx.relay.clone(),
             limiter: ctx.limiter.clone(),
             revoked: RwLock::new(HashMap::new()),
             revoked_accounts: RwLock::new(HashMap::new()),

@@ -80,6 +80,5 @@ pub async fn publish_message(idp: &Idp, msg: &MessageRequested) -> Result<(), Ap
         .await
         .map_err(store_err)?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(())
 }

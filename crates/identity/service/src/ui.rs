@@ -6,39 +6,35 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use kreki_platform::error::Lang;
+use kreki_platform::{
+    error::Lang,
+    pages::{self, Shell},
+};
 
 use crate::{
     idp::Idp,
     store::{Account, random_token},
-    web::{self, esc, get as field, own_format},
+    web::{self, esc, get as field},
 };
 
 pub const SESSION_COOKIE: &str = "kreki_session";
 pub const CSRF_COOKIE: &str = "kreki_csrf";
-pub const LANG_COOKIE: &str = "kreki_lang";
+pub use kreki_platform::pages::LANG_COOKIE;
 
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    match web::cookie(headers, LANG_COOKIE) {
-        Some("en") => Lang::En,
-        Some("id") => Lang::Id,
-        _ => Lang::current(),
-    }
+    pages::remembered_lang(headers)
 }
 
 /// `?lang=` switches the language and remembers it.
 pub fn lang_from(headers: &HeaderMap, query: &[(String, String)]) -> (Lang, Option<HeaderValue>) {
-    match field(query, "lang") {
-        Some("en") => (
-            Lang::En,
-            Some(web::set_cookie(LANG_COOKIE, "en", 31_536_000, false, "Lax")),
-        ),
-        Some("id") => (
-            Lang::Id,
-            Some(web::set_cookie(LANG_COOKIE, "id", 31_536_000, false, "Lax")),
-        ),
-        _ => (lang_of(headers), None),
-    }
+    let remember = pages::Cookie {
+        path: "/",
+        max_age_s: 31_536_000,
+        http_only: true,
+        same_site: "Lax",
+        secure: false,
+    };
+    pages::choose_lang(headers, field(query, "lang"), &remember)
 }
 
 /// Only our own pages and the authorization endpoint are valid places to go back to.
@@ -71,29 +67,17 @@ button.secondary{background:#444}.err{background:#fde7e7;border-left:4px solid #
 .ok{background:#e6f4ea;border-left:4px solid #1e7e34;padding:.6rem}nav{font-size:.9rem;margin-top:1.2rem}\
 a{color:#0b57d0}:focus{outline:3px solid #0b57d0;outline-offset:2px}code{font-size:1rem}";
 
+const SHELL: Shell = Shell {
+    brand: "KREKI ID",
+    css: CSS,
+};
+
 pub fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
-    let (other, other_label) = match lang {
-        Lang::Id => ("en", "English"),
-        Lang::En => ("id", "Bahasa Indonesia"),
-    };
-    let html_lang = if lang == Lang::En { "en" } else { "id" };
-    Html(format!(
-        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title} · KREKI ID</title>\
-<style>{CSS}</style></head><body><header><p><strong>KREKI ID</strong> · <a href=\"?lang={other}\" hreflang=\"{other}\">{other_label}</a></p></header>\
-<main><h1>{title}</h1>{body}</main></body></html>",
-        title = esc(title)
-    ))
+    SHELL.page(lang, title, body, "")
 }
 
-pub fn with_csp(mut res: Response) -> Response {
-    res.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
-    );
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    own_format(res)
+pub fn with_csp(res: Response) -> Response {
+    pages::page_headers(res)
 }
 
 pub fn message_page(lang: Lang, title: &str, text: &str) -> Response {
@@ -162,8 +146,7 @@ fn csrf_bound(token: &str, session: Option<&str>) -> bool {
 pub fn csrf_ok(headers: &HeaderMap, form: &[(String, String)]) -> bool {
     match (web::cookie(headers, CSRF_COOKIE), field(form, "csrf")) {
         (Some(a), Some(b)) => {
-            subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
-                && csrf_bound(b, web::cookie(headers, SESSION_COOKIE))
+            pages::tokens_match(a, b) && csrf_bound(b, web::cookie(headers, SESSION_COOKIE))
         }
         _ => false,
     }
@@ -197,11 +180,7 @@ pub fn secure_cookies(mut res: Response) -> Response {
 }
 
 pub fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> Response {
-    let mut res = (status, html).into_response();
-    for c in cookies {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    with_csp(res)
+    pages::finish(status, html, cookies)
 }
 
 /// What every form submission starts with: its language, fields, CSRF token (and the cookie

@@ -10,13 +10,11 @@ use axum::{
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::{Auth, Principal, perm},
-    bus::outbox::RelayState,
     error::{ErrorEnvelope, Lang},
     http::ApiJson,
     time_util::now_micros,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,7 +30,6 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub relay: Arc<RelayState>,
 }
 
 fn en() -> bool {
@@ -394,9 +391,6 @@ async fn submit_quiz(
         .store
         .submit(&p.subject, &id, &b.attempt_id, &b.answers, now_micros())
         .await?;
-    if r.certificate_id.is_some() {
-        st.relay.poke();
-    }
     Ok(Envelope::ok(r))
 }
 
@@ -475,9 +469,6 @@ async fn sign_off(
             &b.items,
         )
         .await?;
-    if s.certificate_id.is_some() {
-        st.relay.poke();
-    }
     Ok(Envelope::created(s))
 }
 
@@ -666,7 +657,6 @@ async fn revoke(
     let ApiJson(b) = body?;
     let reason = text("reason", &b.reason, 500)?;
     let v = st.store.revoke(&id, &p.subject, &reason, en()).await?;
-    st.relay.poke();
     Ok(Envelope::ok(v))
 }
 

@@ -99,28 +99,22 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         );
         let state = http::AppState {
             store: store.clone(),
-            relay: ctx.relay.clone(),
         };
         {
             let store = store.clone();
-            let relay = ctx.relay.clone();
             ctx.tasks.spawn(housekeeping::periodically(
                 SWEEP_FIRST,
                 SWEEP_EVERY,
                 ctx.shutdown.clone(),
                 move || {
                     let store = store.clone();
-                    let relay = relay.clone();
                     async move {
                         if let Err(e) = belajar::prune(store.db(), now_micros()).await {
                             tracing::warn!(error = %e, "session prune failed");
                         }
                         match store.sweep_expiring(now_micros()).await {
                             Ok(0) => {}
-                            Ok(n) => {
-                                relay.poke();
-                                tracing::info!(reminded = n, "recertification reminders");
-                            }
+                            Ok(n) => tracing::info!(reminded = n, "recertification reminders"),
                             Err(e) => tracing::warn!(error = %e, "recertification sweep failed"),
                         }
                     }

@@ -5,68 +5,34 @@
 
 use axum::{
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{Html, Response},
 };
-use kreki_platform::error::{ENVELOPE_MARKER, Lang};
+use kreki_platform::{
+    error::Lang,
+    pages::{self as kit, Cookie, Shell},
+};
+
+pub use kreki_platform::pages::{cookie, esc, finish, t};
 
 use crate::{http::AppState, store::LmsError};
 
-pub const LANG_COOKIE: &str = "kreki_lang";
-
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-pub fn query_param(q: Option<&str>, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(q.unwrap_or("").as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
+/// The `?lang=` switch is remembered for a year, readable by the site only.
+const LANG_REMEMBER: Cookie<'static> = Cookie {
+    path: "/",
+    max_age_s: 31_536_000,
+    http_only: false,
+    same_site: "Lax",
+    secure: false,
+};
 
 /// The page language: `?lang=` (remembered in a cookie), the cookie, or the browser's.
 pub fn lang(headers: &HeaderMap, q: Option<&str>) -> (Lang, Option<HeaderValue>) {
-    let set = |v: &str| {
-        HeaderValue::from_str(&format!(
-            "{LANG_COOKIE}={v}; Path=/; Max-Age=31536000; SameSite=Lax"
-        ))
-        .ok()
-    };
-    match query_param(q, "lang").as_deref() {
-        Some("en") => (Lang::En, set("en")),
-        Some("id") => (Lang::Id, set("id")),
-        _ => match cookie(headers, LANG_COOKIE) {
-            Some("en") => (Lang::En, None),
-            Some("id") => (Lang::Id, None),
-            _ => (Lang::current(), None),
-        },
-    }
-}
-
-pub fn t<'a>(lang: Lang, id: &'a str, en: &'a str) -> &'a str {
-    if lang == Lang::En { en } else { id }
+    kit::choose_lang(
+        headers,
+        kit::query_param(q, "lang").as_deref(),
+        &LANG_REMEMBER,
+    )
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#1a1a1a;line-height:1.5}\
@@ -78,40 +44,14 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;pad
 .expired{background:#fff4e5;color:#7a4b00}.revoked,.err{background:#fde7e7;color:#8c1d18}\
 .ok{background:#e6f4ea;padding:.6rem}nav a{margin-right:1rem}a{color:#0b57d0}:focus{outline:3px solid #0b57d0;outline-offset:2px}";
 
-/// A whole page. `path` is the page's own path (for the language switch link).
-pub fn page(lang: Lang, title: &str, body: &str, nav: &str) -> Html<String> {
-    let (other, other_label) = match lang {
-        Lang::Id => ("en", "English"),
-        Lang::En => ("id", "Bahasa Indonesia"),
-    };
-    let html_lang = if lang == Lang::En { "en" } else { "id" };
-    Html(format!(
-        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title} · KREKI Belajar</title>\
-<style>{CSS}</style></head><body><header><p><strong>KREKI Belajar</strong> · \
-<a id=\"lang-switch\" href=\"?lang={other}\" hreflang=\"{other}\">{other_label}</a></p>{nav}</header>\
-<main><h1>{title}</h1>{body}</main></body></html>",
-        title = esc(title)
-    ))
-}
+const SHELL: Shell = Shell {
+    brand: "KREKI Belajar",
+    css: CSS,
+};
 
-/// Finish a page: status, CSP, no caching, cookies.
-pub fn finish(status: StatusCode, html: Html<String>, cookies: Vec<HeaderValue>) -> Response {
-    let mut res = (status, html).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The page is the answer (also for 404): the kit must not replace it with JSON.
-    h.insert(ENVELOPE_MARKER, HeaderValue::from_static("1"));
-    for c in cookies {
-        h.append(header::SET_COOKIE, c);
-    }
-    res
+/// A whole page of the LMS's site, with `nav` (HTML) in its header.
+pub fn page(lang: Lang, title: &str, body: &str, nav: &str) -> Html<String> {
+    SHELL.page(lang, title, body, nav)
 }
 
 /// `/verify/{id}`: public verification of a certificate (no sign-in).

@@ -42,7 +42,6 @@ use kreki_platform::{
     time_util::now_micros,
     types::PhoneE164,
 };
-use sqlx::AnyConnection;
 
 pub use crate::config::NotifyConfig;
 use crate::{
@@ -183,7 +182,7 @@ pub fn validate(req: &MessageRequested) -> Result<Option<i64>, ApiError> {
 /// happened and what to do after the commit ([`Lanes::hand_over`]): a critical message is
 /// leased to this process's lane in the same transaction when that lane takes it now.
 pub async fn queue(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     req: &MessageRequested,
     expires: Option<i64>,
     available: Available,
@@ -435,7 +434,6 @@ pub fn build_with(ctx: ServiceContext, options: Options) -> BuildFuture {
             store: store.clone(),
             senders,
             lanes: lanes.clone(),
-            relay: ctx.relay.clone(),
             settings: Arc::new(settings(&cfg)),
             metrics: Some(metrics.clone()),
         };
@@ -443,7 +441,6 @@ pub fn build_with(ctx: ServiceContext, options: Options) -> BuildFuture {
         let (api, openapi) = http::router(http::AppState {
             store,
             lanes,
-            relay: ctx.relay.clone(),
             available,
             vapid_public,
             push_policy: push_policy(&cfg),

@@ -28,7 +28,7 @@ use kreki_notify::{
 use kreki_notify_contracts::{
     Attachment, Channel as ChannelKind, Language, MessageRequested, Priority, Template,
 };
-use kreki_platform::{bus::outbox::RelayState, storage::Db, storage_conformance, testkit};
+use kreki_platform::{storage::Db, storage_conformance, testkit};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -177,7 +177,6 @@ fn worker_with(db: &Db, senders: Senders, settings: Settings) -> (Worker, Cancel
         lanes: Lanes::new(&store),
         store,
         senders,
-        relay: Arc::new(RelayState::default()),
         settings: Arc::new(settings),
         metrics: None,
     };
@@ -739,7 +738,6 @@ async fn critical_messages_go_to_their_lane_in_memory(db: Db) {
         store: store.clone(),
         senders,
         lanes: lanes.clone(),
-        relay: Arc::new(RelayState::default()),
         settings: Arc::new(Settings {
             fallback_after: Duration::from_millis(400),
             ..Settings::default()

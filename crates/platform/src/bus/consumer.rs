@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::{Bus, Delivery, Event, outbox::RelayState};
+use super::{Bus, Delivery, Event};
 use crate::{
     health::Health,
     metrics::Metrics,
@@ -88,8 +88,6 @@ pub struct Consumer {
     pub subjects: Vec<String>,
     pub db: Db,
     pub bus: Arc<dyn Bus>,
-    /// Poked after a handler committed (it may have written outbox events).
-    pub relay: Option<Arc<RelayState>>,
     pub metrics: Arc<Metrics>,
     /// Where its progress is recorded for readiness (stuck consumers).
     pub health: Option<Arc<Health>>,
@@ -164,9 +162,6 @@ impl Consumer {
         }
         match outcome {
             Ok(_) => {
-                if let Some(r) = &self.relay {
-                    r.poke();
-                }
                 if let Err(e) = d.acker.ack().await {
                     tracing::warn!(group = %self.group, event_id = %d.event.id, error = %e, "ack failed; the event will be redelivered and deduplicated");
                 }

@@ -3,6 +3,10 @@
 //! While the bus is away the rows wait, the service reports `degraded`, and the relay
 //! retries with backoff until it is back. Delivery is at least once; consumers deduplicate
 //! by event id.
+//!
+//! Events are written only through [`enqueue`], which takes the platform's transaction
+//! ([`Tx`]): committing a transaction that holds outbox rows wakes this database's relay by
+//! itself (no `poke()` after a commit; a rollback wakes nothing).
 
 use std::{
     sync::{
@@ -12,23 +16,28 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, Event};
-use crate::{storage::Db, time_util::now_micros};
+use crate::{
+    storage::{Db, Tx},
+    time_util::now_micros,
+};
 
-/// Write `event` into the outbox inside the caller's transaction.
-pub async fn enqueue(conn: &mut AnyConnection, event: &Event) -> Result<(), sqlx::Error> {
+/// Write `event` into the outbox inside the caller's transaction; the relay wakes when that
+/// transaction commits.
+pub async fn enqueue(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
     let body = serde_json::to_string(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query("INSERT INTO outbox (id, subject, body, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&event.id)
         .bind(&event.subject)
         .bind(body)
         .bind(now_micros())
-        .execute(conn)
+        .execute(&mut *tx)
         .await?;
+    tx.mark_events();
     Ok(())
 }
 
@@ -41,14 +50,8 @@ pub struct RelayState {
     pub pending: AtomicI64,
     /// Events relayed since start.
     pub relayed: AtomicI64,
-    wake: Notify,
-}
-
-impl RelayState {
-    /// Tell the relay that a transaction with events committed.
-    pub fn poke(&self) {
-        self.wake.notify_one();
-    }
+    /// The database's outbox wake ([`Db::outbox_wake`]): a commit with events notifies it.
+    wake: Arc<Notify>,
 }
 
 /// The relay of one service's outbox.
@@ -56,6 +59,8 @@ pub struct Relay {
     db: Db,
     bus: Arc<dyn Bus>,
     pub state: Arc<RelayState>,
+    /// How long the relay sleeps when nothing wakes it (replicas' rows, missed wakes).
+    poll: Duration,
 }
 
 const BATCH: i64 = 100;
@@ -63,10 +68,20 @@ const BATCH: i64 = 100;
 impl Relay {
     pub fn new(db: Db, bus: Arc<dyn Bus>) -> Relay {
         Relay {
+            state: Arc::new(RelayState {
+                wake: db.outbox_wake(),
+                ..RelayState::default()
+            }),
             db,
             bus,
-            state: Arc::new(RelayState::default()),
+            poll: Duration::from_millis(500),
         }
+    }
+
+    /// Poll the outbox every `poll` when no commit wakes the relay (500 ms by default).
+    pub fn poll_every(mut self, poll: Duration) -> Relay {
+        self.poll = poll;
+        self
     }
 
     /// Run until cancelled.
@@ -78,7 +93,7 @@ impl Relay {
                 Ok(n) if n >= BATCH as usize => Duration::ZERO,
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
-                    Duration::from_millis(500)
+                    self.poll
                 }
                 Err(e) => {
                     tracing::warn!(db = self.db.name(), error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay: publish failed; events wait in the outbox");

@@ -14,15 +14,19 @@ pub mod migrate;
 pub mod ratelimit;
 
 use std::{
+    ops::{Deref, DerefMut},
     path::{Path, PathBuf},
     str::FromStr,
+    sync::Arc,
     time::Duration,
 };
 
+use futures::{future::BoxFuture, stream::BoxStream};
 use sqlx::{
-    AnyPool, ConnectOptions, Executor,
+    Any, AnyConnection, AnyPool, ConnectOptions, Database, Describe, Either, Execute, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
 };
+use tokio::sync::Notify;
 
 pub use migrate::Migration;
 
@@ -47,10 +51,119 @@ pub struct Db {
     wal: Option<PathBuf>,
     backend: Backend,
     name: String,
+    /// Woken when a transaction that wrote outbox rows commits; the outbox relay of this
+    /// database waits on it ([`crate::bus::outbox::Relay`]).
+    outbox_wake: Arc<Notify>,
 }
 
-/// Transaction type handed to stores and event handlers.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction of a service's database, handed to stores and event handlers. It is the
+/// connection (`&mut *tx`, and `&mut Tx` is itself an executor) plus one fact: whether an
+/// event went into the outbox through it ([`crate::bus::outbox::enqueue`]). Committing such
+/// a transaction wakes the outbox relay, so events go out at once without anyone poking the
+/// relay; a transaction rolled back (or dropped) wakes nothing, and its events never existed.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    outbox_wake: Arc<Notify>,
+    events: bool,
+}
+
+impl Tx {
+    /// Commit; if events were written, the relay wakes and publishes them.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await?;
+        if self.events {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Roll back (dropping the transaction does the same).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+
+    /// Whether an event was written into the outbox in this transaction.
+    pub fn wrote_events(&self) -> bool {
+        self.events
+    }
+
+    /// Record that an outbox row was written (called by the outbox writer).
+    pub(crate) fn mark_events(&mut self) {
+        self.events = true;
+    }
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("events", &self.events).finish()
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+/// `&mut Tx` runs queries like the connection it holds, so a store function can take the
+/// transaction (and write events) and still pass it to `execute`/`fetch_*` as it is.
+impl<'c> Executor<'c> for &'c mut Tx {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<
+        'e,
+        Result<Either<<Any as Database>::QueryResult, <Any as Database>::Row>, sqlx::Error>,
+    >
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let conn: &'c mut AnyConnection = &mut self.inner;
+        conn.fetch_many(query)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<<Any as Database>::Row>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let conn: &'c mut AnyConnection = &mut self.inner;
+        conn.fetch_optional(query)
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [<Any as Database>::TypeInfo],
+    ) -> BoxFuture<'e, Result<<Any as Database>::Statement<'q>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut AnyConnection = &mut self.inner;
+        conn.prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        let conn: &'c mut AnyConnection = &mut self.inner;
+        conn.describe(sql)
+    }
+}
 
 fn install_drivers() {
     sqlx::any::install_default_drivers();
@@ -118,6 +231,7 @@ impl Db {
             wal: Some(PathBuf::from(wal)),
             backend: Backend::Sqlite,
             name: name.to_string(),
+            outbox_wake: Arc::default(),
         })
     }
 
@@ -149,6 +263,7 @@ impl Db {
             wal: None,
             backend: Backend::Postgres,
             name: name.to_string(),
+            outbox_wake: Arc::default(),
         })
     }
 
@@ -171,9 +286,22 @@ impl Db {
         &self.name
     }
 
+    /// What wakes this database's outbox relay (every clone of the `Db` shares it).
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.outbox_wake.clone()
+    }
+
+    fn tx(&self, inner: sqlx::Transaction<'static, Any>) -> Tx {
+        Tx {
+            inner,
+            outbox_wake: self.outbox_wake.clone(),
+            events: false,
+        }
+    }
+
     /// A transaction (SQLite: on the writer connection, in the order asked for).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.writer().begin().await
+        Ok(self.tx(self.writer().begin().await?))
     }
 
     /// A transaction whose commit does not wait for the disk: bookkeeping that, if a crash
@@ -186,9 +314,9 @@ impl Db {
         match &self.writer {
             // The level may not change inside a transaction: just before it, on the writer
             // connection (whose next user gets a full sync again, see `open_sqlite`).
-            Some(w) => w.begin_with("PRAGMA synchronous=NORMAL; BEGIN").await,
+            Some(w) => Ok(self.tx(w.begin_with("PRAGMA synchronous=NORMAL; BEGIN").await?)),
             None => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.tx(self.pool.begin().await?);
                 sqlx::query("SET LOCAL synchronous_commit = off")
                     .execute(&mut *tx)
                     .await?;

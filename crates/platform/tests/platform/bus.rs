@@ -237,7 +237,6 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
     let (consumer_db, _g2) = testkit::sqlite_db("consumer", EFFECTS).await;
     let cancel = CancellationToken::new();
     let relay = Relay::new(producer.clone(), bus.clone());
-    let relay_state = relay.state.clone();
     tokio::spawn(relay.run(cancel.clone()));
     let consumer = Consumer {
         service: "test",
@@ -245,7 +244,6 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
         subjects: vec!["x.>".into()],
         db: consumer_db.clone(),
         bus: bus.clone(),
-        relay: None,
         metrics: Arc::new(Metrics::new()),
         health: None,
     };
@@ -256,7 +254,6 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
         let mut tx = producer.begin().await.unwrap();
         outbox::enqueue(&mut tx, &e).await.unwrap();
         tx.commit().await.unwrap();
-        relay_state.poke();
         events.push(e);
     }
     // Duplicates from a crashed relay or a replaying producer.
@@ -295,3 +292,67 @@ async fn outbox_to_consumer_exactly_once(bus: Arc<dyn Bus>) {
     cancel.cancel();
 }
 bus_conformance!(exactly_once, super::outbox_to_consumer_exactly_once);
+
+/// Committing a transaction that wrote an event wakes the relay: with polling off (an hour),
+/// the event is published within seconds and nobody pokes the relay. A rolled-back event
+/// is never published, and a commit without events leaves the relay asleep.
+async fn commit_with_events_wakes_the_relay(bus: Arc<dyn Bus>) {
+    let (producer, _g) = testkit::sqlite_db("producer", &[]).await;
+    let cancel = CancellationToken::new();
+    let relay = Relay::new(producer.clone(), bus.clone()).poll_every(Duration::from_secs(3600));
+    let state = relay.state.clone();
+    tokio::spawn(relay.run(cancel.clone()));
+    let relayed = |n: i64| {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { state.relayed.load(std::sync::atomic::Ordering::Relaxed) == n }
+        }
+    };
+    let mut sub = bus.subscribe("wake", &["w.>"]).await.unwrap();
+    // Once the first pass has run (it may or may not find the first event), each later
+    // event can only go out because its commit woke the relay.
+    for i in 0..3 {
+        let e = ev("w.committed", i);
+        let mut tx = producer.begin().await.unwrap();
+        assert!(!tx.wrote_events());
+        outbox::enqueue(&mut tx, &e).await.unwrap();
+        assert!(tx.wrote_events());
+        tx.commit().await.unwrap();
+        testkit::eventually(
+            "committed event relayed",
+            Duration::from_secs(5),
+            relayed(i + 1),
+        )
+        .await;
+        let got = next(&mut sub, Duration::from_secs(5))
+            .await
+            .expect("delivered");
+        assert_eq!(got.event.id, e.id);
+        got.acker.ack().await.unwrap();
+    }
+    // Rolled back: never in the outbox, never published.
+    let mut tx = producer.begin().await.unwrap();
+    outbox::enqueue(&mut tx, &ev("w.rolled_back", 9))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    // Dropped without commit: the same.
+    let mut tx = producer.begin().await.unwrap();
+    outbox::enqueue(&mut tx, &ev("w.dropped", 10))
+        .await
+        .unwrap();
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(state.relayed.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!(outbox::pending(&producer).await.unwrap(), 0);
+    assert!(
+        next(&mut sub, Duration::from_millis(300)).await.is_none(),
+        "nothing else published"
+    );
+    cancel.cancel();
+}
+bus_conformance!(
+    commit_wakes_relay,
+    super::commit_with_events_wakes_the_relay
+);

@@ -249,7 +249,6 @@ async fn stuck_consumer_reported(bus: Arc<dyn Bus>, db: Db) {
             subjects: vec![subject.to_string()],
             db: db.clone(),
             bus: bus.clone(),
-            relay: None,
             metrics: Arc::new(Metrics::new()),
             health: Some(health.clone()),
         };

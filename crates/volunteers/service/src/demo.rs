@@ -66,7 +66,7 @@ pub async fn seed_lead_area(conn: &mut AnyConnection, account_id: &str) -> Resul
 /// Create the profile, verify it (actor `demo`) and publish its eligibility. Idempotent: an
 /// existing profile is left alone.
 pub async fn seed_profile(
-    conn: &mut AnyConnection,
+    conn: &mut kreki_platform::storage::Tx,
     account_id: &str,
     spec: &Spec,
 ) -> Result<(), sqlx::Error> {

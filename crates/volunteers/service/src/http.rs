@@ -101,7 +101,7 @@ async fn own_row(db: &Db, id: &str) -> ApiResult<ProfileRow> {
     store::profile(&mut conn, id).await?.ok_or_else(no_profile)
 }
 
-/// Commit, wake the relay, and read the profile back.
+/// Commit (the relay wakes if eligibility changed) and read the profile back.
 async fn finish(
     st: &AppState,
     mut tx: kreki_platform::storage::Tx,
@@ -109,7 +109,6 @@ async fn finish(
 ) -> ApiResult<ProfileRow> {
     store::refresh_eligibility(&mut tx, id).await?;
     tx.commit().await?;
-    st.relay.poke();
     own_row(&st.db, id).await
 }
 

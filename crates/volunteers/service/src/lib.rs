@@ -286,10 +286,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 demo: ctx.demo.is_some(),
             }),
         );
-        let (api, openapi) = http::router(http::AppState {
-            db: ctx.db.clone(),
-            relay: ctx.relay.clone(),
-        });
+        let (api, openapi) = http::router(http::AppState { db: ctx.db.clone() });
         Ok(Built {
             api,
             openapi,

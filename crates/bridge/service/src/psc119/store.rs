@@ -4,7 +4,7 @@ use kreki_bridge_contracts::{PSC119_STATUS, Psc119Status};
 use kreki_emergency_contracts::CaseEscalated;
 use kreki_platform::{
     bus::{Event, outbox},
-    storage::{Db, lease::Claim},
+    storage::{Db, Tx, lease::Claim},
     time_util::rfc3339,
 };
 use serde::Serialize;
@@ -91,7 +91,7 @@ pub async fn log(
 
 /// Put `bridge.psc119.status` in the outbox.
 pub async fn publish(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     case_id: &str,
     status: &str,
     at: String,

@@ -17,7 +17,6 @@ pub struct Worker {
     pub resends: i64,
     pub callback_url: String,
     pub wake: Arc<Notify>,
-    pub relay: Option<Arc<kreki_platform::bus::outbox::RelayState>>,
     pub metrics: crate::metrics::BridgeMetrics,
 }
 
@@ -108,9 +107,6 @@ impl Worker {
                 .await
             {
                 tracing::warn!(case_id = %d.case_id, error = %e, "cannot record PSC 119 hand-off");
-            }
-            if let Some(r) = &self.relay {
-                r.poke();
             }
         }
         n

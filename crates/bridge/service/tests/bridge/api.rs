@@ -57,7 +57,6 @@ async fn api(db: Db) -> Api {
             store: psc_store.clone(),
             secrets: Arc::new(secrets()),
             tolerance_secs: 300,
-            relay: None,
         },
     });
     let router = router.merge(http::pages()).layer(axum::Extension(auth));
@@ -429,7 +428,6 @@ async fn psc119_handoff_fallback_alarm_and_callbacks(db: Db) {
         resends: 1,
         callback_url: format!("{}/api/psc119/v1/callbacks", a.url),
         wake: Arc::new(tokio::sync::Notify::new()),
-        relay: None,
         metrics: Default::default(),
     };
     let enqueue = |id: &'static str| {
@@ -677,7 +675,6 @@ async fn attack_a_centre_reports_only_on_cases_handed_to_it(db: Db) {
         resends: 1,
         callback_url: format!("{}/api/psc119/v1/callbacks", a.url),
         wake: Arc::new(tokio::sync::Notify::new()),
-        relay: None,
         metrics: Default::default(),
     };
     let mut tx = db.begin().await.unwrap();

@@ -3,7 +3,7 @@
 
 use kreki_emergency_contracts::{CASE_COMPLETED, CaseCompleted, ClinicalRecord};
 use kreki_platform::{
-    bus::Event,
+    bus::{Event, outbox},
     time_util::{now_micros, rfc3339},
 };
 use serde::Deserialize;
@@ -16,7 +16,6 @@ use crate::{
     },
     errors::{CaseError, CaseResult},
     store::{Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,7 +53,7 @@ pub async fn complete_case(
     if !by_ops && !case.responders.iter().any(|r| r.volunteer_id == by) {
         return Err(CaseError::NotFound);
     }
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st
         .store
         .lock(&mut tx, id)
@@ -88,7 +87,7 @@ pub async fn complete_case(
     let event = Event::new("emergency", CASE_COMPLETED, &ev)
         .map_err(|e| CaseError::Internal(e.into()))?
         .correlated(id.to_string());
-    tx.enqueue(&event).await?;
+    outbox::enqueue(&mut tx, &event).await?;
     if crate::wellbeing::is_hard(case.severity, &req.outcome, &req.clinical) {
         let due = now + i64::from(st.config.wellbeing_checkin_after_s) * 1_000_000;
         crate::wellbeing::schedule(&mut tx, id, &ev.responders, due).await?;

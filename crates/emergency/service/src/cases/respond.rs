@@ -12,7 +12,6 @@ use crate::{
     errors::{CaseError, CaseResult},
     geo::LatLng,
     store::{CaseRecord, Milestone, OfferRow, Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
@@ -41,7 +40,7 @@ pub async fn answer(
     action: RespondAction,
     eta_minutes: Option<u32>,
 ) -> CaseResult<RespondResult> {
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st
         .store
         .lock(&mut tx, id)

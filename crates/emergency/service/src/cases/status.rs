@@ -12,7 +12,6 @@ use crate::{
     },
     errors::{CaseError, CaseResult},
     store::{Milestone, Store, timeline_add},
-    work::Work,
 };
 
 /// A responder's new status (HTTP and the demo simulator).
@@ -24,7 +23,7 @@ pub async fn report_status(
     reason: Option<String>,
 ) -> CaseResult<CaseView> {
     let case = st.store.get(id).await?.ok_or(CaseError::NotFound)?;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st
         .store
         .lock(&mut tx, id)
@@ -73,7 +72,7 @@ pub async fn cancel(st: &Cases, id: &str, actor: &CaseActor, reason: &str) -> Ca
         CaseActor::User(p) => Some(p.subject.clone()),
         CaseActor::Caller { .. } => None,
     };
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let mut state = st
         .store
         .lock(&mut tx, id)

@@ -15,7 +15,6 @@ use crate::{
     geo::LatLng,
     state::AppState,
     store::{OfferRow, Store, timeline_add},
-    work::Work,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,7 +62,7 @@ pub async fn escalate(st: &AppState, id: &str, by: &str, note: &str) -> Result<C
     if !case.status.is_open() {
         return Err(DomainError::CaseClosed.into());
     }
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     // Serialises with the dispatcher's own escalation of this case.
     st.store
         .lock(&mut tx, id)
@@ -114,7 +113,7 @@ pub async fn offer(
     }
     let distance_m =
         crate::geo::haversine_m(case.latitude, case.longitude, lat, lng).round() as i64;
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let state = st
         .store
         .lock(&mut tx, id)

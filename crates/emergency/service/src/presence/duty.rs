@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Duration};
 
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
 use kreki_platform::{
-    bus::{Event, outbox::RelayState},
+    bus::{
+        Event,
+        outbox::{self, RelayState},
+    },
     storage::{Db, ratelimit::RateLimiter},
     time_util::now_micros,
 };
@@ -18,7 +21,6 @@ use crate::{
     errors::PresenceError,
     geo::LatLng,
     presence::{Eligibility, Live},
-    work::Work,
 };
 
 /// What the presence use-cases work with: the live index, the self-test's limit and outbox,
@@ -130,8 +132,8 @@ pub async fn test_alert(st: &Presence, volunteer: &str) -> Result<String, Presen
     };
     let event = Event::new("emergency", MESSAGE_REQUESTED, &req)
         .map_err(|e| PresenceError::Internal(e.into()))?;
-    let mut tx = Work::begin(&st.db, &st.relay).await?;
-    tx.enqueue(&event).await?;
+    let mut tx = st.db.begin().await?;
+    outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(message_id = %id, "alert self-test queued");
     Ok(id)

@@ -4,7 +4,11 @@
 
 use kreki_emergency_contracts::Severity;
 use kreki_notify_contracts::{MESSAGE_REQUESTED, MessageRequested, Priority, Template};
-use kreki_platform::{bus::Event, time_util::now_micros, types::PhoneE164};
+use kreki_platform::{
+    bus::{Event, outbox},
+    time_util::now_micros,
+    types::PhoneE164,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,7 +19,6 @@ use crate::{
     geo::LatLng,
     sms::store::{self as sms_store, Seen},
     store::{Store, timeline_add},
-    work::Work,
 };
 
 // `POST /sms/inbound` body (no doc comment: it would change the OpenAPI schema).
@@ -55,7 +58,7 @@ pub async fn sms(st: &Cases, msg: SmsInbound) -> Result<SmsResult, SmsIntakeErro
         .to_uppercase();
     let text_hash = token_hash(&normalized);
     let now = now_micros();
-    let mut tx = Work::begin(st.store.db(), &st.relay).await?;
+    let mut tx = st.store.db().begin().await?;
     let window = now - i64::from(st.config.sms_duplicate_window_s) * 1_000_000;
     let seen = sms_store::receive(
         &mut tx,
@@ -112,7 +115,7 @@ pub async fn sms(st: &Cases, msg: SmsInbound) -> Result<SmsResult, SmsIntakeErro
             };
             let event = Event::new("emergency", MESSAGE_REQUESTED, &help)
                 .map_err(|e| SmsIntakeError::Internal(e.into()))?;
-            tx.enqueue(&event).await?;
+            outbox::enqueue(&mut tx, &event).await?;
             tx.commit().await?;
             tracing::info!(sender = %from.masked(), "unreadable DARURAT SMS; help reply sent");
             Ok(SmsResult {

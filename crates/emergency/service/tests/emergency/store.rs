@@ -228,14 +228,12 @@ storage_conformance!(
 
 async fn dispatch_leases_pass_between_replicas(db: Db) {
     use kreki_emergency::{config::EmergencyConfig, dispatch::Dispatcher, presence::Live};
-    use kreki_platform::bus::outbox::RelayState;
     use std::sync::Arc;
     let replica = || {
         Dispatcher::new(
             Store::new(db.clone()),
             Arc::new(Live::new()),
             Arc::new(EmergencyConfig::default()),
-            Arc::new(RelayState::default()),
             "http://x".into(),
             tokio_util::sync::CancellationToken::new(),
         )

@@ -100,7 +100,6 @@ pub async fn reset(idp: &Idp, token: &str, new_password: &str, ip: IpAddr) -> Re
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(())
 }
 
@@ -152,7 +151,6 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok(serde_json::json!({ "changed": true })))
 }
 

@@ -66,7 +66,6 @@ pub async fn me_delete(
     idp.revoke_access(&caller.0)
         .await
         .map_err(ApiError::internal)?;
-    idp.relay.poke();
     tracing::info!(account = %a.id, "account erased");
     Ok(Envelope::ok(serde_json::json!({ "erased": true })))
 }
@@ -201,6 +200,5 @@ pub async fn consents_put(
     .await
     .map_err(store_err)?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok(current_consents(&idp, &caller.0.sub).await?))
 }

@@ -166,7 +166,6 @@ pub async fn me_put(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     if new_email.is_some() || new_phone.is_some() {
         // The old addresses hear of it: the holder can act if it was not them.
         let old: Vec<String> = [a.email.clone(), a.phone.clone()]

@@ -153,7 +153,6 @@ pub async fn register_account(
         }
         Err(e) => return Err(store_err(e)),
     };
-    idp.relay.poke();
     if let Some(email) = a.email.clone() {
         send_email_link(
             idp,

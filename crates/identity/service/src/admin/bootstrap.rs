@@ -244,6 +244,5 @@ pub async fn complete_setup(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(codes)
 }

@@ -62,7 +62,6 @@ pub async fn admin_role(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok((&a).into()))
 }
 

@@ -53,7 +53,6 @@ pub async fn login_mfa(
     idp.audit_login(&a, "mfa", ip)
         .await
         .map_err(ApiError::internal)?;
-    idp.relay.poke();
     let t = api_tokens(&idp, &a, &amr).await?;
     Ok(Envelope::ok(tokens_result(&a, t, recovery)))
 }
@@ -286,7 +285,6 @@ pub async fn totp_enable(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok(codes))
 }
 
@@ -336,6 +334,5 @@ pub async fn totp_disable(
     )
     .await?;
     tx.commit().await?;
-    idp.relay.poke();
     Ok(Envelope::ok((&a).into()))
 }

@@ -138,9 +138,8 @@ pub(super) async fn instructor_html(
 pub(super) async fn instructor_sign(
     State(web): State<Web>,
     headers: HeaderMap,
-    body: Bytes,
+    f: Form,
 ) -> Response {
-    let f = form(&body);
     let s = match require_post(&web, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -155,9 +154,9 @@ pub(super) async fn instructor_sign(
         .map(|(_, v)| v.clone())
         .collect();
     let (holder, name, location) = (
-        field(&f, "holder_name").trim(),
-        field(&f, "instructor_name").trim(),
-        field(&f, "location").trim(),
+        f.text("holder_name").trim(),
+        f.text("instructor_name").trim(),
+        f.text("location").trim(),
     );
     let bad = |v: &str, max: usize| {
         v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control)
@@ -179,17 +178,14 @@ pub(super) async fn instructor_sign(
             &s.principal.subject,
             name,
             holder,
-            field(&f, "account_id"),
-            field(&f, "course_id"),
+            f.text("account_id"),
+            f.text("course_id"),
             location,
             &items,
         )
         .await
     {
         Ok(so) => {
-            if so.certificate_id.is_some() {
-                web.app.relay.poke();
-            }
             let notice = match &so.certificate_id {
                 Some(c) => format!(
                     "{} {c}",

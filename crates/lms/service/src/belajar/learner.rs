@@ -210,15 +210,14 @@ pub(super) async fn course_html(
     render_status(status, lang, s, &c.course.title, &body, cookies)
 }
 
-pub(super) async fn enroll(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
-    let f = form(&body);
+pub(super) async fn enroll(State(web): State<Web>, headers: HeaderMap, f: Form) -> Response {
     let s = match require_post(&web, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let (lang, cookies) = lang_of(&headers, &None);
-    let course = field(&f, "course_id").to_string();
-    let name = field(&f, "name").trim().to_string();
+    let course = f.text("course_id").to_string();
+    let name = f.text("name").trim().to_string();
     let res = if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control)
     {
         Err(ApiError::validation(
@@ -246,9 +245,8 @@ pub(super) async fn complete(
     State(web): State<Web>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    f: Form,
 ) -> Response {
-    let f = form(&body);
     let s = match require_post(&web, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -363,9 +361,8 @@ pub(super) async fn quiz_start(
     State(web): State<Web>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    f: Form,
 ) -> Response {
-    let f = form(&body);
     let s = match require_post(&web, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -396,9 +393,8 @@ pub(super) async fn quiz_submit(
     State(web): State<Web>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    f: Form,
 ) -> Response {
-    let f = form(&body);
     let s = match require_post(&web, &headers, &f).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -419,16 +415,13 @@ pub(super) async fn quiz_submit(
         .submit(
             &s.principal.subject,
             &id,
-            field(&f, "attempt_id"),
+            f.text("attempt_id"),
             &answers,
             now_micros(),
         )
         .await;
     match res {
         Ok(r) => {
-            if r.certificate_id.is_some() {
-                web.app.relay.poke();
-            }
             let mut body = format!(
                 "<p id=\"quiz-result\" class=\"status {}\" data-passed=\"{}\" data-percent=\"{}\">{} {}% ({}/{}) — {} {}%</p>",
                 if r.passed { "valid" } else { "revoked" },

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -23,6 +22,7 @@ use kreki_platform::{
     ApiError,
     auth::{Authenticator, Principal},
     error::Lang,
+    pages::{Cookie, Form, csrf_field, see_other},
     time_util::now_micros,
     types::sha256_hex,
 };
@@ -108,20 +108,16 @@ fn random(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-fn see_other(to: &str) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
-
+/// A cookie of the site under `/belajar/` (HttpOnly, SameSite=Lax; max age 0 deletes).
 fn cookie_header(name: &str, value: &str, max_age: i64, secure: bool) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/belajar/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-        if secure { "; Secure" } else { "" }
-    ))
-    .ok()
+    Cookie {
+        path: "/belajar/",
+        max_age_s: max_age,
+        http_only: true,
+        same_site: "Lax",
+        secure,
+    }
+    .set(name, value)
 }
 
 /// The signed-in learner of a request.
@@ -172,19 +168,6 @@ async fn session(web: &Web, headers: &HeaderMap) -> Option<Session> {
         },
         csrf: row.get("csrf"),
     })
-}
-
-fn form(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn field<'a>(f: &'a [(String, String)], k: &str) -> &'a str {
-    f.iter()
-        .find(|(a, _)| a == k)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 fn nav(lang: Lang, s: Option<&Session>, csrf: &str) -> String {
@@ -254,24 +237,17 @@ async fn require(web: &Web, headers: &HeaderMap) -> Result<Session, Response> {
         .ok_or_else(|| see_other("/belajar/masuk"))
 }
 
-/// A form post: a session and a matching CSRF token.
-async fn require_post(
-    web: &Web,
-    headers: &HeaderMap,
-    f: &[(String, String)],
-) -> Result<Session, Response> {
+/// A form post: a session and the session's CSRF token in the form.
+async fn require_post(web: &Web, headers: &HeaderMap, f: &Form) -> Result<Session, Response> {
     let s = require(web, headers).await?;
-    if field(f, "csrf") != s.csrf {
+    if !f.csrf_matches(&s.csrf) {
         return Err(ApiError::forbidden().into_response());
     }
     Ok(s)
 }
 
 fn hidden_csrf(s: &Session) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(&s.csrf)
-    )
+    csrf_field(&s.csrf)
 }
 
 /// Forget expired sessions and abandoned sign-ins.

@@ -46,7 +46,7 @@ pub(super) async fn callback(
     RawQuery(q): RawQuery,
 ) -> Response {
     let (lang, cookies) = lang_of(&headers, &None);
-    let get = |k: &str| crate::pages::query_param(q.as_deref(), k);
+    let get = |k: &str| kreki_platform::pages::query_param(q.as_deref(), k);
     let fail = |msg_id: &str, msg_en: &str| {
         render_status(
             StatusCode::BAD_REQUEST,
@@ -149,9 +149,9 @@ pub(super) async fn callback(
     }
 }
 
-pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap, f: Form) -> Response {
     if let Some(s) = session(&web, &headers).await
-        && field(&form(&body), "csrf") == s.csrf
+        && f.csrf_matches(&s.csrf)
         && let Some(id) = cookie(&headers, SESSION_COOKIE)
     {
         let _ = sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")

@@ -15,7 +15,6 @@ use kreki_notify_contracts::{Channel as ChannelKind, MessageRequested};
 use kreki_platform::{
     ApiError, ApiResult, Envelope, Msg,
     auth::{Auth, perm},
-    bus::outbox::RelayState,
     config::Secret,
     error::{ErrorEnvelope, Meta},
     http::ApiJson,
@@ -38,7 +37,6 @@ pub use receipts::*;
 pub struct AppState {
     pub store: Store,
     pub lanes: Arc<crate::worker::Lanes>,
-    pub relay: Arc<RelayState>,
     pub available: Available,
     /// VAPID public key (base64url), when Web Push is on.
     pub vapid_public: Option<String>,
@@ -137,7 +135,6 @@ async fn request_message(
     tx.commit().await?;
     st.lanes.hand_over(next);
     db.flush().await?;
-    st.relay.poke();
     let (id, duplicate) = match outcome {
         Enqueued::New => (req.id, false),
         Enqueued::Duplicate { existing_id } => (existing_id, true),
@@ -294,7 +291,6 @@ async fn ack_message(
     if !st.store.acknowledge(&id, &p.subject).await? {
         return Err(not_found());
     }
-    st.relay.poke();
     if let Some(m) = &st.metrics {
         m.count(ChannelKind::Push, "acknowledged");
     }

@@ -130,7 +130,6 @@ pub(super) async fn sms_receipt(
         ));
     };
     st.lanes.wake(lane);
-    st.relay.poke();
     if let Some(m) = &st.metrics {
         m.count(ChannelKind::Sms, &state);
     }
@@ -178,7 +177,6 @@ pub(super) async fn whatsapp_webhook(
             }
         }
     }
-    st.relay.poke();
     Ok(Envelope::ok(ReceiptResult { recorded }))
 }
 

@@ -5,7 +5,7 @@ use super::*;
 
 /// One outcome, inside the caller's transaction.
 pub(super) async fn record_in(
-    tx: &mut AnyConnection,
+    tx: &mut Tx,
     m: &Queued,
     outcome: &Outcome,
     fallback_after_us: i64,
@@ -165,7 +165,7 @@ pub(super) async fn fetch_message(
 
 /// Move a message to the next channel of its plan, or end it as failed.
 pub(super) async fn next_step(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     m: &Queued,
     now: i64,
     detail: &str,
@@ -210,7 +210,7 @@ pub(super) async fn next_step(
 }
 
 pub(super) async fn finish(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     m: &Queued,
     now: i64,
     status: &str,
@@ -249,7 +249,7 @@ pub(super) async fn finish(
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn publish_status(
-    conn: &mut AnyConnection,
+    conn: &mut Tx,
     id: &str,
     dedup_key: &str,
     correlation_id: &Option<String>,

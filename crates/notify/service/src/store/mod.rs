@@ -12,7 +12,7 @@ use kreki_notify_contracts::{
 };
 use kreki_platform::{
     bus::{Event, outbox},
-    storage::Db,
+    storage::{Db, Tx},
     time_util::{now_micros, rfc3339, to_micros},
 };
 use serde::Serialize;

@@ -75,7 +75,7 @@ impl Store {
     /// Give a just inserted message its channel plan: queued on its first channel, or
     /// ended (nothing reaches the recipient, or opted out) with its status event.
     pub async fn apply_plan(
-        conn: &mut AnyConnection,
+        conn: &mut Tx,
         req: &MessageRequested,
         plan: &Plan,
     ) -> Result<(), sqlx::Error> {

@@ -21,7 +21,7 @@ use std::{
 const GIVE_UP_AFTER_US: i64 = 24 * 3_600 * 1_000_000;
 
 use kreki_notify_contracts::{Channel as ChannelKind, Priority, Recipient};
-use kreki_platform::{bus::outbox::RelayState, time_util::now_micros};
+use kreki_platform::time_util::now_micros;
 use rand::Rng;
 use tokio::sync::{Mutex, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -226,7 +226,6 @@ pub struct Worker {
     pub store: Store,
     pub senders: Senders,
     pub lanes: Arc<Lanes>,
-    pub relay: Arc<RelayState>,
     pub settings: Arc<Settings>,
     pub metrics: Option<Arc<NotifyMetrics>>,
 }
@@ -296,7 +295,6 @@ impl Worker {
                     tracing::warn!(messages = batch.len(), error = %e, "cannot record delivery outcomes")
                 }
             }
-            self.relay.poke();
         }
     }
 

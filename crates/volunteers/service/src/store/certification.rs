@@ -5,7 +5,7 @@ use super::*;
 
 /// Publish `volunteers.eligibility.changed` (version + 1) if what the row implies differs
 /// from what was last published. Returns whether an event was written.
-pub async fn refresh_eligibility(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn refresh_eligibility(conn: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
     let Some(row) = profile(&mut *conn, id).await? else {
         return Ok(false);
     };

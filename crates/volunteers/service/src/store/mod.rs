@@ -6,7 +6,7 @@
 
 use kreki_platform::{
     bus::{Event, outbox},
-    storage::Db,
+    storage::{Db, Tx},
     time_util::{now_micros, rfc3339},
 };
 use kreki_volunteers_contracts::{CertLevel, ELIGIBILITY_CHANGED, EligibilityChanged};
