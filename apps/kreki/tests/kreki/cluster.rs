@@ -624,14 +624,16 @@ async fn the_panic_path_holds_through_failures_of_its_neighbours_a_replica_and_a
         missing.is_empty(),
         "escalations missing from the stream: {missing:?}"
     );
-    let s = seen.lock().unwrap();
-    eprintln!(
-        "cluster failures: {} panics acknowledged, 0 failed; {} cases offered on sockets; {} sockets reconnected (slowest {:?}); {} escalations on the stream",
-        acked.len(),
-        s.offers.len(),
-        s.reconnects.len(),
-        s.reconnects.iter().max(),
-        on_stream.len()
-    );
+    {
+        let s = seen.lock().unwrap();
+        eprintln!(
+            "cluster failures: {} panics acknowledged, 0 failed; {} cases offered on sockets; {} sockets reconnected (slowest {:?}); {} escalations on the stream",
+            acked.len(),
+            s.offers.len(),
+            s.reconnects.len(),
+            s.reconnects.iter().max(),
+            on_stream.len()
+        );
+    }
     db.close().await;
 }
